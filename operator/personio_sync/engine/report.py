@@ -1,0 +1,88 @@
+"""What a run tells the admin: users on both sides, action counts, item failures (R7, R16, R20)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from personio_sync.engine.model import DateRange
+
+
+@dataclass
+class UserReport:
+    """Matching outcome (R7, R8). Lists hold e-mails, sorted; counts are their lengths."""
+
+    matched: list[str] = field(default_factory=list)
+    personio_only: list[str] = field(default_factory=list)
+    awork_only: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)
+    # Personio person ids whose e-mail the credential could not read.
+    without_email: list[str] = field(default_factory=list)
+    # userMappings entries that point at nobody, as "personioEmail -> aworkEmail".
+    broken_mappings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ActionCounts:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    personio_id: str
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One line of a dry run's sample: what would happen, to whom, when."""
+
+    action: str  # create | update | delete
+    personio_id: str
+    email: str
+    start: str
+    end: str
+
+
+@dataclass
+class SyncReport:
+    window: DateRange
+    dry_run: bool
+    users: UserReport
+    actions: ActionCounts = field(default_factory=ActionCounts)
+    failures: list[Failure] = field(default_factory=list)
+    planned: list[PlannedAction] = field(default_factory=list)
+    # Why periods were skipped, e.g. {"hourly": 3, "unmatchedUser": 12}.
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's `--output json` shape (issue #2), also the base of `.status.lastRun`."""
+        return {
+            "window": {"from": self.window.start.isoformat(), "to": self.window.end.isoformat()},
+            "dryRun": self.dry_run,
+            "users": {
+                "matched": len(self.users.matched),
+                "personioOnly": self.users.personio_only,
+                "aworkOnly": self.users.awork_only,
+                "ambiguous": self.users.ambiguous,
+            },
+            "actions": {
+                "created": self.actions.created,
+                "updated": self.actions.updated,
+                "deleted": self.actions.deleted,
+                "unchanged": self.actions.unchanged,
+                "skipped": self.actions.skipped,
+                "failed": self.actions.failed,
+            },
+            "failures": [
+                {"personioId": f.personio_id, "email": f.email, "reason": f.reason}
+                for f in self.failures
+            ],
+        }

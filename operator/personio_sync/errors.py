@@ -1,0 +1,100 @@
+"""One exception tree for everything a sync run can fail on.
+
+    SyncError
+    ├── ConfigError                  bad spec, Secret or setting (nothing was called)
+    ├── PersonioError
+    │   ├── PersonioAuthError        wrong client id / secret (401, invalid_client)
+    │   ├── PersonioScopeError       credential lacks a scope (403)
+    │   ├── PersonioEmailNotReadable persons come back without e-mail
+    │   ├── PersonioRateLimited      429 that outlasted the retries
+    │   ├── PersonioStatusError      any other unexpected status
+    │   └── PersonioTransportError   timeouts, dropped connections, malformed bodies
+    └── AworkError
+        ├── AworkAuthError           wrong API key (401)
+        ├── AworkRateLimited
+        ├── AworkStatusError         (carries the parsed ErrorResponse code)
+        └── AworkTransportError
+
+Each has a stable `reason` (used as the status condition's reason) and a message
+that says what to fix. Messages are built from fixed text plus remote error codes
+cut short; credentials are never formatted into them.
+"""
+
+from __future__ import annotations
+
+MAX_REMOTE_TEXT = 200
+
+
+def clip(text: str, limit: int = MAX_REMOTE_TEXT) -> str:
+    """Cut remote error text short so a huge or hostile body cannot flood status."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class SyncError(Exception):
+    reason = "SyncFailed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(SyncError):
+    reason = "InvalidConfiguration"
+
+
+class PersonioError(SyncError):
+    reason = "PersonioError"
+
+
+class PersonioAuthError(PersonioError):
+    reason = "PersonioCredentialsRejected"
+
+
+class PersonioScopeError(PersonioError):
+    reason = "PersonioScopeMissing"
+
+
+class PersonioEmailNotReadable(PersonioError):
+    reason = "PersonioEmailNotReadable"
+
+
+class PersonioRateLimited(PersonioError):
+    reason = "PersonioRateLimited"
+
+
+class PersonioStatusError(PersonioError):
+    reason = "PersonioAPIError"
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class PersonioTransportError(PersonioError):
+    reason = "PersonioUnreachable"
+
+
+class AworkError(SyncError):
+    reason = "AworkError"
+
+
+class AworkAuthError(AworkError):
+    reason = "AworkCredentialsRejected"
+
+
+class AworkRateLimited(AworkError):
+    reason = "AworkRateLimited"
+
+
+class AworkStatusError(AworkError):
+    reason = "AworkAPIError"
+
+    def __init__(self, message: str, status_code: int, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+
+
+class AworkTransportError(AworkError):
+    reason = "AworkUnreachable"

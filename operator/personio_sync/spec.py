@@ -1,0 +1,220 @@
+"""The `PersonioSync` resource's spec: one pydantic model for the CLI and the operator.
+
+The CRD's OpenAPI schema is generated from (and checked against) this model, so
+the API server and the operator refuse the same inputs with the same field names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import Enum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+API_GROUP = "personio-sync.dev"
+API_VERSION = "v1alpha1"
+KIND = "PersonioSync"
+PLURAL = "personiosyncs"
+
+INTERVAL_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+_INTERVAL_PART = re.compile(r"([0-9]+)([hms])")
+MIN_INTERVAL = timedelta(minutes=1)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class SecretRef(_Model):
+    """Where the credentials are: a Secret in the resource's own namespace (R21)."""
+
+    name: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=253,
+            description="Name of a Secret in the same namespace holding the keys "
+            "personioClientId, personioClientSecret and aworkApiKey.",
+        ),
+    ]
+
+
+class Window(_Model):
+    """How far back and ahead absences are synced (R2)."""
+
+    pastDays: Annotated[
+        int, Field(ge=0, le=3650, description="Days before today included in the sync window.")
+    ] = 14
+    futureDays: Annotated[
+        int, Field(ge=0, le=3650, description="Days after today included in the sync window.")
+    ] = 180
+
+
+class AbsenceTypes(_Model):
+    """Which Personio absence types are transferred (R4); exclude wins over include."""
+
+    include: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(
+            description="Absence type names or ids to transfer; empty means every type.",
+            max_length=200,
+        ),
+    ] = []
+    exclude: Annotated[
+        list[Annotated[str, Field(min_length=1)]],
+        Field(description="Absence type names or ids never to transfer.", max_length=200),
+    ] = []
+
+
+class HourlyAbsences(str, Enum):
+    """What to do with hour-based Personio periods (R4)."""
+
+    Skip = "Skip"
+    FullDay = "FullDay"
+
+
+class DescriptionMode(str, Enum):
+    """What the awork absence says (R9)."""
+
+    TypeName = "TypeName"
+    Generic = "Generic"
+
+
+class Description(_Model):
+    mode: Annotated[
+        DescriptionMode,
+        Field(
+            description="TypeName shows the Personio absence type's name; Generic shows `text` "
+            "for every absence (privacy: sick leave need not be visible)."
+        ),
+    ] = DescriptionMode.TypeName
+    text: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=1000,
+            description="The description used when mode is Generic.",
+        ),
+    ] = "Absent"
+
+
+class UserMapping(_Model):
+    """Links a Personio person to an awork user whose e-mail differs (R8)."""
+
+    personioEmail: Annotated[
+        str, Field(min_length=3, max_length=254, description="The person's e-mail in Personio.")
+    ]
+    aworkEmail: Annotated[
+        str, Field(min_length=3, max_length=254, description="The user's e-mail in awork.")
+    ]
+
+
+class DeletionPolicy(str, Enum):
+    """What deleting the resource does to the absences it wrote (R19)."""
+
+    Retain = "Retain"
+    Delete = "Delete"
+
+
+class PersonioSyncSpec(_Model):
+    """Desired behaviour of one Personio → awork absence sync."""
+
+    secretRef: Annotated[SecretRef, Field(description="The Secret holding the API credentials.")]
+    interval: Annotated[
+        str,
+        Field(
+            pattern=INTERVAL_PATTERN,
+            min_length=2,
+            description="How often to sync, as a Go-style duration such as 1h, 30m or 1h30m "
+            "(at least 1m).",
+        ),
+    ] = "1h"
+    timeZone: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="IANA time zone whose calendar date is 'today' for the window "
+            "(e.g. Europe/Berlin).",
+        ),
+    ] = "Europe/Berlin"
+    window: Annotated[Window, Field(description="The sync window around today.")] = Window()
+    includePending: Annotated[
+        bool, Field(description="Also transfer absences still waiting for approval.")
+    ] = False
+    absenceTypes: Annotated[
+        AbsenceTypes, Field(description="Which Personio absence types to transfer.")
+    ] = AbsenceTypes()
+    hourlyAbsences: Annotated[
+        HourlyAbsences,
+        Field(description="Skip hour-based absences, or transfer them as full days."),
+    ] = HourlyAbsences.Skip
+    description: Annotated[
+        Description, Field(description="What the awork absence's description says.")
+    ] = Description()
+    userMappings: Annotated[
+        list[UserMapping],
+        Field(
+            description="Links between people whose e-mails differ in the two tools.",
+            max_length=1000,
+        ),
+    ] = []
+    dryRun: Annotated[
+        bool, Field(description="Compute and report the plan, write nothing to awork.")
+    ] = False
+    suspend: Annotated[bool, Field(description="Stop syncing until set back to false.")] = False
+    deletionPolicy: Annotated[
+        DeletionPolicy,
+        Field(
+            description="Retain leaves awork untouched when the resource is deleted; Delete "
+            "first removes the absences this sync wrote."
+        ),
+    ] = DeletionPolicy.Retain
+
+    @field_validator("timeZone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+            ) from exc
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _sane_interval(cls, value: str) -> str:
+        if parse_interval(value) < MIN_INTERVAL:
+            raise ValueError(f"interval {value!r} is shorter than 1m")
+        return value
+
+    @property
+    def interval_delta(self) -> timedelta:
+        return parse_interval(self.interval)
+
+
+def parse_interval(value: str) -> timedelta:
+    """Parse a Go-style duration (`1h`, `30m`, `1h30m`, `90s`)."""
+    if not re.fullmatch(INTERVAL_PATTERN, value) or not value:
+        raise ValueError(f"interval {value!r} is not a duration like 1h, 30m or 1h30m")
+    units = {"h": 3600, "m": 60, "s": 1}
+    return timedelta(seconds=sum(int(n) * units[u] for n, u in _INTERVAL_PART.findall(value)))
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used, with one message naming every bad field."""
+
+
+def parse_spec(raw: dict[str, Any]) -> PersonioSyncSpec:
+    """Validate a raw spec, turning pydantic's errors into one readable line per field."""
+    try:
+        return PersonioSyncSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = "spec." + ".".join(str(p) for p in err["loc"]) if err["loc"] else "spec"
+            problems.append(f"{field}: {err['msg']}")
+        raise SpecError("invalid PersonioSync: " + "; ".join(problems)) from None
