@@ -6,12 +6,39 @@ performs, isolating per-item failures (R15) and reporting progress for long runs
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
+import httpx
+
+from personio_sync.apply import apply_plan
+from personio_sync.clients.awork import AworkClient
+from personio_sync.clients.personio import PersonioClient
+from personio_sync.engine.marker import owner_prefix
+from personio_sync.engine.model import DateRange
+from personio_sync.engine.reconcile import Snapshot, reconcile
 from personio_sync.engine.report import SyncReport
+from personio_sync.engine.window import sync_window, today_in
+from personio_sync.errors import AworkError, PersonioError, SyncError
+from personio_sync.progress import Progress, ProgressCallback
 from personio_sync.spec import PersonioSyncSpec
+
+__all__ = [
+    "Clients",
+    "Credentials",
+    "Endpoints",
+    "Progress",
+    "ProgressCallback",
+    "Tuning",
+    "delete_owned",
+    "open_clients",
+    "read_snapshot",
+    "run_sync",
+]
 
 DEFAULT_PERSONIO_URL = "https://api.personio.de"
 DEFAULT_AWORK_URL = "https://api.awork.com/api/v1"
@@ -39,17 +66,39 @@ class Endpoints:
 
 
 @dataclass(frozen=True)
-class Progress:
-    """Where a long run stands: writes done / planned, pace, and what limits the pace."""
+class Tuning:
+    """How hard a run pushes: write concurrency and HTTP timeouts."""
 
-    done: int
-    total: int
-    rate_per_second: float
-    eta_seconds: float | None
-    bottleneck: str | None  # "awork" or "personio" rate limit, None when not limited
+    write_concurrency: int = 16
+    timeout_seconds: float = 30.0
 
 
-ProgressCallback = Callable[[Progress], Awaitable[None]]
+@dataclass
+class Clients:
+    personio: PersonioClient
+    awork: AworkClient
+
+
+@asynccontextmanager
+async def open_clients(
+    credentials: Credentials, endpoints: Endpoints, tuning: Tuning = Tuning()
+) -> AsyncIterator[Clients]:
+    """Both clients on one pooled HTTP client each, closed when the run ends."""
+    limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
+    timeout = httpx.Timeout(tuning.timeout_seconds)
+    async with (
+        httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
+        httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
+    ):
+        yield Clients(
+            personio=PersonioClient(
+                personio_http,
+                endpoints.personio_url,
+                credentials.personio_client_id,
+                credentials.personio_client_secret,
+            ),
+            awork=AworkClient(awork_http, endpoints.awork_url, credentials.awork_api_key),
+        )
 
 
 async def run_sync(
@@ -60,16 +109,85 @@ async def run_sync(
     endpoints: Endpoints = Endpoints(),
     today: date | None = None,
     progress: ProgressCallback | None = None,
+    tuning: Tuning = Tuning(),
+    clients: Clients | None = None,
 ) -> SyncReport:
     """Run one sync. Raises a `personio_sync.errors.SyncError` when it cannot run at all
     (credentials, scopes, e-mail not readable, vendor unreachable after retries); item
     failures do not raise, they are in the report. `owner_key` comes from
-    `personio_sync.engine.marker.owner_key(namespace, name)`."""
-    raise NotImplementedError
+    `personio_sync.engine.marker.owner_key(namespace, name)`. Pass `clients` to reuse
+    open clients (and read their request statistics afterwards)."""
+    started = time.monotonic()
+    today = today or today_in(spec.timeZone, datetime.now(UTC))
+    if clients is None:
+        async with open_clients(credentials, endpoints, tuning) as opened:
+            report = await _run(spec, opened, owner_key, today, progress, tuning)
+    else:
+        report = await _run(spec, clients, owner_key, today, progress, tuning)
+    report.duration_seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+async def _run(
+    spec: PersonioSyncSpec,
+    clients: Clients,
+    owner: str,
+    today: date,
+    progress: ProgressCallback | None,
+    tuning: Tuning,
+) -> SyncReport:
+    window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
+    snapshot = await read_snapshot(clients, window, owner)
+    outcome = reconcile(spec, snapshot, today=today, owner=owner)
+    if not spec.dryRun:
+        await apply_plan(
+            outcome.plan,
+            clients.awork,
+            outcome.report,
+            progress=progress,
+            concurrency=tuning.write_concurrency,
+        )
+    return outcome.report
+
+
+async def read_snapshot(clients: Clients, window: DateRange, owner: str) -> Snapshot:
+    """Read both systems at once; when both fail, Personio's error is raised first.
+
+    Every read happens before any write, so a credential problem on either side
+    leaves awork untouched (R23).
+    """
+    results = await asyncio.gather(
+        clients.personio.list_persons(),
+        clients.personio.list_absence_types(),
+        clients.personio.list_absence_periods(window),
+        clients.awork.list_users(),
+        clients.awork.list_owned_absences(owner_prefix(owner)),
+        return_exceptions=True,
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    for kind in (PersonioError, AworkError, SyncError, BaseException):
+        for error in errors:
+            if isinstance(error, kind):
+                raise error
+    persons, types, periods, users, owned = results
+    return Snapshot(persons, types, periods, users, owned)  # type: ignore[arg-type]
 
 
 async def delete_owned(
-    credentials: Credentials, *, owner_key: str, endpoints: Endpoints = Endpoints()
+    credentials: Credentials,
+    *,
+    owner_key: str,
+    endpoints: Endpoints = Endpoints(),
+    tuning: Tuning = Tuning(),
 ) -> int:
     """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count."""
-    raise NotImplementedError
+    async with open_clients(credentials, endpoints, tuning) as clients:
+        owned = await clients.awork.list_owned_absences(owner_prefix(owner_key))
+        semaphore = asyncio.Semaphore(tuning.write_concurrency)
+
+        async def delete(absence_id: str) -> None:
+            async with semaphore:
+                await clients.awork.delete_absence(absence_id)
+
+        await asyncio.gather(*(delete(a.id) for a in owned))
+        return len(owned)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -69,14 +69,14 @@ class AbsenceTypes(_Model):
     ] = []
 
 
-class HourlyAbsences(str, Enum):
+class HourlyAbsences(StrEnum):
     """What to do with hour-based Personio periods (R4)."""
 
     Skip = "Skip"
     FullDay = "FullDay"
 
 
-class DescriptionMode(str, Enum):
+class DescriptionMode(StrEnum):
     """What the awork absence says (R9)."""
 
     TypeName = "TypeName"
@@ -112,7 +112,7 @@ class UserMapping(_Model):
     ]
 
 
-class DeletionPolicy(str, Enum):
+class DeletionPolicy(StrEnum):
     """What deleting the resource does to the absences it wrote (R19)."""
 
     Retain = "Retain"

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 HalfType = Literal["FIRST_HALF", "SECOND_HALF"] | None
 
 
-class ApprovalStatus(str, Enum):
+class ApprovalStatus(StrEnum):
     APPROVED = "APPROVED"
     PENDING = "PENDING"
     REJECTED = "REJECTED"

@@ -1,0 +1,103 @@
+"""Converge: the difference between what awork should hold and what this sync owns (R12-R14).
+
+Only absences carrying this sync's marker are ever looked at (R12): the caller
+lists them with the marker's prefix, and anything else is filtered out here too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from personio_sync.engine.marker import period_id_of
+from personio_sync.engine.model import AbsenceBody, AworkAbsence, DateRange
+from personio_sync.engine.source import Desired
+
+
+@dataclass(frozen=True)
+class Create:
+    period_id: str
+    body: AbsenceBody
+    email: str
+
+
+@dataclass(frozen=True)
+class Update:
+    absence_id: str
+    period_id: str
+    body: AbsenceBody
+    email: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    absence_id: str
+    period_id: str | None
+    reason: str  # "left source" | "duplicate"
+
+
+@dataclass
+class Plan:
+    creates: list[Create] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    deletes: list[Delete] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def writes(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.deletes)
+
+
+def matches(absence: AworkAbsence, body: AbsenceBody) -> bool:
+    """Equal in every field the operator writes: user, dates, half-day flags, text (R13)."""
+    return (
+        absence.user_id == body.user_id
+        and absence.start_on == body.start_on
+        and absence.end_on == body.end_on
+        and absence.is_half_day_on_start == body.is_half_day_on_start
+        and absence.is_half_day_on_end == body.is_half_day_on_end
+        and (absence.description or "") == body.description
+    )
+
+
+def awork_dates(absence: AworkAbsence) -> DateRange:
+    """awork stores UTC instants built from calendar dates: the UTC date part is the date."""
+    start: date = absence.start_on.date()
+    return DateRange(start, max(start, absence.end_on.date()))
+
+
+def plan_changes(
+    desired: Desired, owned: Sequence[AworkAbsence], owner: str, window: DateRange
+) -> Plan:
+    plan = Plan()
+    by_period: dict[str, list[AworkAbsence]] = defaultdict(list)
+    for absence in owned:
+        period_id = period_id_of(absence.external_provider, owner)
+        if period_id is not None:  # anything else is not ours: hands off (R12)
+            by_period[period_id].append(absence)
+
+    for period_id, body in desired.bodies.items():
+        existing = sorted(by_period.pop(period_id, []), key=lambda a: (not matches(a, body), a.id))
+        email = desired.emails.get(period_id, "")
+        if not existing:
+            plan.creates.append(Create(period_id, body, email))
+            continue
+        keep, *extra = existing  # R14: one absence per period, the rest are duplicates
+        plan.deletes.extend(Delete(a.id, period_id, "duplicate") for a in extra)
+        if matches(keep, body):
+            plan.unchanged += 1
+        else:
+            plan.updates.append(Update(keep.id, period_id, body, email))
+
+    for period_id, leftovers in by_period.items():
+        keep_one = period_id in desired.kept
+        for index, absence in enumerate(sorted(leftovers, key=lambda a: a.id)):
+            if keep_one and index == 0:
+                plan.unchanged += 1
+            elif keep_one:
+                plan.deletes.append(Delete(absence.id, period_id, "duplicate"))
+            elif awork_dates(absence).overlaps(window):  # history outside stays (R13)
+                plan.deletes.append(Delete(absence.id, period_id, "left source"))
+    return plan

@@ -1,0 +1,83 @@
+"""The engine's one entry point: both systems' data and `today` in, a plan and a report out.
+
+Pure: the runner fetches, calls this, then applies the plan. Tests call it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from personio_sync.engine.matching import Matching, Override, match_users
+from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkAbsence, AworkUser, Person
+from personio_sync.engine.plan import Plan, plan_changes
+from personio_sync.engine.report import PlannedAction, SyncReport
+from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
+from personio_sync.engine.window import sync_window
+from personio_sync.spec import DescriptionMode, HourlyAbsences, PersonioSyncSpec
+
+SAMPLE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything read from Personio and awork for one run."""
+
+    persons: Sequence[Person]
+    types: Sequence[AbsenceType]
+    periods: Sequence[AbsencePeriod]
+    users: Sequence[AworkUser]
+    owned: Sequence[AworkAbsence]
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    matching: Matching
+    desired: Desired
+    report: SyncReport
+
+
+def policy_of(spec: PersonioSyncSpec) -> SourcePolicy:
+    generic = spec.description.mode is DescriptionMode.Generic
+    return SourcePolicy(
+        include_pending=spec.includePending,
+        include_types=tuple(spec.absenceTypes.include),
+        exclude_types=tuple(spec.absenceTypes.exclude),
+        hourly_as_full_day=spec.hourlyAbsences is HourlyAbsences.FullDay,
+        generic_text=spec.description.text if generic else None,
+    )
+
+
+def reconcile(spec: PersonioSyncSpec, snapshot: Snapshot, *, today: date, owner: str) -> Outcome:
+    window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
+    overrides = [Override(m.personioEmail, m.aworkEmail) for m in spec.userMappings]
+    matching = match_users(snapshot.persons, snapshot.users, overrides)
+    types = {t.id: t for t in snapshot.types}
+    desired = desired_absences(snapshot.periods, types, matching, window, owner, policy_of(spec))
+    plan = plan_changes(desired, snapshot.owned, owner, window)
+    report = SyncReport(window=window, dry_run=spec.dryRun, users=matching.report)
+    report.actions.unchanged = plan.unchanged
+    report.actions.skipped = sum(desired.skipped.values())
+    report.skipped_reasons = dict(desired.skipped)
+    report.planned = sample(plan)
+    return Outcome(plan, matching, desired, report)
+
+
+def sample(plan: Plan, size: int = SAMPLE_SIZE) -> list[PlannedAction]:
+    """A bounded preview of the plan, for dry runs (R16)."""
+    rows = [
+        PlannedAction("create", c.period_id, c.email, _d(c.body.start_on), _d(c.body.end_on))
+        for c in plan.creates
+    ]
+    rows += [
+        PlannedAction("update", u.period_id, u.email, _d(u.body.start_on), _d(u.body.end_on))
+        for u in plan.updates
+    ]
+    rows += [PlannedAction("delete", d.period_id or "", "", "", "") for d in plan.deletes]
+    return rows[:size]
+
+
+def _d(moment: object) -> str:
+    return str(moment).replace("+00:00", "Z").replace(" ", "T")
