@@ -1,0 +1,129 @@
+"""The `personio-sync` command: `sync` (one run), `sandbox` (fake APIs), `run` (the operator)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+from personio_sync.credentials import credentials_from_env, credentials_from_secret
+from personio_sync.engine.marker import owner_key
+from personio_sync.engine.report import SyncReport
+from personio_sync.errors import ConfigError, SyncError
+from personio_sync.manifests import load_resource, load_secret
+from personio_sync.progress_line import ProgressPrinter
+from personio_sync.report_text import render_text
+from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="personio-sync", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sync = sub.add_parser("sync", help="run one sync from a PersonioSync manifest")
+    sync.add_argument("--resource", required=True, help="PersonioSync manifest (YAML)")
+    sync.add_argument("--secret", help="Secret manifest; else PERSONIO_CLIENT_ID, … from env")
+    sync.add_argument("--today", type=date.fromisoformat, help="YYYY-MM-DD (default: now)")
+    sync.add_argument("--dry-run", action="store_true", help="plan and report, write nothing")
+    sync.add_argument("--output", choices=("text", "json"), default="text")
+
+    sandbox = sub.add_parser("sandbox", help="serve fake Personio and awork APIs on 127.0.0.1")
+    sandbox.add_argument("--seed", help="seed file (YAML/JSON); default: the demo company")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--personio-port", type=int, default=0)
+    sandbox.add_argument("--awork-port", type=int, default=0)
+    sandbox.add_argument("--latency-ms", type=float, default=0.0)
+    sandbox.add_argument("--rate-limits", action="store_true", help="enforce vendor limits")
+
+    run = sub.add_parser("run", help="run the Kubernetes operator")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", "-n", action="append", default=[], help="repeatable")
+    scope.add_argument("--all-namespaces", "-A", action="store_true")
+    run.add_argument("--peering", help="kopf peering name (for several replicas)")
+    run.add_argument("--standalone", action="store_true", help="no peering")
+    return parser
+
+
+def _endpoints() -> Endpoints:
+    return Endpoints(
+        personio_url=os.environ.get("PERSONIO_API_URL") or DEFAULT_PERSONIO_URL,
+        awork_url=os.environ.get("AWORK_API_URL") or DEFAULT_AWORK_URL,
+    )
+
+
+def _sync(args: argparse.Namespace) -> int:
+    resource = load_resource(args.resource)
+    spec = resource.spec.model_copy(update={"dryRun": True}) if args.dry_run else resource.spec
+    creds = (
+        credentials_from_secret(load_secret(args.secret))
+        if args.secret
+        else credentials_from_env(os.environ)
+    )
+    printer = ProgressPrinter(sys.stderr) if args.output == "text" else None
+    report: SyncReport = asyncio.run(
+        run_sync(
+            spec,
+            creds,
+            owner_key=owner_key(resource.namespace, resource.name),
+            endpoints=_endpoints(),
+            today=args.today,
+            progress=printer.update if printer else None,
+        )
+    )
+    if printer:
+        printer.finish()
+    if args.output == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_text(report))
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from personio_sync.fakes.sandbox import serve_sandbox
+
+    asyncio.run(
+        serve_sandbox(
+            args.seed,
+            host=args.host,
+            personio_port=args.personio_port,
+            awork_port=args.awork_port,
+            latency_ms=args.latency_ms,
+            rate_limits=args.rate_limits,
+        )
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from personio_sync.controller.main import run_operator
+
+    return run_operator(
+        namespaces=args.namespace or None,
+        all_namespaces=args.all_namespaces,
+        peering=args.peering,
+        standalone=args.standalone,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = {"sync": _sync, "sandbox": _sandbox, "run": _run}[args.command]
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        print(f"personio-sync: {exc.message}", file=sys.stderr)
+        return 2
+    except SyncError as exc:
+        print(f"personio-sync: {exc.reason}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
