@@ -1,0 +1,204 @@
+"""The retry loop both clients share, and the ONE place where httpx errors are translated.
+
+Both vendors fail the same ways (429, 5xx, timeouts, dropped connections, truncated
+bodies) but want different exception classes and different 429 waits, so the loop
+is written once and parametrised by a `Vendor` (its exception factories) and a
+`rate_limit_wait` callback. It returns a `Reply` with the JSON already decoded:
+decoding happens inside the loop because a truncated body is as retryable as a
+dropped connection. Non-retryable statuses (2xx, 4xx other than 429) are returned
+for the vendor client to interpret; only the client knows what a 401 or 404 means.
+
+Nothing here ever formats a request header, body or token into a message or log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from personio_sync.errors import SyncError, clip
+
+log = logging.getLogger("personio_sync.clients")
+
+
+@dataclass
+class RequestStats:
+    """What a client did, for the benchmark and metrics. Holds no URLs, queries or secrets.
+
+    `requests` counts attempts per endpoint template ("GET /v2/persons",
+    "PUT /absences/{id}"); a retried request counts once per attempt.
+    """
+
+    requests: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    rate_limited: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    pacing_wait_seconds: float = 0.0
+    token_refreshes: int = 0
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def count(self, endpoint: str) -> None:
+        self.requests[endpoint] = self.requests.get(endpoint, 0) + 1
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A final (non-retried) answer: status, headers and the decoded JSON body (None if empty)."""
+
+    status: int
+    headers: httpx.Headers
+    body: object
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """How one vendor names itself in messages and which exceptions it raises."""
+
+    name: str
+    transport_error: Callable[[str], SyncError]
+    rate_limited: Callable[[str], SyncError]
+    status_error: Callable[[str, int], SyncError]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off with jitter: attempt n waits about base * 2**n, capped."""
+
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, floor: float = 0.0) -> float:
+        ceiling = min(self.cap, self.base * 2**attempt)
+        return max(floor, random.uniform(ceiling / 2, ceiling))
+
+
+class Pacer(Protocol):
+    """Client-side rate limiting hooks (awork); Personio runs without one."""
+
+    async def acquire(self) -> float: ...
+
+    def release(self, headers: httpx.Headers | None) -> None: ...
+
+    def block_for(self, seconds: float) -> None: ...
+
+
+RateLimitWait = Callable[[httpx.Response, int], float]
+RequestFactory = Callable[[], httpx.Request]
+
+
+class RetryingSender:
+    """Sends one logical request with bounded retries; raises only the vendor's exceptions."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        vendor: Vendor,
+        *,
+        max_retries: int,
+        backoff: Backoff,
+        rate_limit_wait: RateLimitWait,
+        stats: RequestStats,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self._http = http
+        self._vendor = vendor
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._rate_limit_wait = rate_limit_wait
+        self._pacer = pacer
+        self.stats = stats
+
+    async def send(self, endpoint: str, build: RequestFactory) -> Reply:
+        """`build` makes a fresh request per attempt (headers may change, e.g. a new token)."""
+        attempt = 0
+        while True:
+            failure = await self._attempt(endpoint, build, attempt)
+            if isinstance(failure, Reply):
+                return failure
+            if attempt >= self._max_retries:
+                raise failure.error from failure.cause
+            await self._wait(endpoint, failure, attempt)
+            attempt += 1
+            self.stats.retries += 1
+
+    async def _attempt(self, endpoint: str, build: RequestFactory, attempt: int) -> Reply | _Retry:
+        if self._pacer is not None:
+            self.stats.pacing_wait_seconds += await self._pacer.acquire()
+        self.stats.count(endpoint)
+        headers: httpx.Headers | None = None
+        try:
+            response = await self._http.send(build())
+            headers = response.headers
+            return self._classify(endpoint, response, attempt)
+        except httpx.HTTPError as exc:
+            kind = (
+                f"{type(exc).__name__}: {clip(str(exc), 120)}" if str(exc) else type(exc).__name__
+            )
+            log.debug("%s %s failed (attempt %d): %s", self._vendor.name, endpoint, attempt, kind)
+            message = self._unreachable(endpoint, attempt, kind)
+            return _Retry(self._vendor.transport_error(message), exc, self._backoff.delay(attempt))
+        finally:
+            if self._pacer is not None:
+                self._pacer.release(headers)
+
+    def _classify(self, endpoint: str, response: httpx.Response, attempt: int) -> Reply | _Retry:
+        status = response.status_code
+        log.debug("%s %s -> %d (attempt %d)", self._vendor.name, endpoint, status, attempt)
+        if status == 429:
+            self.stats.rate_limited += 1
+            wait = self._rate_limit_wait(response, attempt)
+            if self._pacer is not None:
+                self._pacer.block_for(wait)
+            message = (
+                f"{self._vendor.name} kept answering 429 Too Many Requests for {endpoint} "
+                f"after {attempt + 1} attempts; the sync retries on its next run"
+            )
+            return _Retry(self._vendor.rate_limited(message), None, wait, rate_limit=True)
+        if status >= 500:
+            message = (
+                f"{self._vendor.name} answered {status} for {endpoint} after "
+                f"{attempt + 1} attempts: {clip(response.text, 120) or 'no details'}"
+            )
+            return _Retry(
+                self._vendor.status_error(message, status), None, self._backoff.delay(attempt)
+            )
+        try:
+            body = response.json() if response.content.strip() else None
+        except ValueError as exc:  # JSONDecodeError and bad encodings: a truncated body
+            if status >= 400:  # an unparseable error body is still a definite answer
+                return Reply(status, response.headers, None)
+            message = self._unreachable(endpoint, attempt, "the response body was not valid JSON")
+            return _Retry(self._vendor.transport_error(message), exc, self._backoff.delay(attempt))
+        return Reply(status, response.headers, body)
+
+    def _unreachable(self, endpoint: str, attempt: int, what: str) -> str:
+        return (
+            f"Could not get a usable answer from {self._vendor.name} for {endpoint} after "
+            f"{attempt + 1} attempts ({what}); check the operator's network access and the "
+            f"{self._vendor.name} base URL"
+        )
+
+    async def _wait(self, endpoint: str, failure: _Retry, attempt: int) -> None:
+        log.debug(
+            "%s %s: retry %d in %.2fs", self._vendor.name, endpoint, attempt + 1, failure.wait
+        )
+        if failure.rate_limit:
+            self.stats.rate_limit_wait_seconds += failure.wait
+        await asyncio.sleep(failure.wait)
+
+
+@dataclass(frozen=True)
+class _Retry:
+    error: SyncError
+    cause: BaseException | None
+    wait: float
+    rate_limit: bool = False

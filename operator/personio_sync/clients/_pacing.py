@@ -1,0 +1,113 @@
+"""Client-side pacing for awork's per-workspace rate limit (shared by all its API clients).
+
+awork answers every request with `ratelimit-remaining` (requests left in the current
+window) and `ratelimit-reset` (seconds until that window resets), plus
+`x-ratelimit-remaining-second` for its 50/s burst limit. Reacting to 429s alone
+makes concurrent writers fire into the limit together and back off together (a
+429 storm), so the pacer mirrors the server's budget locally:
+
+* every response refreshes the budget: server `remaining` minus the requests still
+  in flight (the server has not counted those yet);
+* every request takes one unit; when a budget falls to `reserve`, callers queue on
+  one lock and sleep until that window resets instead of sending;
+* a 429 blocks every caller for the announced wait (`block_for`).
+
+A window whose reset has passed is forgotten (budget unknown → requests flow until
+the next response tells us again). Without rate-limit headers nothing is paced.
+The 429 handling in the retry loop stays the backstop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+SECOND_WINDOW = 1.0
+
+
+@dataclass
+class _Window:
+    remaining: int
+    reset_at: float
+
+
+class RateLimitPacer:
+    """Shared by every request of one AworkClient; safe for concurrent callers on one loop."""
+
+    def __init__(self, *, reserve: int = 1, max_wait: float = 60.0) -> None:
+        self._reserve = reserve
+        self._max_wait = max_wait
+        self._windows: dict[str, _Window] = {}
+        self._blocked_until = 0.0
+        self._in_flight = 0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> float:
+        """Wait until the mirrored budget allows one more request; returns seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while (wait := self._wait_needed()) > 0:
+                await asyncio.sleep(wait)
+                waited += wait
+            for window in self._windows.values():
+                window.remaining -= 1
+            self._in_flight += 1
+        return waited
+
+    def release(self, headers: httpx.Headers | None) -> None:
+        """Called once per acquired request with its response headers (None on failure)."""
+        self._in_flight = max(0, self._in_flight - 1)
+        if headers is None:
+            return
+        now = _now()
+        remaining = _number(headers, "ratelimit-remaining")
+        reset = _number(headers, "ratelimit-reset")
+        if remaining is not None and reset is not None:
+            reset_at = now + min(max(reset, 0.0), self._max_wait)
+            self._windows["window"] = _Window(int(remaining) - self._in_flight, reset_at)
+        per_second = _number(headers, "x-ratelimit-remaining-second")
+        if per_second is not None:
+            self._windows["second"] = _Window(
+                int(per_second) - self._in_flight, now + SECOND_WINDOW
+            )
+
+    def block_for(self, seconds: float) -> None:
+        """After a 429: nobody sends until the server's announced wait is over."""
+        self._blocked_until = max(self._blocked_until, _now() + min(seconds, self._max_wait))
+
+    def _wait_needed(self) -> float:
+        now = _now()
+        self._windows = {k: w for k, w in self._windows.items() if w.reset_at > now}
+        waits = [self._blocked_until - now]
+        waits += [w.reset_at - now for w in self._windows.values() if w.remaining <= self._reserve]
+        return max(0.0, *waits)
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _number(headers: httpx.Headers, name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value.split(",")[0].strip())
+    except ValueError:
+        return None
+
+
+def rate_limit_header_wait(headers: httpx.Headers) -> float | None:
+    """awork's announced wait after a 429: `ratelimit-reset`, then `Retry-After`, then the
+    x-ratelimit counters (an exhausted per-second budget means about 1 s); None if silent."""
+    for name in ("ratelimit-reset", "retry-after"):
+        value = _number(headers, name)
+        if value is not None:
+            return max(value, 0.0)
+    if _number(headers, "x-ratelimit-remaining-second") == 0:
+        return SECOND_WINDOW
+    if _number(headers, "x-ratelimit-remaining-minute") == 0:
+        return 60.0
+    return None

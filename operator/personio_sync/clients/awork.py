@@ -1,0 +1,233 @@
+"""Async client for the awork v1 endpoints the sync needs: users, API users and absences.
+
+Built around an injected `httpx.AsyncClient` and safe to call concurrently: the
+runner applies writes in parallel, so every request passes through one
+`RateLimitPacer` that mirrors awork's per-workspace budget from the `ratelimit-*`
+response headers and holds callers back before the server has to answer 429
+(see `_pacing.py`). A 429 that happens anyway waits `ratelimit-reset` seconds.
+
+401 means the API key is wrong (or lacks admin rights) and aborts the run; any
+other 4xx is an `AworkStatusError` carrying awork's error `code`, which the runner
+treats as a per-item failure (R15). Everything raised is a `personio_sync.errors.AworkError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from personio_sync.clients._awork_models import (
+    AbsenceForm,
+    AbsenceModel,
+    ApiUserModel,
+    ErrorResponse,
+    UserModel,
+)
+from personio_sync.clients._http import Backoff, Reply, RequestStats, RetryingSender, Vendor
+from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
+from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
+from personio_sync.errors import (
+    AworkAuthError,
+    AworkRateLimited,
+    AworkStatusError,
+    AworkTransportError,
+    clip,
+)
+
+log = logging.getLogger("personio_sync.clients.awork")
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_PAGE_SIZE = 1000
+
+_VENDOR = Vendor(
+    name="awork",
+    transport_error=AworkTransportError,
+    rate_limited=AworkRateLimited,
+    status_error=AworkStatusError,
+)
+
+
+class AworkClient:
+    """Reads users and owned absences and writes absences in one awork workspace."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        api_key: str,
+        *,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        rate_limit_wait: float = 1.0,
+        max_rate_limit_wait: float = 60.0,
+        page_size: int = MAX_PAGE_SIZE,
+        pace: bool = True,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        self._fallback_wait = rate_limit_wait
+        self._max_wait = max_rate_limit_wait
+        self._backoff = Backoff(base=backoff_base, cap=backoff_max)
+        self.stats = RequestStats()
+        self._sender = RetryingSender(
+            http,
+            _VENDOR,
+            max_retries=max_retries,
+            backoff=self._backoff,
+            rate_limit_wait=self._wait_after_429,
+            stats=self.stats,
+            pacer=RateLimitPacer(max_wait=max_rate_limit_wait) if pace else None,
+        )
+
+    def __repr__(self) -> str:
+        return f"AworkClient(base_url={self._base_url!r})"
+
+    async def list_users(self) -> list[AworkUser]:
+        """Active and deactivated users (archived ones are hidden by awork), API users flagged."""
+        users = await self._paged("/users", "GET /users", {}, UserModel)
+        api_user_ids = await self._api_user_ids()
+        return [user.to_user(api_user_ids) for user in users]
+
+    async def list_owned_absences(self, prefix: str) -> list[AworkAbsence]:
+        """Absences whose externalProvider starts with `prefix` (R11), listed by awork's filter."""
+        literal = prefix.replace("'", "''")
+        params = {"filterby": f"startswith(externalProvider,'{literal}')"}
+        absences = await self._paged("/absences", "GET /absences", params, AbsenceModel)
+        return [absence.to_absence() for absence in absences]
+
+    async def create_absence(self, body: AbsenceBody) -> AworkAbsence:
+        form = AbsenceForm.from_body(body).model_dump()
+        reply = await self._call("POST", "/absences", "POST /absences", json=form)
+        return self._absence(reply, "POST /absences")
+
+    async def update_absence(self, absence_id: str, body: AbsenceBody) -> AworkAbsence:
+        form = AbsenceForm.from_body(body).model_dump()
+        endpoint = "PUT /absences/{id}"
+        reply = await self._call("PUT", _absence_path(absence_id), endpoint, json=form)
+        return self._absence(reply, endpoint)
+
+    async def delete_absence(self, absence_id: str) -> None:
+        """Deletes one absence; one that is already gone (404) counts as deleted (R14)."""
+        endpoint = "DELETE /absences/{id}"
+        reply = await self._call("DELETE", _absence_path(absence_id), endpoint)
+        if reply.status != 404:
+            _require_ok(reply, endpoint)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    async def _api_user_ids(self) -> set[str]:
+        """`GET /apiusers` needs admin rights; without them (401/403/404) assume none (R6)."""
+        reply = await self._call("GET", "/apiusers", "GET /apiusers")
+        if reply.status in (401, 403, 404):
+            log.debug("awork GET /apiusers -> %d; treating API users as none", reply.status)
+            return set()
+        _require_ok(reply, "GET /apiusers")
+        return {user.id for user in _parse_list(ApiUserModel, reply.body, "GET /apiusers")}
+
+    async def _paged(
+        self, path: str, endpoint: str, params: dict[str, str], model: type[M]
+    ) -> list[M]:
+        items: list[M] = []
+        page = 1
+        while True:
+            query = {**params, "page": str(page), "pageSize": str(self._page_size)}
+            reply = await self._call("GET", path, endpoint, params=query)
+            _require_ok(reply, endpoint)
+            batch = _parse_list(model, reply.body, endpoint)
+            items.extend(batch)
+            total = _int_header(reply.headers, "aw-totalitems")
+            if len(batch) < self._page_size or (total is not None and len(items) >= total):
+                return items
+            page += 1
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, object] | None = None,
+    ) -> Reply:
+        url = self._base_url + path
+        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
+        reply = await self._sender.send(
+            endpoint,
+            lambda: httpx.Request(method, url, params=params, json=json, headers=headers),
+        )
+        if reply.status == 401 and endpoint != "GET /apiusers":
+            raise _auth_error(reply)
+        return reply
+
+    def _absence(self, reply: Reply, endpoint: str) -> AworkAbsence:
+        _require_ok(reply, endpoint)
+        return _parse(AbsenceModel, reply.body, endpoint).to_absence()
+
+    def _wait_after_429(self, response: httpx.Response, attempt: int) -> float:
+        announced = rate_limit_header_wait(response.headers)
+        if announced is None:
+            return self._backoff.delay(attempt, floor=self._fallback_wait)
+        return min(announced, self._max_wait)
+
+
+def _absence_path(absence_id: str) -> str:
+    return "/absences/" + quote(absence_id, safe="")
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _error_response(reply: Reply) -> ErrorResponse:
+    try:
+        return ErrorResponse.model_validate(reply.body if isinstance(reply.body, dict) else {})
+    except ValidationError:
+        return ErrorResponse()
+
+
+def _auth_error(reply: Reply) -> AworkAuthError:
+    code = _error_response(reply).code
+    detail = "HTTP 401" + (f", {clip(code, 40)}" if code else "")
+    return AworkAuthError(
+        f"awork rejected the API key ({detail}); check the Secret key aworkApiKey (an API key "
+        "of an awork API client whose user may manage absences)"
+    )
+
+
+def _require_ok(reply: Reply, endpoint: str) -> None:
+    if 200 <= reply.status < 300:
+        return
+    error = _error_response(reply)
+    code = clip(error.code, 60) if error.code else None
+    text = clip(error.text()) or "no details"
+    raise AworkStatusError(
+        f"awork answered {reply.status}{f' ({code})' if code else ''} for {endpoint}: {text}",
+        reply.status,
+        code,
+    )
+
+
+def _parse_list(model: type[M], body: object, endpoint: str) -> list[M]:
+    if not isinstance(body, list):
+        raise AworkTransportError(f"awork answered {endpoint} with something other than a list")
+    return [_parse(model, item, endpoint) for item in body]
+
+
+def _parse(model: type[M], body: object, endpoint: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise AworkTransportError(
+            f"awork answered {endpoint} with data this client does not understand "
+            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
+        ) from exc

@@ -1,0 +1,279 @@
+"""Async client for the three Personio v2 reads the sync needs: persons, absence types, periods.
+
+Built around an injected `httpx.AsyncClient` (the caller owns its lifetime, timeouts
+and transport). Authentication is OAuth client-credentials: one token is cached for
+every caller and refreshed shortly before it expires, under a lock so that a burst
+of concurrent calls triggers one token request, not one each. A 401 on a data call
+means the token went stale early (revoked, rotated): refresh once and retry.
+
+Lists follow `_meta.links.next.href` (absolute or relative) and only ever to the
+configured host, so a hostile link cannot carry the token elsewhere (R22).
+Everything raised is a `personio_sync.errors.PersonioError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from personio_sync.clients._http import Backoff, Reply, RequestStats, RetryingSender, Vendor
+from personio_sync.clients._personio_models import (
+    AbsencePeriodModel,
+    AbsenceTypeModel,
+    Page,
+    PersonModel,
+    Problem,
+    TokenResponse,
+)
+from personio_sync.engine.model import AbsencePeriod, AbsenceType, DateRange, Person
+from personio_sync.errors import (
+    PersonioAuthError,
+    PersonioEmailNotReadable,
+    PersonioError,
+    PersonioRateLimited,
+    PersonioScopeError,
+    PersonioStatusError,
+    PersonioTransportError,
+    clip,
+)
+
+log = logging.getLogger("personio_sync.clients.personio")
+
+M = TypeVar("M", bound=BaseModel)
+
+PERSONS_PAGE_LIMIT = 50  # Personio's maximum; 51+ is a 400
+PAGE_LIMIT = 100
+SCOPES = "personio:persons:read and personio:absences:read"
+_AUTH_ERRORS = {"invalid_client", "unauthorized_client", "invalid_grant", "access_denied"}
+
+_VENDOR = Vendor(
+    name="Personio",
+    transport_error=PersonioTransportError,
+    rate_limited=PersonioRateLimited,
+    status_error=PersonioStatusError,
+)
+
+
+@dataclass
+class _Token:
+    value: str = field(repr=False)
+    refresh_at: float
+
+
+class PersonioClient:
+    """Reads persons and absences from Personio's v2 API. Safe for concurrent use."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        rate_limit_wait: float = 1.0,
+        token_refresh_margin: float = 60.0,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._origin = httpx.URL(self._base_url)
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._rate_limit_floor = rate_limit_wait
+        self._refresh_margin = token_refresh_margin
+        self._backoff = Backoff(base=backoff_base, cap=backoff_max)
+        self.stats = RequestStats()
+        self._sender = RetryingSender(
+            http,
+            _VENDOR,
+            max_retries=max_retries,
+            backoff=self._backoff,
+            rate_limit_wait=self._wait_after_429,
+            stats=self.stats,
+        )
+        self._token: _Token | None = None
+        self._token_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"PersonioClient(base_url={self._base_url!r})"
+
+    async def list_persons(self) -> list[Person]:
+        """Every person; raises PersonioEmailNotReadable if none carries an e-mail (R7, R23)."""
+        models = await self._list("/v2/persons", {"limit": PERSONS_PAGE_LIMIT}, PersonModel)
+        persons = [model.to_person() for model in models]
+        if persons and all(person.email is None for person in persons):
+            raise PersonioEmailNotReadable(
+                f"Personio returned {len(persons)} persons, none with an e-mail address: the "
+                "API credential cannot read the e-mail attribute. In Personio, open the "
+                "API-credentials settings, edit this credential and make the employee attribute "
+                "'Email' readable; people are matched to awork users by e-mail."
+            )
+        return persons
+
+    async def list_absence_types(self) -> list[AbsenceType]:
+        models = await self._list("/v2/absence-types", {"limit": PAGE_LIMIT}, AbsenceTypeModel)
+        return [model.to_type() for model in models]
+
+    async def list_absence_periods(self, window: DateRange) -> list[AbsencePeriod]:
+        """Periods overlapping the window (server-side filter); `ends_at` stays exclusive (R3)."""
+        params: dict[str, str | int] = {
+            "limit": PAGE_LIMIT,
+            "ends_at.date_time.gte": f"{window.start.isoformat()}T00:00:00",
+            "starts_from.date_time.lte": f"{window.end.isoformat()}T23:59:59",
+        }
+        models = await self._list("/v2/absence-periods", params, AbsencePeriodModel)
+        return [model.to_period() for model in models]
+
+    # --- paging -----------------------------------------------------------------------
+
+    async def _list(self, path: str, params: dict[str, str | int], model: type[M]) -> list[M]:
+        endpoint = f"GET {path}"
+        url: httpx.URL | None = httpx.URL(self._base_url + path, params=params)
+        seen: set[str] = set()
+        items: list[M] = []
+        while url is not None:
+            seen.add(str(url))
+            page = _parse(Page, await self._get(endpoint, url), endpoint)
+            items.extend(_parse(model, item, endpoint) for item in page.data)
+            url = self._follow(page.next_href, endpoint, seen)
+        return items
+
+    def _follow(self, href: str | None, endpoint: str, seen: set[str]) -> httpx.URL | None:
+        if href is None:
+            return None
+        url = self._origin.join(href)
+        if (url.scheme, url.host, url.port) != (
+            self._origin.scheme,
+            self._origin.host,
+            self._origin.port,
+        ):
+            raise PersonioTransportError(
+                f"Personio's next-page link for {endpoint} points to another host; refusing to "
+                "follow it (the access token is only sent to the configured Personio base URL)"
+            )
+        if str(url) in seen:
+            raise PersonioTransportError(
+                f"Personio's next-page link for {endpoint} repeats an earlier page; stopping"
+            )
+        return url
+
+    # --- requests and errors ----------------------------------------------------------
+
+    async def _get(self, endpoint: str, url: httpx.URL) -> object:
+        token = await self._access_token()
+        reply = await self._sender.send(endpoint, lambda: self._request(url, token))
+        if reply.status == 401:
+            log.debug("Personio %s -> 401 with a cached token; refreshing once", endpoint)
+            self._forget(token)
+            token = await self._access_token()
+            reply = await self._sender.send(endpoint, lambda: self._request(url, token))
+        if 200 <= reply.status < 300:
+            return reply.body
+        raise _data_error(reply, endpoint)
+
+    def _request(self, url: httpx.URL, token: str) -> httpx.Request:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        return httpx.Request("GET", url, headers=headers)
+
+    def _wait_after_429(self, response: httpx.Response, attempt: int) -> float:
+        """Personio sends no Retry-After; it asks for at least 1 s, so floor + back-off."""
+        return self._rate_limit_floor + self._backoff.delay(attempt)
+
+    # --- token ------------------------------------------------------------------------
+
+    async def _access_token(self) -> str:
+        token = self._token
+        if token is not None and _now() < token.refresh_at:
+            return token.value
+        async with self._token_lock:  # one refresh at a time; late arrivals reuse its result
+            token = self._token
+            if token is None or _now() >= token.refresh_at:
+                token = self._token = await self._fetch_token()
+            return token.value
+
+    def _forget(self, stale: str) -> None:
+        if self._token is not None and self._token.value == stale:
+            self._token = None
+
+    async def _fetch_token(self) -> _Token:
+        endpoint = "POST /v2/auth/token"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        url = self._base_url + "/v2/auth/token"
+        self.stats.token_refreshes += 1
+        reply = await self._sender.send(
+            endpoint,
+            lambda: httpx.Request("POST", url, data=form, headers={"Accept": "application/json"}),
+        )
+        if reply.status != 200:
+            raise _token_error(reply)
+        parsed = _parse(TokenResponse, reply.body, endpoint)
+        margin = min(self._refresh_margin, parsed.expires_in / 2)
+        return _Token(parsed.access_token, _now() + parsed.expires_in - margin)
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _parse(model: type[M], body: object, endpoint: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise PersonioTransportError(
+            f"Personio answered {endpoint} with data this client does not understand "
+            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
+        ) from exc
+
+
+def _problem(reply: Reply) -> Problem:
+    try:
+        return Problem.model_validate(reply.body if isinstance(reply.body, dict) else {})
+    except ValidationError:
+        return Problem()
+
+
+def _token_error(reply: Reply) -> PersonioAuthError | PersonioStatusError:
+    problem = _problem(reply)
+    code = problem.oauth_error or ""
+    if reply.status in (401, 403) or code in _AUTH_ERRORS:
+        detail = f"HTTP {reply.status}" + (f", {clip(code, 40)}" if code else "")
+        return PersonioAuthError(
+            f"Personio rejected the client id / client secret ({detail}); check the Secret keys "
+            "personioClientId and personioClientSecret"
+        )
+    return PersonioStatusError(
+        f"Personio refused to issue an access token (HTTP {reply.status}): "
+        f"{clip(problem.text()) or 'no details'}",
+        reply.status,
+    )
+
+
+def _data_error(reply: Reply, endpoint: str) -> PersonioError:
+    text = clip(_problem(reply).text()) or "no details"
+    if reply.status == 401:
+        return PersonioAuthError(
+            f"Personio rejected a freshly issued access token for {endpoint} ({text}); check that "
+            "the API credential in the Secret keys personioClientId / personioClientSecret is "
+            f"active and may read persons and absences ({SCOPES})"
+        )
+    if reply.status == 403:
+        needed = "personio:persons:read" if "persons" in endpoint else "personio:absences:read"
+        return PersonioScopeError(
+            f"The Personio API credential may not call {endpoint} ({text}): grant it the scope "
+            f"{needed} in Personio's API-credentials settings; the sync needs {SCOPES}"
+        )
+    return PersonioStatusError(
+        f"Personio answered {reply.status} for {endpoint}: {text}", reply.status
+    )
