@@ -1,0 +1,119 @@
+{{/* Chart name, overridable. */}}
+{{- define "personio-sync.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of namespaced objects: the release name, plus the chart name unless it is in it. */}}
+{{- define "personio-sync.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of cluster-scoped objects (ClusterRole, ClusterRoleBinding, ClusterKopfPeering):
+prefixed with the release namespace, so two releases of the same name in different
+namespaces never share (or fight over) one object.
+*/}}
+{{- define "personio-sync.clusterScopedName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "personio-sync.fullname" .) | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "personio-sync.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Conventional labels on every object. */}}
+{{- define "personio-sync.labels" -}}
+helm.sh/chart: {{ include "personio-sync.chart" . }}
+{{ include "personio-sync.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: operator
+app.kubernetes.io/part-of: personio-sync
+{{- end }}
+
+{{/* Labels that select the operator pods; never change them (Deployment selectors are immutable). */}}
+{{- define "personio-sync.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "personio-sync.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "personio-sync.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "personio-sync.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "personio-sync.peeringName" -}}
+{{- default (include "personio-sync.clusterScopedName" .) .Values.peering.name }}
+{{- end }}
+
+{{- define "personio-sync.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The operator's RBAC rules, the same for the ClusterRole (all namespaces) and for each Role
+(watched namespaces). Exactly what the operator does, nothing more:
+- PersonioSync: watch, and patch (kopf's annotations, the deletion finalizer), status;
+- Secrets: read the credentials a PersonioSync references, and watch them for rotation;
+- Events: kopf posts core/v1 Events (it never uses events.k8s.io);
+- peering: read every peer's heartbeat, write only our own peering object.
+Argument: a dict with "peering" (the kopf.dev plural) and "root" (the chart context).
+*/}}
+{{- define "personio-sync.rules" -}}
+- apiGroups: [personio-sync.dev]
+  resources: [personiosyncs]
+  verbs: [get, list, watch, patch]
+- apiGroups: [personio-sync.dev]
+  resources: [personiosyncs/status, personiosyncs/finalizers]
+  verbs: [patch, update]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+- apiGroups: [kopf.dev]
+  resources: [{{ .peering }}]
+  verbs: [get, list, watch]
+- apiGroups: [kopf.dev]
+  resources: [{{ .peering }}]
+  resourceNames: [{{ include "personio-sync.peeringName" .root | quote }}]
+  verbs: [patch]
+{{- end }}
+
+{{/*
+The operator's configuration as environment variables (read by its settings object only).
+POD_ID names this replica in the kopf peering object.
+*/}}
+{{- define "personio-sync.env" -}}
+- name: POD_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: PERSONIO_API_URL
+  value: {{ .Values.operator.personioApiUrl | quote }}
+- name: AWORK_API_URL
+  value: {{ .Values.operator.aworkApiUrl | quote }}
+- name: PERSONIO_SYNC_LOG_LEVEL
+  value: {{ .Values.operator.logLevel | quote }}
+- name: PERSONIO_SYNC_LOG_FORMAT
+  value: {{ .Values.operator.logFormat | quote }}
+- name: PERSONIO_SYNC_MAX_CONCURRENT_SYNCS
+  value: {{ .Values.operator.maxConcurrentSyncs | quote }}
+- name: PERSONIO_SYNC_HEALTH_PORT
+  value: {{ .Values.operator.healthPort | quote }}
+- name: PERSONIO_SYNC_METRICS_PORT
+  value: {{ .Values.operator.metricsPort | quote }}
+{{- end }}

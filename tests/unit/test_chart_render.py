@@ -1,0 +1,250 @@
+"""The Helm chart renders what an operator needs and nothing more (`helm lint` / `template`).
+
+Rendering is offline (no cluster); the chart is installed for real in tests/e2e/test_chart.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from personio_sync.devtools.binaries import helm_path
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
+KUBE_VERSION = "1.37.2"
+RELEASE, NAMESPACE = "ps", "ops"
+NETWORK_POLICY = {
+    "enabled": True,
+    "apiServer": {"cidrs": ["10.0.0.1/32"]},
+    "personio": {"cidrs": ["198.51.100.0/24"]},
+    "awork": {"cidrs": ["203.0.113.7/32", "2001:db8::/64"]},
+}
+# Every non-default shape the chart supports, each linted and rendered.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "namespaced": {"watchNamespaces": ["team-a", "team-b"]},
+    "ha": {"replicaCount": 2},
+    "servicemonitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "networkpolicy": {"networkPolicy": NETWORK_POLICY},
+}
+OPERATOR_RULES = [
+    {"apiGroups": ["personio-sync.dev"], "resources": ["personiosyncs"],
+     "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": ["personio-sync.dev"],
+     "resources": ["personiosyncs/status", "personiosyncs/finalizers"],
+     "verbs": ["patch", "update"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return helm_path()
+
+
+def write_values(tmp_path: Path, values: dict[str, Any]) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def render(
+    helm: Path, tmp_path: Path, values: dict[str, Any], namespace: str = NAMESPACE
+) -> list[dict[str, Any]]:
+    args = [str(helm), "template", RELEASE, str(CHART), "--namespace", namespace]
+    args += ["--kube-version", KUBE_VERSION, "--values", str(write_values(tmp_path, values))]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = by_kind(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    containers = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(docs)["env"]}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_helm_lint_is_clean(helm: Path, tmp_path: Path, variant: str) -> None:
+    values = write_values(tmp_path, VARIANTS[variant])
+    args = [str(helm), "lint", str(CHART), "--strict", "--kube-version", KUBE_VERSION]
+    result = subprocess.run([*args, "--values", str(values)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_object_has_the_conventional_labels(helm: Path, tmp_path: Path, variant: str) -> None:
+    for doc in render(helm, tmp_path, VARIANTS[variant]):
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "personio-sync", doc["kind"]
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/version"] == "0.1.0"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+
+
+def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {})
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted([
+        "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
+        "PodDisruptionBudget", "ClusterKopfPeering",
+    ])  # fmt: skip
+    peering = f"{NAMESPACE}-{RELEASE}-personio-sync"
+    assert container(docs)["args"] == ["run", f"--peering={peering}", "--all-namespaces"]
+    assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == peering
+    binding = one(docs, "ClusterRoleBinding")
+    assert binding["roleRef"]["name"] == one(docs, "ClusterRole")["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-personio-sync", "namespace": NAMESPACE}
+    ]
+
+
+def test_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
+    peering = f"{NAMESPACE}-{RELEASE}-personio-sync"
+    assert one(render(helm, tmp_path, {}), "ClusterRole")["rules"] == [
+        *OPERATOR_RULES,
+        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+         "resourceNames": [peering], "verbs": ["patch"]},
+    ]  # fmt: skip
+
+
+def test_watch_namespaces_creates_only_roles_in_those_namespaces(
+    helm: Path, tmp_path: Path
+) -> None:
+    docs = render(helm, tmp_path, VARIANTS["namespaced"])
+    assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
+    assert not by_kind(docs, "ClusterKopfPeering")
+    for kind in ("Role", "RoleBinding", "KopfPeering"):
+        assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, kind)) == [
+            "team-a",
+            "team-b",
+        ], kind
+    role = by_kind(docs, "Role")[0]
+    assert role["rules"][: len(OPERATOR_RULES)] == OPERATOR_RULES
+    assert {r["resources"][0] for r in role["rules"][len(OPERATOR_RULES) :]} == {"kopfpeerings"}
+    for binding in by_kind(docs, "RoleBinding"):
+        assert binding["subjects"][0]["namespace"] == NAMESPACE
+    args = container(docs)["args"]
+    assert args[2:] == ["--namespace=team-a", "--namespace=team-b"]
+
+
+def test_cluster_scoped_names_are_unique_per_release_namespace(helm: Path, tmp_path: Path) -> None:
+    """Two releases named alike in different namespaces must not share a ClusterRole."""
+    names = {
+        one(render(helm, tmp_path, {}, namespace), kind)["metadata"]["name"]
+        for namespace in ("ns-one", "ns-two")
+        for kind in ("ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering")
+    }
+    assert len(names) == 2
+
+
+def test_pod_security_and_resources(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {})
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    c = container(docs)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert set(c["resources"]) == {"requests", "limits"}
+    assert {"cpu", "memory"} <= set(c["resources"]["requests"])
+    assert "memory" in c["resources"]["limits"]
+    assert {"mountPath": "/tmp", "name": "tmp"} in c["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert pod["serviceAccountName"] == f"{RELEASE}-personio-sync"
+
+
+def test_probes_hit_the_operators_health_port(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"operator": {"healthPort": 8181}})
+    c = container(docs)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports["health"] == 8181
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert env(docs)["PERSONIO_SYNC_HEALTH_PORT"] == "8181"
+
+
+def test_r22_api_urls_and_tuning_are_values(helm: Path, tmp_path: Path) -> None:
+    """R22: base URLs are operator configuration (values → env), never resource fields."""
+    values = {
+        "operator": {
+            "personioApiUrl": "https://personio.proxy.internal",
+            "aworkApiUrl": "https://awork.proxy.internal/api/v1",
+            "logLevel": "DEBUG",
+            "logFormat": "text",
+            "maxConcurrentSyncs": 9,
+        }
+    }
+    found = env(render(helm, tmp_path, values))
+    assert found["PERSONIO_API_URL"] == "https://personio.proxy.internal"
+    assert found["AWORK_API_URL"] == "https://awork.proxy.internal/api/v1"
+    assert found["PERSONIO_SYNC_LOG_LEVEL"] == "DEBUG"
+    assert found["PERSONIO_SYNC_LOG_FORMAT"] == "text"
+    assert found["PERSONIO_SYNC_MAX_CONCURRENT_SYNCS"] == "9"
+    assert found["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_ha_two_replicas_keep_one_available(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, VARIANTS["ha"])
+    assert one(docs, "Deployment")["spec"]["replicas"] == 2
+    pdb = one(docs, "PodDisruptionBudget")["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"] == one(docs, "Deployment")["spec"]["selector"]
+
+
+def test_metrics_service_and_service_monitor_select_the_operator(
+    helm: Path, tmp_path: Path
+) -> None:
+    docs = render(helm, tmp_path, VARIANTS["servicemonitor"])
+    service, monitor = one(docs, "Service"), one(docs, "ServiceMonitor")
+    assert service["spec"]["selector"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    labels = service["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert not by_kind(render(helm, tmp_path, {}), "ServiceMonitor")
+
+
+def test_network_policy_allows_only_dns_api_server_and_vendors(helm: Path, tmp_path: Path) -> None:
+    policy = one(render(helm, tmp_path, VARIANTS["networkpolicy"]), "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    dns, api, vendors = policy["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert [t["ipBlock"]["cidr"] for t in api["to"]] == ["10.0.0.1/32"]
+    assert [t["ipBlock"]["cidr"] for t in vendors["to"]] == [
+        "198.51.100.0/24",
+        "203.0.113.7/32",
+        "2001:db8::/64",
+    ]
+    assert vendors["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == ["metrics", "health"]
+    assert not by_kind(render(helm, tmp_path, {}), "NetworkPolicy")
