@@ -62,6 +62,10 @@ def reconcile(spec: PersonioSyncSpec, snapshot: Snapshot, *, today: date, owner:
     report.actions.skipped = sum(desired.skipped.values())
     report.skipped_reasons = dict(desired.skipped)
     report.planned = sample(plan)
+    if spec.dryRun:  # nothing gets applied, so the plan's counts are the report's (R16)
+        report.actions.created = len(plan.creates)
+        report.actions.updated = len(plan.updates)
+        report.actions.deleted = len(plan.deletes)
     return Outcome(plan, matching, desired, report)
 
 
