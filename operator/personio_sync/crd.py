@@ -19,7 +19,14 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from personio_sync.spec import API_GROUP, API_VERSION, KIND, PLURAL, PersonioSyncSpec
+from personio_sync.spec import (
+    API_GROUP,
+    API_VERSION,
+    INTERVAL_PATTERN,
+    KIND,
+    PLURAL,
+    PersonioSyncSpec,
+)
 
 SINGULAR = "personiosync"
 SHORT_NAMES = ["psync"]
@@ -321,7 +328,11 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 def _interval_rule(spec: dict[str, Any]) -> None:
     """The pattern cannot say "at least 1m"; CEL's duration() can, like the model does."""
     spec["properties"]["interval"]["x-kubernetes-validations"] = [
-        {"rule": "duration(self) >= duration('1m')", "message": "must be at least 1m"}
+        {
+            # The pattern reports a malformed value; CEL must not also report a parse error.
+            "rule": f"!self.matches('{INTERVAL_PATTERN}') || duration(self) >= duration('1m')",
+            "message": "must be at least 1m",
+        }
     ]
 
 
