@@ -1,0 +1,155 @@
+"""The PersonioSync spec: every default, and bad input refused naming the field (R23)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from personio_sync.spec import (
+    DeletionPolicy,
+    DescriptionMode,
+    HourlyAbsences,
+    PersonioSyncSpec,
+    SpecError,
+    parse_interval,
+    parse_spec,
+)
+
+MINIMAL: dict[str, Any] = {"secretRef": {"name": "personio-sync"}}
+
+
+def test_every_field_has_its_documented_default() -> None:
+    spec = parse_spec(MINIMAL)
+    assert spec.secretRef.name == "personio-sync"
+    assert spec.interval == "1h" and spec.interval_delta == timedelta(hours=1)
+    assert spec.timeZone == "Europe/Berlin"
+    assert (spec.window.pastDays, spec.window.futureDays) == (14, 180)
+    assert spec.includePending is False
+    assert (spec.absenceTypes.include, spec.absenceTypes.exclude) == ([], [])
+    assert spec.hourlyAbsences is HourlyAbsences.Skip
+    assert spec.description.mode is DescriptionMode.TypeName
+    assert spec.description.text == "Absent"
+    assert spec.userMappings == []
+    assert spec.dryRun is False
+    assert spec.suspend is False
+    assert spec.deletionPolicy is DeletionPolicy.Retain
+
+
+def test_nested_defaults_fill_a_partial_object() -> None:
+    spec = parse_spec({**MINIMAL, "window": {"pastDays": 3}, "description": {"mode": "Generic"}})
+    assert (spec.window.pastDays, spec.window.futureDays) == (3, 180)
+    assert (spec.description.mode, spec.description.text) == (DescriptionMode.Generic, "Absent")
+
+
+def test_every_field_can_be_set() -> None:
+    raw = {
+        "secretRef": {"name": "s"},
+        "interval": "1h30m",
+        "timeZone": "America/New_York",
+        "window": {"pastDays": 0, "futureDays": 3650},
+        "includePending": True,
+        "absenceTypes": {"include": ["Paid vacation"], "exclude": ["type-sick"]},
+        "hourlyAbsences": "FullDay",
+        "description": {"mode": "Generic", "text": "Out of office"},
+        "userMappings": [{"personioEmail": "a@x.example", "aworkEmail": "b@y.example"}],
+        "dryRun": True,
+        "suspend": True,
+        "deletionPolicy": "Delete",
+    }
+    spec = parse_spec(raw)
+    assert spec.model_dump(mode="json") == raw
+    assert spec.interval_delta == timedelta(minutes=90)
+
+
+def test_spec_is_immutable() -> None:
+    spec = parse_spec(MINIMAL)
+    with pytest.raises(ValidationError):
+        spec.dryRun = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field", "hint"),
+    [
+        ({"secretRef": None}, "spec.secretRef", ""),
+        ({"secretRef": {"name": ""}}, "spec.secretRef.name", "at least 1"),
+        (
+            {"timeZone": "Mars/Olympus_Mons"},
+            "spec.timeZone",
+            "unknown time zone 'Mars/Olympus_Mons'",
+        ),
+        ({"timeZone": "CEST+2"}, "spec.timeZone", "IANA"),
+        ({"window": {"pastDays": -1}}, "spec.window.pastDays", "greater than or equal to 0"),
+        ({"window": {"futureDays": -7}}, "spec.window.futureDays", "greater than or equal to 0"),
+        ({"window": {"futureDays": 3651}}, "spec.window.futureDays", "less than or equal"),
+        ({"hourlyAbsences": "Sometimes"}, "spec.hourlyAbsences", "'Skip' or 'FullDay'"),
+        ({"description": {"mode": "Secret"}}, "spec.description.mode", "'TypeName'"),
+        ({"description": {"text": ""}}, "spec.description.text", "at least 1"),
+        ({"deletionPolicy": "Orphan"}, "spec.deletionPolicy", "'Retain' or 'Delete'"),
+        ({"interval": "1d"}, "spec.interval", "pattern"),
+        ({"interval": "soon"}, "spec.interval", "pattern"),
+        ({"interval": "30s"}, "spec.interval", "shorter than 1m"),
+        ({"interval": "0h0m"}, "spec.interval", "shorter than 1m"),
+        ({"interval": ""}, "spec.interval", ""),
+        ({"intervall": "1h"}, "spec.intervall", "Extra inputs are not permitted"),
+        ({"window": {"past": 3}}, "spec.window.past", "Extra inputs are not permitted"),
+        ({"absenceTypes": {"include": [""]}}, "spec.absenceTypes.include.0", "at least 1"),
+        (
+            {"userMappings": [{"personioEmail": "a@x.example"}]},
+            "spec.userMappings.0.aworkEmail",
+            "",
+        ),
+        ({"includePending": "maybe"}, "spec.includePending", "boolean"),
+    ],
+)
+def test_invalid_values_are_refused_naming_the_field(
+    patch: dict[str, Any], field: str, hint: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec({**MINIMAL, **patch})
+    message = str(caught.value)
+    assert message.startswith("invalid PersonioSync: ")
+    assert f"{field}: " in message
+    assert hint in message
+
+
+def test_every_bad_field_is_named_in_one_message() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec({**MINIMAL, "timeZone": "Nowhere/City", "window": {"pastDays": -1}})
+    message = str(caught.value)
+    assert "spec.timeZone: " in message and "spec.window.pastDays: " in message
+    assert message.count("spec.") == 2
+
+
+def test_spec_error_is_a_value_error_without_pydantic_noise() -> None:
+    with pytest.raises(ValueError, match=r"spec\.secretRef") as caught:
+        parse_spec({})
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert "errors.pydantic.dev" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1h", timedelta(hours=1)),
+        ("30m", timedelta(minutes=30)),
+        ("1h30m", timedelta(minutes=90)),
+        ("90s", timedelta(seconds=90)),
+        ("2h0m5s", timedelta(hours=2, seconds=5)),
+    ],
+)
+def test_parse_interval(text: str, expected: timedelta) -> None:
+    assert parse_interval(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "1d", "h", "1h 30m", "-1h", "1.5h"])
+def test_parse_interval_refuses_other_forms(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_interval(text)
+
+
+def test_model_validate_directly_uses_the_same_rules() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        PersonioSyncSpec.model_validate({**MINIMAL, "timeZone": "Atlantis/Capital"})
