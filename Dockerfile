@@ -28,7 +28,7 @@ RUN groupadd --system --gid 10001 personio-sync \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels personio-sync==0.1.0
 USER 10001:10001
-# 8080: liveness/readiness (/healthz); 9090: Prometheus (/metrics).
-EXPOSE 8080 9090
+# /healthz (probes) and /metrics (Prometheus); PERSONIO_SYNC_HTTP_PORT changes it.
+EXPOSE 8080
 ENTRYPOINT ["personio-sync"]
 CMD ["run", "--all-namespaces"]

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from personio_sync.devtools.binaries import helm_path
+from personio_sync.settings import OperatorSettings, env_name
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
 KUBE_VERSION = "1.37.2"
@@ -179,14 +180,20 @@ def test_pod_security_and_resources(helm: Path, tmp_path: Path) -> None:
     assert pod["serviceAccountName"] == f"{RELEASE}-personio-sync"
 
 
-def test_probes_hit_the_operators_health_port(helm: Path, tmp_path: Path) -> None:
-    docs = render(helm, tmp_path, {"operator": {"healthPort": 8181}})
+def test_probes_hit_the_operators_health_endpoint(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"operator": {"httpPort": 8181}})
     c = container(docs)
-    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports["health"] == 8181
+    assert c["ports"] == [{"name": "http", "containerPort": 8181, "protocol": "TCP"}]
     for probe in ("livenessProbe", "readinessProbe"):
-        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert env(docs)["PERSONIO_SYNC_HEALTH_PORT"] == "8181"
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert env(docs)["PERSONIO_SYNC_HTTP_PORT"] == "8181"
+
+
+def test_every_env_var_is_one_the_operator_reads(helm: Path, tmp_path: Path) -> None:
+    """A renamed setting must not leave the chart setting a variable nobody reads."""
+    known = {env_name(field) for field in OperatorSettings.model_fields} | {"POD_ID"}
+    for variant in VARIANTS.values():
+        assert set(env(render(helm, tmp_path, variant))) <= known
 
 
 def test_r22_api_urls_and_tuning_are_values(helm: Path, tmp_path: Path) -> None:
@@ -224,7 +231,7 @@ def test_metrics_service_and_service_monitor_select_the_operator(
     service, monitor = one(docs, "Service"), one(docs, "ServiceMonitor")
     assert service["spec"]["selector"] == one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
     assert service["spec"]["ports"] == [
-        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+        {"name": "metrics", "port": 8080, "targetPort": "http", "protocol": "TCP"}
     ]
     labels = service["metadata"]["labels"]
     assert all(labels[k] == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
@@ -246,5 +253,5 @@ def test_network_policy_allows_only_dns_api_server_and_vendors(helm: Path, tmp_p
         "2001:db8::/64",
     ]
     assert vendors["ports"] == [{"port": 443, "protocol": "TCP"}]
-    assert [p["port"] for p in policy["ingress"][0]["ports"]] == ["metrics", "health"]
+    assert policy["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
     assert not by_kind(render(helm, tmp_path, {}), "NetworkPolicy")

@@ -37,7 +37,7 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
         "/operator/maxConcurrentSyncs",
         "minimum",
     ),
-    "port-out-of-range": ({"operator": {"healthPort": 70000}}, "/operator/healthPort", "maximum"),
+    "port-out-of-range": ({"operator": {"httpPort": 70000}}, "/operator/httpPort", "maximum"),
     "pull-policy": ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "one of"),
     "empty-repository": ({"image": {"repository": ""}}, "/image/repository", "minLength"),
     "network-policy-without-cidrs": (

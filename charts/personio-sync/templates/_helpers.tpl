@@ -112,8 +112,6 @@ POD_ID names this replica in the kopf peering object.
   value: {{ .Values.operator.logFormat | quote }}
 - name: PERSONIO_SYNC_MAX_CONCURRENT_SYNCS
   value: {{ .Values.operator.maxConcurrentSyncs | quote }}
-- name: PERSONIO_SYNC_HEALTH_PORT
-  value: {{ .Values.operator.healthPort | quote }}
-- name: PERSONIO_SYNC_METRICS_PORT
-  value: {{ .Values.operator.metricsPort | quote }}
+- name: PERSONIO_SYNC_HTTP_PORT
+  value: {{ .Values.operator.httpPort | quote }}
 {{- end }}
