@@ -1,0 +1,129 @@
+"""Fixtures for tests against a real Kubernetes API server.
+
+By default the suite starts its own etcd + kube-apiserver on 127.0.0.1 once per session
+(personio_sync.devtools.controlplane) and installs the CRD. An existing cluster is used
+only when KUBECONFIG is set AND PERSONIO_SYNC_E2E_EXISTING_CLUSTER=1, and only if its
+current context looks like a test cluster (kind, minikube, k3d, test, local, envtest) or
+PERSONIO_SYNC_E2E_ALLOW_CONTEXT names it exactly.
+
+No controllers run on the local API server, so a namespace never finishes deleting:
+each test gets a fresh random namespace instead, which also keeps tests parallel-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from personio_sync.crd import CRD_NAME
+from personio_sync.devtools.binaries import binaries_dir
+from personio_sync.devtools.controlplane import LocalControlPlane
+from personio_sync.devtools.kubeapi import AsyncKubeApi, Credentials, KubeApi, check_test_context
+from personio_sync.devtools.kubectl import Helm, Kubectl
+
+EXISTING_ENV = "PERSONIO_SYNC_E2E_EXISTING_CLUSTER"
+ALLOW_ENV = "PERSONIO_SYNC_E2E_ALLOW_CONTEXT"
+ROOT = Path(__file__).resolve().parents[2]
+CRD_FILE = ROOT / "crds" / "personiosync.yaml"
+E2E_DIR = Path(__file__).parent
+NAMESPACE_LABEL = "personio-sync.dev/e2e"
+
+
+def _use_existing_cluster() -> bool:
+    if os.environ.get(EXISTING_ENV) != "1":
+        return False
+    if not os.environ.get("KUBECONFIG"):
+        raise pytest.UsageError(f"{EXISTING_ENV}=1 needs KUBECONFIG to name the test cluster")
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is e2e, so `-m "not e2e"` never starts a cluster."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build missing binaries before any test starts: a cold build takes minutes and must
+    not count against the first test's timeout."""
+    wanted = any(item.get_closest_marker("e2e") for item in session.items)
+    if wanted and not _use_existing_cluster() and not session.config.option.collectonly:
+        binaries_dir()
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The API server the e2e tests talk to."""
+
+    kubeconfig: Path
+    credentials: Credentials
+    local: bool
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    if _use_existing_cluster():
+        kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+        creds = Credentials.from_kubeconfig(kubeconfig)
+        check_test_context(creds, os.environ.get(ALLOW_ENV))
+        yield from _with_crd(Cluster(kubeconfig, creds, local=False))
+        return
+    with LocalControlPlane() as cp:
+        yield from _with_crd(Cluster(cp.kubeconfig, cp.credentials(), local=True))
+
+
+def _with_crd(cluster: Cluster) -> Iterator[Cluster]:
+    kubectl = Kubectl(cluster.kubeconfig)
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
+    kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+    yield cluster
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(cluster: Cluster) -> Path:
+    return cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Cluster) -> Kubectl:
+    """`kubectl("get", "psync", "-n", ns)` → stdout; raises CommandError with stderr."""
+    return Kubectl(cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def helm(cluster: Cluster) -> Helm:
+    return Helm(cluster.kubeconfig, binaries_dir() / "helm")
+
+
+@pytest.fixture(scope="session")
+def kube_api(cluster: Cluster) -> Iterator[KubeApi]:
+    with KubeApi(cluster.credentials) as api:
+        yield api
+
+
+@pytest.fixture
+async def async_kube_api(cluster: Cluster) -> AsyncIterator[AsyncKubeApi]:
+    async with AsyncKubeApi(cluster.credentials) as api:
+        yield api
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_api: KubeApi) -> Iterator[str]:
+    """A fresh namespace per test, named after it; never waited for on the way out."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"e2e-{slug}-{secrets.token_hex(3)}"
+    kube_api.post(
+        "/api/v1/namespaces",
+        {"metadata": {"name": name, "labels": {NAMESPACE_LABEL: "true"}}},
+    )
+    yield name
+    if not cluster.local:
+        # A real cluster finishes the deletion on its own; the local one never would.
+        kube_api.delete(f"/api/v1/namespaces/{name}")

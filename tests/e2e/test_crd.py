@@ -1,0 +1,211 @@
+"""The CRD on a real API server: defaults, validation (R23), explain, status subresource, columns.
+
+The API server must refuse exactly what the operator's model refuses, naming the field,
+so a bad spec never reaches the operator at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import yaml
+
+from personio_sync.crd import CRD_NAME, MAX_LISTED_USERS, PersonioSyncStatus
+from personio_sync.devtools.kubeapi import KubeApi, KubeApiError, psync_path
+from personio_sync.devtools.kubectl import CommandError, Kubectl
+from personio_sync.spec import API_GROUP, API_VERSION, KIND, PersonioSyncSpec, SpecError, parse_spec
+
+pytestmark = pytest.mark.e2e
+
+MINIMAL: dict[str, Any] = {"secretRef": {"name": "creds"}}
+
+
+def manifest(namespace: str, spec: dict[str, Any] | None, name: str = "team") -> str:
+    body: dict[str, Any] = {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    if spec is not None:
+        body["spec"] = spec
+    return yaml.safe_dump(body)
+
+
+def create(kube_api: KubeApi, namespace: str, spec: dict[str, Any], name: str = "team") -> Any:
+    body = yaml.safe_load(manifest(namespace, spec, name))
+    return kube_api.post(psync_path(namespace), body, fieldValidation="Strict")
+
+
+def test_crd_is_established_with_its_names(kubectl: Kubectl) -> None:
+    crd = kubectl.json("get", "crd", CRD_NAME)
+    established = {c["type"]: c["status"] for c in crd["status"]["conditions"]}["Established"]
+    assert established == "True"
+    assert crd["status"]["acceptedNames"]["shortNames"] == ["psync"]
+    assert "personiosync" in kubectl("api-resources", f"--api-group={API_GROUP}")
+
+
+def test_r23_minimal_resource_gets_every_default(kube_api: KubeApi, namespace: str) -> None:
+    """Only secretRef given: the API server fills in the model's defaults, all of them."""
+    created = create(kube_api, namespace, MINIMAL)
+    expected = PersonioSyncSpec.model_validate(MINIMAL).model_dump(mode="json")
+    assert created["spec"] == expected
+    assert kube_api.get(psync_path(namespace, "team"))["spec"] == expected
+
+
+def test_explain_describes_the_window(kubectl: Kubectl) -> None:
+    out = " ".join(kubectl("explain", "personiosync.spec.window").split())
+    assert "The sync window around today." in out
+    assert "pastDays <integer> Days before today included in the sync window." in out
+    assert "futureDays <integer> Days after today included in the sync window." in out
+
+
+def test_explain_describes_every_spec_field(kubectl: Kubectl) -> None:
+    out = " ".join(kubectl("explain", "personiosync.spec").split())
+    for name, field in PersonioSyncSpec.model_fields.items():
+        assert f"{name} <" in out
+        assert " ".join((field.description or "MISSING").split()) in out, name
+
+
+LONG = "x" * 1001
+# (id, spec, what the error must name). Every one of these the model refuses as well.
+INVALID_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("negative-pastDays", {**MINIMAL, "window": {"pastDays": -1}}, ["spec.window.pastDays"]),
+    ("huge-futureDays", {**MINIMAL, "window": {"futureDays": 3651}}, ["spec.window.futureDays"]),
+    ("pastDays-string", {**MINIMAL, "window": {"pastDays": "14"}}, ["spec.window.pastDays"]),
+    ("unknown-hourlyAbsences", {**MINIMAL, "hourlyAbsences": "Half"},
+     ["spec.hourlyAbsences", "Unsupported value", "Skip", "FullDay"]),
+    ("unknown-description-mode", {**MINIMAL, "description": {"mode": "Secret"}},
+     ["spec.description.mode", "TypeName", "Generic"]),
+    ("unknown-deletionPolicy", {**MINIMAL, "deletionPolicy": "Orphan"},
+     ["spec.deletionPolicy", "Retain", "Delete"]),
+    ("missing-secretRef", {"interval": "1h"}, ["spec.secretRef", "Required value"]),
+    ("empty-secret-name", {"secretRef": {"name": ""}}, ["spec.secretRef.name"]),
+    ("interval-days", {**MINIMAL, "interval": "1d"}, ["spec.interval", "should match"]),
+    ("interval-empty", {**MINIMAL, "interval": ""}, ["spec.interval"]),
+    ("interval-30s", {**MINIMAL, "interval": "30s"}, ["spec.interval", "at least 1m"]),
+    ("interval-zero", {**MINIMAL, "interval": "0h0m"}, ["spec.interval", "at least 1m"]),
+    ("unknown-field", {**MINIMAL, "intervall": "1h"}, ['unknown field "spec.intervall"']),
+    ("unknown-nested-field", {**MINIMAL, "window": {"days": 3}},
+     ['unknown field "spec.window.days"']),
+    ("description-too-long", {**MINIMAL, "description": {"mode": "Generic", "text": LONG}},
+     ["spec.description.text", "1000"]),
+    ("description-empty", {**MINIMAL, "description": {"text": ""}}, ["spec.description.text"]),
+    ("mapping-without-awork", {**MINIMAL, "userMappings": [{"personioEmail": "a@x.de"}]},
+     ["spec.userMappings[0].aworkEmail", "Required value"]),
+    ("mapping-too-short",
+     {**MINIMAL, "userMappings": [{"personioEmail": "a", "aworkEmail": "b@x.de"}]},
+     ["spec.userMappings[0].personioEmail"]),
+    ("too-many-types", {**MINIMAL, "absenceTypes": {"include": [f"t{i}" for i in range(201)]}},
+     ["spec.absenceTypes.include", "200"]),
+    ("empty-type-name", {**MINIMAL, "absenceTypes": {"exclude": [""]}},
+     ["spec.absenceTypes.exclude[0]"]),
+    ("dryRun-string", {**MINIMAL, "dryRun": "yes"}, ["spec.dryRun", "boolean"]),
+]  # fmt: skip
+
+
+# pydantic's lax mode turns "14" into 14 and "yes" into True; the API server is the
+# stricter gate there, and the operator only ever sees what it let through.
+MODEL_COERCES = {"pastDays-string", "dryRun-string"}
+
+
+@pytest.mark.parametrize(
+    ("case", "spec", "expected"),
+    [pytest.param(case, spec, expected, id=case) for case, spec, expected in INVALID_SPECS],
+)
+def test_r23_invalid_spec_is_refused_naming_the_field(
+    kubectl: Kubectl, namespace: str, case: str, spec: dict[str, Any], expected: list[str]
+) -> None:
+    if case not in MODEL_COERCES:
+        with pytest.raises(SpecError):
+            parse_spec(spec)  # the operator's model agrees
+    with pytest.raises(CommandError) as refused:
+        kubectl("create", "-f", "-", input=manifest(namespace, spec))
+    for text in expected:
+        assert text in refused.value.stderr
+    assert kubectl("get", "psync", "-n", namespace, "-o", "name") == ""
+
+
+def test_r23_resource_without_spec_is_refused(kubectl: Kubectl, namespace: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        kubectl("create", "-f", "-", input=manifest(namespace, None))
+    assert "spec: Required value" in refused.value.stderr
+
+
+def full_status(generation: int) -> PersonioSyncStatus:
+    """Every status field set, as the operator would write it after a run."""
+    now = datetime(2026, 7, 21, 8, 0, tzinfo=UTC)
+    return PersonioSyncStatus.model_validate(
+        {
+            "observedGeneration": generation,
+            "conditions": [
+                {"type": "Ready", "status": "True", "reason": "Synced", "message": "ok",
+                 "lastTransitionTime": now, "observedGeneration": generation},
+                {"type": "PersonioCredentialsValid", "status": "True", "reason": "Accepted",
+                 "message": "ok", "lastTransitionTime": now},
+            ],
+            "lastSyncTime": now, "lastSuccessfulSyncTime": now, "nextSyncTime": now,
+            "suspended": False,
+            "message": "42 matched, 2 only in Personio, 1 only in awork",
+            "users": {"matched": 42, "personioOnly": 2, "aworkOnly": 1, "ambiguous": 1,
+                      "withoutEmail": 1, "matchedEmails": ["a@x.de"],
+                      "personioOnlyEmails": ["b@x.de", "c@x.de"], "aworkOnlyEmails": ["d@x.de"],
+                      "ambiguousEmails": ["e@x.de"], "withoutEmailIds": ["17"],
+                      "brokenMappings": ["f@x.de -> g@x.de"], "truncated": True,
+                      "note": "lists show at most 100 entries; counts are exact"},
+            "lastRun": {"window": {"from": "2026-07-07", "to": "2027-01-17"}, "dryRun": True,
+                        "created": 3, "updated": 1, "deleted": 0, "unchanged": 57,
+                        "skipped": 4, "failed": 1, "skippedReasons": {"hourly": 3},
+                        "planned": [{"action": "create", "personioId": "9", "email": "a@x.de",
+                                     "start": "2026-08-01", "end": "2026-08-02"}],
+                        "durationSeconds": 2.5},
+            "failures": [{"personioId": "10", "email": "a@x.de", "reason": "awork 400"}],
+            "progress": {"done": 1, "total": 3, "etaSeconds": 1.5, "message": "writing"},
+        }
+    )  # fmt: skip
+
+
+def test_r20_status_subresource_round_trips_and_keeps_generation(
+    kube_api: KubeApi, namespace: str
+) -> None:
+    created = create(kube_api, namespace, MINIMAL)
+    generation = created["metadata"]["generation"]
+    status = full_status(generation).model_dump(mode="json", exclude_none=True)
+    patched = kube_api.patch(psync_path(namespace, "team", "status"), {"status": status})
+    assert patched["status"] == status
+    assert patched["metadata"]["generation"] == generation
+    # A spec change does bump it: the operator compares observedGeneration against this.
+    respec = kube_api.patch(psync_path(namespace, "team"), {"spec": {"dryRun": True}})
+    assert respec["metadata"]["generation"] == generation + 1
+    # Status sent through the main resource is ignored (only the operator writes status).
+    ignored = kube_api.patch(psync_path(namespace, "team"), {"status": {"message": "forged"}})
+    assert ignored["status"]["message"] == status["message"]
+
+
+def test_r20_status_lists_are_bounded_by_the_api_server(kube_api: KubeApi, namespace: str) -> None:
+    create(kube_api, namespace, MINIMAL)
+    emails = [f"u{i}@x.de" for i in range(MAX_LISTED_USERS + 1)]
+    with pytest.raises(KubeApiError) as refused:
+        kube_api.patch(
+            psync_path(namespace, "team", "status"),
+            {"status": {"users": {"matched": len(emails), "matchedEmails": emails}}},
+        )
+    assert refused.value.status == 422
+    assert "status.users.matchedEmails" in refused.value.message
+
+
+def test_r20_printer_columns(kubectl: Kubectl, kube_api: KubeApi, namespace: str) -> None:
+    created = create(kube_api, namespace, MINIMAL)
+    status = full_status(created["metadata"]["generation"]).model_dump(mode="json")
+    kube_api.patch(psync_path(namespace, "team", "status"), {"status": status})
+
+    header, row = kubectl("get", "psync", "-n", namespace).splitlines()
+    assert header.split() == [
+        "NAME", "READY", "MATCHED", "PERSONIOONLY", "AWORKONLY", "LAST", "SYNC", "AGE"
+    ]  # fmt: skip
+    assert row.split()[:5] == ["team", "True", "42", "2", "1"]
+
+    wide_header, wide_row = kubectl("get", "psync", "-n", namespace, "-o", "wide").splitlines()
+    assert wide_header.split()[-4:] == ["REASON", "INTERVAL", "DRYRUN", "SUSPENDED"]
+    assert wide_row.split()[-4:] == ["Synced", "1h", "false", "false"]
