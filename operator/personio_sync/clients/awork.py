@@ -230,4 +230,4 @@ def _parse(model: type[M], body: object, endpoint: str) -> M:
         raise AworkTransportError(
             f"awork answered {endpoint} with data this client does not understand "
             f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
-        ) from exc
+        ) from None  # the ValidationError holds the input values (maybe a token): never chain it

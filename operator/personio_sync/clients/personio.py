@@ -234,7 +234,7 @@ def _parse(model: type[M], body: object, endpoint: str) -> M:
         raise PersonioTransportError(
             f"Personio answered {endpoint} with data this client does not understand "
             f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
-        ) from exc
+        ) from None  # the ValidationError holds the input values (maybe a token): never chain it
 
 
 def _problem(reply: Reply) -> Problem:

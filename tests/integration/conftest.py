@@ -1,0 +1,91 @@
+"""Fixtures for running the real clients against the fake vendors (real HTTP on 127.0.0.1).
+
+Clients are built with tiny back-off values so retries cost milliseconds; the one
+real wait left is Personio's documented ≥ 1 s after a 429, pinned by its own test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from clients_helpers import (
+    API_KEY,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FAST,
+    AworkFactory,
+    PersonioFactory,
+    awork_user,
+    credential,
+    person,
+)
+
+from personio_sync.clients import AworkClient, PersonioClient
+from personio_sync.fakes.awork import FakeAwork
+from personio_sync.fakes.personio import FakePersonio
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """Short timeouts: the fakes' `timeout` fault holds a request until the client gives up."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as client:
+        yield client
+
+
+@pytest.fixture
+async def personio_fake() -> AsyncIterator[FakePersonio]:
+    seed = {
+        "credentials": [credential()],
+        "persons": [person(i) for i in range(3)],
+        "absence_types": [{"id": "t-vac", "name": "Vacation", "unit": "DAY"}],
+    }
+    async with FakePersonio(seed) as fake:
+        yield fake  # type: ignore[misc]
+
+
+@pytest.fixture
+async def awork_fake() -> AsyncIterator[FakeAwork]:
+    seed = {"api_keys": [API_KEY], "users": [awork_user(i) for i in range(3)]}
+    async with FakeAwork(seed) as fake:
+        yield fake  # type: ignore[misc]
+
+
+@pytest.fixture
+def make_personio(personio_fake: FakePersonio, http: httpx.AsyncClient) -> PersonioFactory:
+    """A PersonioClient on the fake with fast retries; keyword arguments override."""
+
+    def make(**overrides: Any) -> PersonioClient:
+        kwargs: dict[str, Any] = {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "rate_limit_wait": 0.01,
+            **FAST,
+            **overrides,
+        }
+        return PersonioClient(http, personio_fake.url, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def personio(make_personio: PersonioFactory) -> PersonioClient:
+    return make_personio()
+
+
+@pytest.fixture
+def make_awork(awork_fake: FakeAwork, http: httpx.AsyncClient) -> AworkFactory:
+    """An AworkClient on the fake with fast retries; keyword arguments override."""
+
+    def make(**overrides: Any) -> AworkClient:
+        kwargs: dict[str, Any] = {"api_key": API_KEY, "rate_limit_wait": 0.01, **FAST}
+        return AworkClient(http, awork_fake.url, **{**kwargs, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def awork(make_awork: AworkFactory) -> AworkClient:
+    return make_awork()
