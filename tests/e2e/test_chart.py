@@ -1,0 +1,186 @@
+"""The chart on a real API server: docs/install.md's commands, then least privilege.
+
+The install, upgrade and uninstall blocks of docs/install.md are run as written, with
+only the placeholders filled in, the namespaces made unique, and `--no-hooks` added
+(the local API server runs no pods, so nothing would ever become ready). The objects
+helm creates are then checked, and `kubectl auth can-i --as=<the chart's
+ServiceAccount>` shows what the operator may do and, above all, what it may not.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALL_DOC = ROOT / "docs" / "install.md"
+RELEASE = "personio-sync"  # as in the docs; its full name is the chart name too
+TESTED = re.compile(r"<!-- tested: [^>]*-->\s*```sh\n(.*?)```", re.S)
+
+
+def documented_blocks() -> list[list[list[str]]]:
+    """The marked ```sh blocks of docs/install.md, each as a list of argv lists."""
+    blocks = TESTED.findall(INSTALL_DOC.read_text())
+    assert len(blocks) == 3, "docs/install.md should mark install, upgrade and uninstall"
+    return [[shlex.split(cmd) for cmd in block.replace("\\\n", " ").splitlines()
+             if cmd.strip()] for block in blocks]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Docs:
+    """Runs documented commands against the test cluster with the test's names."""
+
+    kubectl: Kubectl
+    helm: Helm
+    operator_ns: str
+    team_ns: str
+    placeholders: dict[str, str]
+    helm_extra: tuple[str, ...] = ()
+
+    def run(self, block: list[list[str]], *extra: str) -> str:
+        out = ""
+        for argv in block:
+            program, *args = [self._fill(a) for a in argv]
+            args = [self._namespace(args, i) for i in range(len(args))]
+            if program == "helm":
+                changes = args[0] in ("install", "upgrade")
+                out += self.helm(*args, *(("--no-hooks", *self.helm_extra, *extra) * changes))
+            else:
+                assert program == "kubectl", f"unexpected command in the docs: {argv}"
+                out += self.kubectl(*args)
+        return out
+
+    def _fill(self, arg: str) -> str:
+        for placeholder, value in self.placeholders.items():
+            arg = arg.replace(placeholder, value)
+        if arg.startswith(("./charts/", "charts/")):
+            return str(ROOT / arg)
+        return arg
+
+    def _namespace(self, args: list[str], i: int) -> str:
+        names = {"hr": self.team_ns, RELEASE: self.operator_ns}
+        is_ns = i > 0 and args[i - 1] in ("--namespace", "-n", "namespace")
+        return names.get(args[i], args[i]) if is_ns else args[i]
+
+
+def can_i(kubectl: Kubectl, sa: str, *what: str) -> bool:
+    out = kubectl("auth", "can-i", *what, f"--as={sa}", check=False)
+    return out.strip() == "yes"
+
+
+def get(kubectl: Kubectl, *what: str) -> dict[str, Any]:
+    found: dict[str, Any] = kubectl.json("get", *what)
+    return found
+
+
+def absent(kubectl: Kubectl, *what: str) -> bool:
+    try:
+        kubectl("get", *what)
+    except CommandError as exc:
+        return "NotFound" in exc.stderr
+    return False
+
+
+def test_documented_install_upgrade_uninstall(kubectl: Kubectl, helm: Helm, namespace: str) -> None:
+    docs = Docs(
+        kubectl,
+        helm,
+        operator_ns=namespace,
+        team_ns=f"{namespace}-hr",
+        placeholders={"YOUR_REGISTRY": "registry.invalid", "YOUR_": "e2e-"},
+    )
+    install, upgrade, uninstall = documented_blocks()
+    notes = docs.run(install)
+    assert "create secret generic" in notes and "get psync" in notes, notes
+    sa = f"system:serviceaccount:{namespace}:{RELEASE}"
+    check_cluster_wide_install(kubectl, docs, sa)
+
+    docs.run(upgrade, "--set", f"watchNamespaces={{{docs.team_ns}}}")
+    check_namespaced_upgrade(kubectl, docs, sa)
+
+    docs.run(uninstall)
+    assert absent(kubectl, "deployment", RELEASE, "-n", namespace)
+    assert absent(kubectl, "role", f"{namespace}-{RELEASE}", "-n", docs.team_ns)
+    assert absent(kubectl, "kopfpeering", f"{namespace}-{RELEASE}", "-n", docs.team_ns)
+    assert not can_i(kubectl, sa, "get", "secrets", "-n", docs.team_ns)
+    # Helm never deletes CRDs: the users' PersonioSyncs survive an uninstall.
+    get(kubectl, "crd", "personiosyncs.personio-sync.dev")
+
+
+def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
+    ns, cluster_name = docs.operator_ns, f"{docs.operator_ns}-{RELEASE}"
+    deployment = get(kubectl, "deployment", RELEASE, "-n", ns)
+    labels = deployment["metadata"]["labels"]
+    assert labels["app.kubernetes.io/instance"] == RELEASE
+    assert labels["app.kubernetes.io/managed-by"] == "Helm"
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == RELEASE
+    assert pod["containers"][0]["image"] == "registry.invalid/personio-sync:0.1.0"
+    assert pod["containers"][0]["args"] == ["run", f"--peering={cluster_name}", "--all-namespaces"]
+    for what in (("serviceaccount", RELEASE), ("service", f"{RELEASE}-metrics"),
+                 ("poddisruptionbudget", RELEASE)):  # fmt: skip
+        get(kubectl, *what, "-n", ns)
+    get(kubectl, "clusterkopfpeering", cluster_name)
+    binding = get(kubectl, "clusterrolebinding", cluster_name)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": ns}]
+    get(kubectl, "secret", "acme-credentials", "-n", docs.team_ns)
+
+    for allowed in (("watch", "personiosyncs", "--all-namespaces"),
+                    ("patch", "personiosyncs", "--subresource=status", "-n", docs.team_ns),
+                    ("get", "secrets", "-n", docs.team_ns),
+                    ("create", "events", "-n", docs.team_ns),
+                    ("patch", f"clusterkopfpeerings/{cluster_name}")):  # fmt: skip
+        assert can_i(kubectl, sa, *allowed), allowed
+    for denied in (*FORBIDDEN_EVERYWHERE, ("patch", "clusterkopfpeerings/someone-else")):
+        assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
+
+
+# Never allowed, whatever the scope: the operator creates no workloads, writes no
+# Secrets, does not create or delete PersonioSyncs, and touches no other API.
+FORBIDDEN_EVERYWHERE: tuple[tuple[str, ...], ...] = (
+    ("create", "pods"),
+    ("create", "deployments.apps"),
+    ("create", "secrets"),
+    ("patch", "secrets"),
+    ("delete", "secrets"),
+    ("get", "configmaps"),
+    ("create", "personiosyncs"),
+    ("delete", "personiosyncs"),
+    ("list", "customresourcedefinitions"),
+    ("patch", "customresourcedefinitions/personiosyncs.personio-sync.dev"),
+    ("delete", "customresourcedefinitions/personiosyncs.personio-sync.dev"),
+    ("list", "clusterroles"),
+    ("create", "rolebindings"),
+    ("impersonate", "serviceaccounts"),
+    ("create", "serviceaccounts/token"),
+    ("list", "namespaces"),
+    ("create", "events.events.k8s.io"),
+)
+
+
+def check_namespaced_upgrade(kubectl: Kubectl, docs: Docs, sa: str) -> None:
+    ns, name = docs.operator_ns, f"{docs.operator_ns}-{RELEASE}"
+    args = get(kubectl, "deployment", RELEASE, "-n", ns)["spec"]["template"]["spec"]
+    assert args["containers"][0]["args"][2:] == [f"--namespace={docs.team_ns}"]
+    assert absent(kubectl, "clusterrole", name)
+    assert absent(kubectl, "clusterrolebinding", name)
+    assert absent(kubectl, "clusterkopfpeering", name)
+    get(kubectl, "role", name, "-n", docs.team_ns)
+    get(kubectl, "kopfpeering", name, "-n", docs.team_ns)
+
+    assert can_i(kubectl, sa, "get", "secrets", "-n", docs.team_ns)
+    assert can_i(kubectl, sa, "watch", "personiosyncs", "-n", docs.team_ns)
+    assert can_i(kubectl, sa, "patch", f"kopfpeerings/{name}", "-n", docs.team_ns)
+    # Outside the watched namespace: nothing, not even the operator's own namespace.
+    for other in (ns, "default", "kube-system"):
+        assert not can_i(kubectl, sa, "get", "secrets", "-n", other), other
+        assert not can_i(kubectl, sa, "list", "personiosyncs", "-n", other), other
+    assert not can_i(kubectl, sa, "list", "secrets", "--all-namespaces")
+    assert not can_i(kubectl, sa, "list", "clusterkopfpeerings")
+    for denied in FORBIDDEN_EVERYWHERE:
+        assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
