@@ -1,0 +1,1 @@
+"""The kopf controller: watches PersonioSyncs, runs syncs on schedule, writes status."""

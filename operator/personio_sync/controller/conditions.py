@@ -1,0 +1,200 @@
+"""Which conditions an outcome sets (R20, R23): pure, so every error's wording is unit-tested.
+
+Four conditions answer four questions an admin asks: is it working (Ready), does
+Personio accept the credential (PersonioCredentialsValid), does awork accept the key
+(AworkCredentialsValid), did the last run converge (Synced). A credential that was not
+exercised because something earlier failed is Unknown, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from personio_sync.controller.secrets import SecretProblem
+from personio_sync.crd import CONDITION_TYPES, MAX_MESSAGE, Condition
+from personio_sync.engine.report import SyncReport
+from personio_sync.errors import (
+    AworkAuthError,
+    AworkError,
+    PersonioAuthError,
+    PersonioEmailNotReadable,
+    PersonioError,
+    PersonioScopeError,
+    SyncError,
+    clip,
+)
+
+READY = "Ready"
+PERSONIO = "PersonioCredentialsValid"
+AWORK = "AworkCredentialsValid"
+SYNCED = "Synced"
+
+Status = Literal["True", "False", "Unknown"]
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A condition as decided, before timestamps: what changes between runs."""
+
+    type: str
+    status: Status
+    reason: str
+    message: str
+
+
+def _accepted(kind: str, what: str) -> Cond:
+    return Cond(kind, "True", "CredentialsAccepted", f"{what} accepted the credential")
+
+
+def _not_checked(kind: str, why: str) -> Cond:
+    return Cond(kind, "Unknown", "NotChecked", why)
+
+
+def for_report(report: SyncReport) -> list[Cond]:
+    """Conditions after a completed run: credentials proven, Synced says how it went."""
+    personio = _accepted(PERSONIO, "Personio")
+    if report.users.without_email:
+        personio = Cond(
+            PERSONIO,
+            "True",
+            "EmailPartlyReadable",
+            f"{len(report.users.without_email)} people have no readable e-mail: give the "
+            "credential read access to the e-mail attribute (see status.users.withoutEmailIds)",
+        )
+    synced = _synced(report)
+    ready = Cond(READY, synced.status, synced.reason, synced.message)
+    if synced.status == "True" and report.users.broken_mappings:
+        ready = Cond(
+            READY,
+            "True",
+            "UserMappingNotFound",
+            "spec.userMappings points at nobody: "
+            + ", ".join(report.users.broken_mappings[:5])
+            + "; fix the e-mail or remove the mapping",
+        )
+    return [ready, personio, _accepted(AWORK, "awork"), synced]
+
+
+def _synced(report: SyncReport) -> Cond:
+    acts = report.actions
+    if acts.failed:
+        return Cond(
+            SYNCED,
+            "False",
+            "ItemsFailed",
+            f"{acts.failed} absences could not be written (see status.failures); "
+            "they are retried on the next run",
+        )
+    if report.dry_run:
+        return Cond(
+            SYNCED,
+            "True",
+            "DryRun",
+            f"dry run, nothing written: would create {acts.created}, update {acts.updated}, "
+            f"delete {acts.deleted}",
+        )
+    return Cond(
+        SYNCED,
+        "True",
+        "Synced",
+        f"{len(report.users.matched)} people matched; created {acts.created}, updated "
+        f"{acts.updated}, deleted {acts.deleted}, unchanged {acts.unchanged}",
+    )
+
+
+def for_error(error: SyncError) -> list[Cond]:
+    """Conditions after a run that could not run at all; awork was not written (R23)."""
+    message = clip(error.message, MAX_MESSAGE)
+    failed = [
+        Cond(READY, "False", error.reason, message),
+        Cond(SYNCED, "False", error.reason, message),
+    ]
+    return failed + _credential_conditions(error, message)
+
+
+def _credential_conditions(error: SyncError, message: str) -> list[Cond]:
+    if isinstance(error, SecretProblem):
+        return [
+            Cond(kind, "False", error.reason, message)
+            if vendor in error.vendors
+            else _not_checked(kind, "not checked: the Secret must be fixed first")
+            for kind, vendor in ((PERSONIO, "personio"), (AWORK, "awork"))
+        ]
+    if isinstance(error, PersonioAuthError | PersonioScopeError | PersonioEmailNotReadable):
+        personio = Cond(PERSONIO, "False", error.reason, message)
+        return [personio, _not_checked(AWORK, "not checked: Personio failed first")]
+    if isinstance(error, PersonioError):
+        personio = Cond(PERSONIO, "Unknown", error.reason, message)
+        return [personio, _not_checked(AWORK, "not checked: Personio failed first")]
+    if isinstance(error, AworkAuthError):
+        return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "False", error.reason, message)]
+    if isinstance(error, AworkError):
+        return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "Unknown", error.reason, message)]
+    why = "not checked: the configuration must be fixed first"
+    return [_not_checked(PERSONIO, why), _not_checked(AWORK, why)]
+
+
+def for_suspended(previous: Sequence[Mapping[str, Any]]) -> list[Cond]:
+    """Suspension changes Ready only; the other conditions still describe the last run."""
+    kept = [_from_dict(c) for c in previous if c.get("type") != READY]
+    ready = Cond(
+        READY, "False", "Suspended", "spec.suspend is true: no syncs until it is set to false"
+    )
+    return [ready, *kept]
+
+
+def pending() -> list[Cond]:
+    """Before the first run finishes: nothing is known yet."""
+    return [
+        Cond(kind, "Unknown", "Pending", "waiting for the first sync") for kind in CONDITION_TYPES
+    ]
+
+
+def _from_dict(raw: Mapping[str, Any]) -> Cond:
+    status = raw.get("status")
+    return Cond(
+        type=str(raw.get("type", "")),
+        status=status if status in ("True", "False", "Unknown") else "Unknown",
+        reason=str(raw.get("reason") or "Unknown"),
+        message=str(raw.get("message") or ""),
+    )
+
+
+def merge(
+    previous: Sequence[Mapping[str, Any]],
+    decided: Sequence[Cond],
+    *,
+    now: datetime,
+    generation: int | None,
+) -> list[Condition]:
+    """Stamp decided conditions; lastTransitionTime moves only when `status` changes."""
+    before = {str(c.get("type")): c for c in previous}
+    ordered = sorted(decided, key=lambda c: CONDITION_TYPES.index(c.type))
+    result = []
+    for cond in ordered:
+        old = before.get(cond.type)
+        changed = old is None or old.get("status") != cond.status
+        when = now if changed or old is None else _parse_time(old.get("lastTransitionTime"), now)
+        result.append(
+            Condition(
+                type=cond.type,
+                status=cond.status,
+                reason=cond.reason,
+                message=clip(cond.message, MAX_MESSAGE),
+                lastTransitionTime=when,
+                observedGeneration=generation,
+            )
+        )
+    return result
+
+
+def _parse_time(raw: object, default: datetime) -> datetime:
+    if not isinstance(raw, str):
+        return default
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return default

@@ -1,0 +1,58 @@
+"""/healthz and /metrics on one port: what the kubelet probes and Prometheus scrapes.
+
+Own small aiohttp server rather than kopf's liveness endpoint, so one port serves both
+and the health answer reflects our workers (started, not stuck), not only kopf's loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from personio_sync.controller.metrics import Metrics
+
+log = logging.getLogger("personio_sync.controller")
+
+
+class HealthServer:
+    """Serves /healthz (200 once `healthy()` says so, else 503) and /metrics."""
+
+    def __init__(self, metrics: Metrics, healthy: Callable[[], bool]) -> None:
+        self._metrics = metrics
+        self._healthy = healthy
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._health)
+        app.router.add_get("/metrics", self._metrics_page)
+        return app
+
+    async def start(self, host: str, port: int) -> int:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        addresses = self._runner.addresses  # the bound port, also when 0 was asked for
+        self.port = int(addresses[0][1]) if addresses else port
+        log.info("serving /healthz and /metrics on %s:%s", host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if self._healthy():
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text="starting\n")
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        response = web.Response(body=self._metrics.render())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response

@@ -1,0 +1,198 @@
+"""The few Kubernetes API calls kopf does not make for us: Secrets, status, finalizer.
+
+kopf watches and posts events; the sync workers run outside kopf's handler cycle, so
+they read Secrets and write status themselves over httpx, with the same credentials
+kopf resolves at login (the same login functions, called again on a 401). No `kubernetes`
+package: four endpoints do not justify it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import kopf
+
+from personio_sync.errors import clip
+from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+
+Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
+
+
+class KubeError(Exception):
+    """An API server answer we cannot work with; the message names the call, never a token."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class KubeConflict(KubeError):
+    """409: the object changed under us (optimistic concurrency); re-read and retry."""
+
+
+def _decoded(data: str | bytes) -> bytes:
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        return base64.b64decode(raw, validate=True)
+    except ValueError:
+        return raw  # already PEM
+
+
+def ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext | bool:
+    """TLS settings from a kopf ConnectionInfo (kubeconfig or service account)."""
+    if info.insecure:
+        return False
+    ca_path = os.fsdecode(info.ca_path) if info.ca_path else None
+    ca_data = _decoded(info.ca_data).decode() if info.ca_data else None
+    context = ssl.create_default_context(cafile=ca_path, cadata=ca_data)
+    cert, key = info.certificate_path, info.private_key_path
+    if info.certificate_data or info.private_key_data:
+        with tempfile.TemporaryDirectory() as tmp:  # load_cert_chain needs files
+            cert = cert or _write(tmp, "cert.pem", info.certificate_data)
+            key = key or _write(tmp, "key.pem", info.private_key_data)
+            if cert:
+                context.load_cert_chain(os.fsdecode(cert), os.fsdecode(key) if key else None)
+    elif cert:
+        context.load_cert_chain(os.fsdecode(cert), os.fsdecode(key) if key else None)
+    return context
+
+
+def _write(directory: str, name: str, data: str | bytes | None) -> str | None:
+    if not data:
+        return None
+    path = os.path.join(directory, name)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as handle:
+        handle.write(_decoded(data))
+    return path
+
+
+def auth_headers(info: kopf.ConnectionInfo) -> dict[str, str]:
+    if info.token:
+        return {"Authorization": f"{info.scheme or 'Bearer'} {info.token}"}
+    if info.username and info.password:
+        pair = base64.b64encode(f"{info.username}:{info.password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+class KubeClient:
+    """Typed-enough access to the handful of endpoints the workers need."""
+
+    def __init__(self, login: Login, *, timeout: float = 30.0) -> None:
+        self._login = login
+        self._timeout = timeout
+        self._http: httpx.AsyncClient | None = None
+
+    async def _client(self, refresh: bool = False) -> httpx.AsyncClient:
+        if self._http is None or refresh:
+            info = await self._login()
+            if self._http is not None:
+                await self._http.aclose()
+            self._http = httpx.AsyncClient(
+                base_url=info.server.rstrip("/"),
+                verify=ssl_context(info),
+                headers=auth_headers(info),
+                timeout=self._timeout,
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        http = await self._client()
+        response = await http.request(method, path, **kwargs)
+        if response.status_code == 401:  # token rotated (service account): log in again
+            http = await self._client(refresh=True)
+            response = await http.request(method, path, **kwargs)
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
+        response = await self._send(method, path, **kwargs)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            kind = KubeConflict if response.status_code == 409 else KubeError
+            raise kind(
+                f"Kubernetes API {method} {path.split('?')[0]}: {response.status_code} "
+                f"{clip(response.text, 300)}",
+                response.status_code,
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._json("GET", f"/api/v1/namespaces/{_q(namespace)}/secrets/{_q(name)}")
+
+    async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._json("GET", _resource_path(namespace, name))
+
+    async def replace_status(
+        self, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Write the whole status: ours alone, so no merge with stale keys (None: gone)."""
+        ops = [{"op": "add", "path": "/status", "value": dict(status)}]
+        return await self._patch(_resource_path(namespace, name) + "/status", ops, JSON_PATCH)
+
+    async def merge_status(
+        self, namespace: str, name: str, partial: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        body = {"status": dict(partial)}
+        return await self._patch(_resource_path(namespace, name) + "/status", body, MERGE_PATCH)
+
+    async def patch_metadata(
+        self, namespace: str, name: str, ops: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """JSON-patch metadata; callers include a `test` op so a concurrent change is a 409."""
+        return await self._patch(_resource_path(namespace, name), ops, JSON_PATCH)
+
+    async def _patch(self, path: str, body: object, content_type: str) -> dict[str, Any] | None:
+        return await self._json("PATCH", path, json=body, headers={"Content-Type": content_type})
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")
+
+
+def _resource_path(namespace: str, name: str) -> str:
+    return f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{_q(namespace)}/{PLURAL}/{_q(name)}"
+
+
+def finalizer_ops(body: Mapping[str, Any], finalizer: str, present: bool) -> list[dict[str, Any]]:
+    """JSON patch adding or removing one finalizer, guarded by resourceVersion (409 if stale)."""
+    meta = body.get("metadata") or {}
+    current = list(meta.get("finalizers") or [])
+    guard = {
+        "op": "test",
+        "path": "/metadata/resourceVersion",
+        "value": meta.get("resourceVersion"),
+    }
+    if present and finalizer not in current:
+        if not current:
+            return [guard, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
+        return [guard, {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
+    if not present and finalizer in current:
+        index = current.index(finalizer)
+        return [guard, {"op": "remove", "path": f"/metadata/finalizers/{index}"}]
+    return []
+
+
+def annotation_ops(body: Mapping[str, Any], key: str, value: str) -> list[dict[str, Any]]:
+    """JSON patch setting one annotation (keys with '/' are escaped as RFC 6901 says)."""
+    annotations = (body.get("metadata") or {}).get("annotations")
+    if not annotations:
+        return [{"op": "add", "path": "/metadata/annotations", "value": {key: value}}]
+    escaped = key.replace("~", "~0").replace("/", "~1")
+    return [{"op": "add", "path": f"/metadata/annotations/{escaped}", "value": value}]

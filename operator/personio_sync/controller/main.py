@@ -1,0 +1,98 @@
+"""`personio-sync run`: start kopf with our handlers, settings and scope.
+
+Peering (several replicas): with `peering`, kopf lets one replica work and pauses the
+others. Replicas of one Deployment would all get the same priority and pause each
+other, so by default the oldest process wins (priority falls with start time): a new
+replica waits until the active one is gone instead of taking over mid-run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+import kopf
+
+from personio_sync.controller.handlers import registry
+from personio_sync.settings import LogFormat, OperatorSettings, load_settings
+
+
+def oldest_wins_priority(now: float | None = None) -> int:
+    """Lower for later starts; random low digits break ties between simultaneous starts."""
+    started_ms = int((time.time() if now is None else now) * 1000)
+    return -(started_ms * 1000 + random.randrange(1000))
+
+
+def configure_logging(settings: OperatorSettings) -> None:
+    kopf.configure(
+        debug=settings.log_level.value == "DEBUG",
+        log_format=kopf.LogFormat.JSON
+        if settings.log_format is LogFormat.json
+        else kopf.LogFormat.FULL,
+    )
+    logging.getLogger().setLevel(settings.log_level.value)
+    # One line per HTTP call is noise at INFO; and request lines are not ours to print.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def scope(
+    namespaces: list[str] | None, all_namespaces: bool, settings: OperatorSettings
+) -> list[str]:
+    """Namespaces to watch; empty means cluster-wide. The command line wins over settings."""
+    if all_namespaces:
+        return []
+    return list(namespaces or settings.namespaces)
+
+
+async def operate(
+    namespaces: list[str],
+    *,
+    settings: OperatorSettings,
+    peering: str | None = None,
+    standalone: bool = False,
+    liveness: str | None = None,
+    priority: int | None = None,
+    stop_flag: asyncio.Event | None = None,
+) -> None:
+    """The operator as a coroutine (tests may pass `stop_flag`)."""
+    if peering and priority is None:
+        priority = oldest_wins_priority()
+    await kopf.operator(
+        registry=registry,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=True if standalone else None,
+        peering_name=peering,
+        priority=priority,
+        liveness_endpoint=liveness,
+        memo=kopf.Memo(settings=settings),
+        stop_flag=stop_flag,
+    )
+
+
+def run_operator(
+    namespaces: list[str] | None = None,
+    all_namespaces: bool = False,
+    *,
+    peering: str | None = None,
+    standalone: bool = False,
+    liveness: str | None = None,
+    priority: int | None = None,
+) -> int:
+    """Run until SIGINT/SIGTERM. Raises ConfigError (exit 2 in the CLI) on bad settings."""
+    settings = load_settings()
+    configure_logging(settings)
+    asyncio.run(
+        operate(
+            scope(namespaces, all_namespaces, settings),
+            settings=settings,
+            peering=peering,
+            standalone=standalone,
+            liveness=liveness,
+            priority=priority,
+        )
+    )
+    return 0

@@ -1,0 +1,232 @@
+"""One sync of one resource, and its clean-up on deletion: resource → runner → status.
+
+Translation only: the spec and Secret become models, `runner.run_sync` does the work,
+the outcome becomes `.status`, Events and metrics. Every failure path writes a status
+that says what to fix; none writes to awork (the runner reads everything first).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from personio_sync import runner
+from personio_sync.controller import status as status_mod
+from personio_sync.controller.context import Context
+from personio_sync.controller.kube import KubeError
+from personio_sync.controller.schedule import next_sync_time
+from personio_sync.controller.secrets import SecretProblem, credentials_for
+from personio_sync.engine.marker import owner_key
+from personio_sync.engine.report import SyncReport
+from personio_sync.errors import ConfigError, SyncError
+from personio_sync.progress import Progress
+from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
+
+log = logging.getLogger("personio_sync.controller")
+
+
+class InvalidSpec(ConfigError):
+    reason = "InvalidSpec"
+
+
+@dataclass
+class SecretSeen:
+    """What this process knows of the referenced Secret (change detection, clean-up).
+
+    `known` is False until a run read it or the watch reported it: the first sighting
+    after a start is a baseline, not a change, so a restart fires no burst of runs."""
+
+    name: str | None = None
+    version: str | None = None  # resourceVersion; None while it does not exist
+    known: bool = False
+    credentials: runner.Credentials | None = field(default=None, repr=False)
+
+
+def ident(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+async def read_credentials(
+    ctx: Context, namespace: str, name: str, seen: SecretSeen
+) -> runner.Credentials:
+    """The referenced Secret in the resource's own namespace only (R21)."""
+    try:
+        secret = await ctx.kube.get_secret(namespace, name)
+    except KubeError as exc:
+        raise SecretProblem(
+            f"cannot read Secret {name!r}: {exc} (does the operator's RBAC allow it?)",
+            "SecretUnreadable",
+            frozenset({"personio", "awork"}),
+        ) from None
+    seen.name, seen.known = name, True
+    seen.version = None if secret is None else str(secret["metadata"].get("resourceVersion"))
+    credentials = credentials_for(secret, name=name, namespace=namespace)
+    seen.credentials = credentials
+    return credentials
+
+
+class ProgressWriter:
+    """Patches status.progress at most every `every` seconds (the runner calls often)."""
+
+    def __init__(self, ctx: Context, body: Mapping[str, Any], every: float) -> None:
+        self._ctx, self._body, self._every = ctx, body, every
+        self._last = time.monotonic()
+
+    async def __call__(self, update: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        namespace, name = ident(self._body)
+        try:
+            await self._ctx.kube.merge_status(
+                namespace, name, {"progress": status_mod.progress(update)}
+            )
+        except KubeError as exc:  # progress is a courtesy; the run goes on
+            log.warning("%s/%s: progress not written: %s", namespace, name, exc)
+
+
+async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[str, Any] | None:
+    """Run once and write the outcome; returns the resource as written (None: it is gone)."""
+    previous = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    try:
+        spec = parse_spec(body.get("spec") or {})
+    except SpecError as exc:
+        return await _write_error(ctx, body, InvalidSpec(str(exc)), attempted=False)
+    started = time.monotonic()
+    try:
+        report = await _run(ctx, body, spec, seen)
+    except SyncError as exc:
+        ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
+        return await _write_error(ctx, body, exc, attempted=True, spec=spec)
+    stamp = status_mod.Stamp(generation=generation, now=ctx.now())
+    next_sync = next_sync_time(
+        run_end=stamp.now,
+        failed=False,
+        before=status_mod.history_of(previous),
+        interval=spec.interval_delta,
+        base=ctx.retry_base,
+    )
+    new_status = status_mod.after_report(previous, report, stamp=stamp, next_sync=next_sync)
+    ctx.metrics.observe_report(*ident(body), report, stamp.now.timestamp())
+    _report_events(ctx, body, report)
+    return await _write(ctx, body, new_status)
+
+
+async def _run(
+    ctx: Context, body: Mapping[str, Any], spec: PersonioSyncSpec, seen: SecretSeen
+) -> SyncReport:
+    namespace, name = ident(body)
+    credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
+    endpoints = ctx.settings.endpoints
+    async with runner.open_clients(credentials, endpoints) as clients:
+        try:
+            return await runner.run_sync(
+                spec,
+                credentials,
+                owner_key=owner_key(namespace, name),
+                endpoints=endpoints,
+                progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
+                clients=clients,
+            )
+        finally:
+            ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
+            ctx.metrics.observe_requests(namespace, name, "awork", clients.awork.stats)
+
+
+async def _write_error(
+    ctx: Context,
+    body: Mapping[str, Any],
+    error: SyncError,
+    *,
+    attempted: bool,
+    spec: PersonioSyncSpec | None = None,
+) -> dict[str, Any] | None:
+    previous = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    stamp = status_mod.Stamp(generation=generation, now=ctx.now())
+    next_sync = None
+    if spec is not None:
+        next_sync = next_sync_time(
+            run_end=stamp.now,
+            failed=True,
+            before=status_mod.history_of(previous),
+            interval=spec.interval_delta,
+            base=ctx.retry_base,
+        )
+    new_status = status_mod.after_error(
+        previous, error, stamp=stamp, next_sync=next_sync, attempted=attempted
+    )
+    ctx.event(body, "Warning", error.reason, error.message)
+    return await _write(ctx, body, new_status)
+
+
+async def _write(
+    ctx: Context, body: Mapping[str, Any], new_status: dict[str, Any]
+) -> dict[str, Any] | None:
+    namespace, name = ident(body)
+    return await ctx.kube.replace_status(namespace, name, new_status)
+
+
+def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) -> None:
+    """Normal for the outcome; Warning for each problem an admin should act on (R20)."""
+    ctx.event(body, "Normal", "DryRun" if report.dry_run else "Synced", status_mod.summary(report))
+    users = report.users
+    if report.actions.failed:
+        first = report.failures[0].reason if report.failures else ""
+        ctx.event(
+            body,
+            "Warning",
+            "ItemsFailed",
+            f"{report.actions.failed} absences could not be written, e.g. {first}; "
+            "see status.failures (retried next run)",
+        )
+    if users.broken_mappings:
+        ctx.event(
+            body,
+            "Warning",
+            "UserMappingNotFound",
+            "spec.userMappings points at nobody: " + ", ".join(users.broken_mappings[:5]),
+        )
+    if users.without_email:
+        ctx.event(
+            body,
+            "Warning",
+            "PersonioEmailNotReadable",
+            f"{len(users.without_email)} Personio people have no readable e-mail: give the "
+            "API credential read access to the e-mail attribute",
+        )
+
+
+async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> None:
+    """deletionPolicy Delete (R19): delete the absences this sync owns, nothing else.
+
+    Raises SyncError when it cannot (the worker retries and says so in an Event). When
+    the Secret is already gone (a namespace being deleted), the credentials of the last
+    run are used if this process still has them."""
+    raw = body.get("spec") or {}
+    namespace, name = ident(body)
+    if raw.get("deletionPolicy") != "Delete":
+        return
+    if raw.get("dryRun"):
+        ctx.event(body, "Normal", "CleanupSkipped", "spec.dryRun is true: awork left untouched")
+        return
+    secret_name = str((raw.get("secretRef") or {}).get("name", ""))
+    try:
+        credentials = await read_credentials(ctx, namespace, secret_name, seen)
+    except SecretProblem:
+        if seen.credentials is None:
+            raise
+        credentials = seen.credentials
+    async with ctx.slots:
+        count = await runner.delete_owned(
+            credentials, owner_key=owner_key(namespace, name), endpoints=ctx.settings.endpoints
+        )
+    ctx.event(
+        body, "Normal", "DeletedOwnedAbsences", f"deleted {count} awork absences this sync wrote"
+    )

@@ -1,0 +1,98 @@
+"""When to run (R17, R18): pure functions of the resource's persisted state and `now`.
+
+Everything the schedule needs is in the resource itself (status times, generation,
+the sync-now annotation and its acknowledgement), so an operator restart neither
+skips a due run nor fires a burst: it reads the same facts and reaches the same
+answer. The back-off after failures needs no counter of its own: the previous delay
+is `nextSyncTime - lastSyncTime`, and the next one doubles it, capped at the interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class History:
+    """The schedule-relevant part of `.status` (None where the operator never wrote it)."""
+
+    last_sync: datetime | None = None
+    last_success: datetime | None = None
+    next_sync: datetime | None = None
+
+    @property
+    def last_failed(self) -> bool:
+        return self.last_sync is not None and self.last_success != self.last_sync
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the worker knows about one resource at one moment."""
+
+    generation: int
+    observed_generation: int | None
+    history: History
+    interval: timedelta | None  # None: the spec is invalid
+    suspended: bool
+    sync_now: str | None = None  # the annotation's value
+    sync_now_handled: str | None = None  # the value last acted upon
+    secret_changed: bool = False  # set by the Secret watch, in memory
+
+
+@dataclass(frozen=True)
+class Decision:
+    run: bool
+    reason: str
+    wake_at: datetime | None = None  # None with run=False: only a change can wake it
+
+
+def backoff(history: History, interval: timedelta, base: timedelta) -> timedelta:
+    """Delay after a failed run: base, then doubling, never beyond the interval."""
+    previous = None
+    if history.last_failed and history.last_sync and history.next_sync:
+        previous = history.next_sync - history.last_sync
+    if previous is None or previous <= timedelta(0) or previous >= interval:
+        return min(base, interval)
+    return min(previous * 2, interval)
+
+
+def next_sync_time(
+    *, run_end: datetime, failed: bool, before: History, interval: timedelta, base: timedelta
+) -> datetime:
+    """nextSyncTime to write after a run ending at `run_end`."""
+    return run_end + (backoff(before, interval, base) if failed else interval)
+
+
+def due_time(history: History, interval: timedelta) -> datetime | None:
+    """When the next scheduled run is due; None means now (never synced)."""
+    if history.last_sync is None:
+        return None
+    cap = history.last_sync + interval  # an interval shortened since stays binding
+    if history.next_sync is None:
+        return cap
+    return min(history.next_sync, cap)
+
+
+def decide(obs: Observation, now: datetime) -> Decision:
+    """Run now, or sleep until when? Triggers first, then the persisted schedule."""
+    if obs.suspended:
+        return Decision(False, "Suspended")
+    if obs.interval is None:
+        # An invalid spec is reported once per generation; only a spec change helps.
+        changed = obs.observed_generation != obs.generation
+        return Decision(changed, "InvalidSpec")
+    if obs.observed_generation is None:
+        return Decision(True, "Created")
+    if obs.observed_generation != obs.generation:
+        return Decision(True, "SpecChanged")
+    if obs.sync_now and obs.sync_now != obs.sync_now_handled:
+        return Decision(True, "SyncRequested")
+    if obs.secret_changed:
+        return Decision(True, "SecretChanged")
+    due = due_time(obs.history, obs.interval)
+    if due is None:
+        return Decision(True, "FirstSync")
+    if due <= now:
+        return Decision(True, "Retry" if obs.history.last_failed else "Scheduled")
+    return Decision(False, "Waiting", wake_at=due)

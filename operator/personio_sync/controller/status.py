@@ -1,0 +1,246 @@
+"""`.status` from a run's outcome (R20): pure functions over the CRD's status model.
+
+Built with `personio_sync.crd.PersonioSyncStatus`, so whatever comes out here the API
+server accepts: lists are cut to the schema's bounds here (counts stay exact) and a
+note says so. What a failed run cannot know (users, last run) keeps the previous run's
+values, so one outage does not blank the admin's view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from personio_sync.controller import conditions
+from personio_sync.controller.conditions import Cond
+from personio_sync.controller.schedule import History
+from personio_sync.crd import (
+    MAX_FAILURES,
+    MAX_LISTED_USERS,
+    MAX_PLANNED,
+    ItemFailure,
+    LastRun,
+    PersonioSyncStatus,
+    PlannedAction,
+    Progress,
+    RunWindow,
+    UserStatus,
+)
+from personio_sync.engine.report import SyncReport, UserReport
+from personio_sync.errors import SyncError, clip
+from personio_sync.progress import Progress as RunProgress
+
+CUT_NOTE = f"lists show at most {MAX_LISTED_USERS} entries; counts are exact"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Which generation a status describes and when it was written."""
+
+    generation: int | None
+    now: datetime
+
+
+def _bounded(items: Sequence[str]) -> list[str]:
+    return sorted(items)[:MAX_LISTED_USERS]
+
+
+def user_status(users: UserReport) -> UserStatus:
+    """Exact counts, lists cut to the schema's bound with a note when cut (R7)."""
+    lists = (
+        users.matched,
+        users.personio_only,
+        users.awork_only,
+        users.ambiguous,
+        users.without_email,
+        users.broken_mappings,
+    )
+    truncated = any(len(items) > MAX_LISTED_USERS for items in lists)
+    return UserStatus(
+        matched=len(users.matched),
+        personioOnly=len(users.personio_only),
+        aworkOnly=len(users.awork_only),
+        ambiguous=len(users.ambiguous),
+        withoutEmail=len(users.without_email),
+        matchedEmails=_bounded(users.matched),
+        personioOnlyEmails=_bounded(users.personio_only),
+        aworkOnlyEmails=_bounded(users.awork_only),
+        ambiguousEmails=_bounded(users.ambiguous),
+        withoutEmailIds=_bounded(users.without_email),
+        brokenMappings=_bounded(users.broken_mappings),
+        truncated=truncated,
+        note=CUT_NOTE if truncated else None,
+    )
+
+
+def last_run(report: SyncReport) -> LastRun:
+    acts = report.actions
+    return LastRun(
+        window=RunWindow(from_=report.window.start, to=report.window.end),
+        dryRun=report.dry_run,
+        created=acts.created,
+        updated=acts.updated,
+        deleted=acts.deleted,
+        unchanged=acts.unchanged,
+        skipped=acts.skipped,
+        failed=acts.failed,
+        skippedReasons=dict(report.skipped_reasons),
+        planned=[
+            PlannedAction(
+                action=p.action,  # the engine uses the same three words
+                personioId=p.personio_id,
+                email=p.email,
+                start=p.start,
+                end=p.end,
+            )
+            for p in report.planned[:MAX_PLANNED]
+        ],
+        durationSeconds=max(0.0, report.duration_seconds),
+    )
+
+
+def failures(report: SyncReport) -> list[ItemFailure]:
+    return [
+        ItemFailure(personioId=f.personio_id, email=f.email, reason=clip(f.reason, 1024))
+        for f in report.failures[:MAX_FAILURES]
+    ]
+
+
+def summary(report: SyncReport) -> str:
+    users, acts = report.users, report.actions
+    text = (
+        f"{len(users.matched)} matched, {len(users.personio_only)} only in Personio, "
+        f"{len(users.awork_only)} only in awork; "
+        f"{'would create' if report.dry_run else 'created'} {acts.created}, "
+        f"updated {acts.updated}, deleted {acts.deleted}, failed {acts.failed}"
+    )
+    return text + (" (dry run)" if report.dry_run else "")
+
+
+def _previous(model: type[Any], raw: object) -> Any:
+    """Carry a previous sub-object over; drop it if it no longer fits the schema."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _previous_failures(raw: object) -> list[ItemFailure]:
+    items = raw if isinstance(raw, list) else []
+    kept = [_previous(ItemFailure, item) for item in items[:MAX_FAILURES]]
+    return [item for item in kept if item is not None]
+
+
+def after_report(
+    previous: Mapping[str, Any], report: SyncReport, *, stamp: Stamp, next_sync: datetime
+) -> dict[str, Any]:
+    """Status after a completed run (with or without item failures)."""
+    status = PersonioSyncStatus(
+        observedGeneration=stamp.generation,
+        conditions=_conditions(previous, conditions.for_report(report), stamp),
+        lastSyncTime=stamp.now,
+        lastSuccessfulSyncTime=stamp.now,
+        nextSyncTime=next_sync,
+        message=summary(report),
+        users=user_status(report.users),
+        lastRun=last_run(report),
+        failures=failures(report),
+    )
+    return dump(status)
+
+
+def after_error(
+    previous: Mapping[str, Any],
+    error: SyncError,
+    *,
+    stamp: Stamp,
+    next_sync: datetime | None,
+    attempted: bool = True,
+) -> dict[str, Any]:
+    """Status after a run that could not run; the last completed run's facts stay.
+
+    `attempted=False` (an invalid spec: nothing was tried) leaves lastSyncTime alone."""
+    history = history_of(previous)
+    status = PersonioSyncStatus(
+        observedGeneration=stamp.generation,
+        conditions=_conditions(previous, conditions.for_error(error), stamp),
+        lastSyncTime=stamp.now if attempted else history.last_sync,
+        lastSuccessfulSyncTime=history.last_success,
+        nextSyncTime=next_sync,
+        message=clip(f"{error.reason}: {error.message}", 4096),
+        users=_previous(UserStatus, previous.get("users")),
+        lastRun=_previous(LastRun, previous.get("lastRun")),
+        failures=_previous_failures(previous.get("failures")),
+    )
+    return dump(status)
+
+
+def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
+    """Status while spec.suspend is true (R18): no next sync, Ready says why."""
+    history = history_of(previous)
+    decided = conditions.for_suspended(_condition_list(previous))
+    status = PersonioSyncStatus(
+        observedGeneration=stamp.generation,
+        conditions=_conditions(previous, decided, stamp),
+        lastSyncTime=history.last_sync,
+        lastSuccessfulSyncTime=history.last_success,
+        nextSyncTime=None,
+        suspended=True,
+        message="suspended: no syncs while spec.suspend is true",
+        users=_previous(UserStatus, previous.get("users")),
+        lastRun=_previous(LastRun, previous.get("lastRun")),
+        failures=_previous_failures(previous.get("failures")),
+    )
+    return dump(status)
+
+
+def progress(update: RunProgress) -> dict[str, Any]:
+    """`status.progress` while a long run is in flight (merged into status, not replacing it)."""
+    message = "writing absences"
+    if update.bottleneck:
+        message += f", paced by {update.bottleneck}'s rate limit"
+    eta = None if update.eta_seconds is None else round(max(0.0, update.eta_seconds), 1)
+    model = Progress(
+        done=max(0, update.done), total=max(0, update.total), etaSeconds=eta, message=message
+    )
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _condition_list(previous: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = previous.get("conditions")
+    return [c for c in raw if isinstance(c, Mapping)] if isinstance(raw, list) else []
+
+
+def _conditions(previous: Mapping[str, Any], decided: list[Cond], stamp: Stamp) -> Any:
+    return conditions.merge(
+        _condition_list(previous), decided, now=stamp.now, generation=stamp.generation
+    )
+
+
+def dump(status: PersonioSyncStatus) -> dict[str, Any]:
+    return status.model_dump(mode="json", exclude_none=True)
+
+
+def history_of(status: Mapping[str, Any]) -> History:
+    """The schedule's view of a status as read from the API server."""
+    return History(
+        last_sync=parse_time(status.get("lastSyncTime")),
+        last_success=parse_time(status.get("lastSuccessfulSyncTime")),
+        next_sync=parse_time(status.get("nextSyncTime")),
+    )
+
+
+def parse_time(raw: object) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None

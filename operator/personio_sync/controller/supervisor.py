@@ -1,0 +1,74 @@
+"""Keeps one Worker per PersonioSync, fed by kopf's watch events (handlers.py).
+
+The supervisor only routes: a resource event goes to its worker (started on first
+sight, stopped when the resource is gone), a Secret event to the workers whose
+resources reference that Secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from personio_sync.controller.context import Context
+from personio_sync.controller.reconcile import ident
+from personio_sync.controller.worker import Worker
+
+log = logging.getLogger("personio_sync.controller")
+
+
+class Supervisor:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.workers: dict[tuple[str, str], Worker] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        # Last seen resourceVersion of each referenced Secret: a worker started after the
+        # Secret was listed takes it as its baseline, so the next change is seen as one.
+        self.secret_versions: dict[tuple[str, str], str | None] = {}
+
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A PersonioSync was listed, added, modified or deleted."""
+        key = ident(body)
+        uid = (body.get("metadata") or {}).get("uid")
+        worker = self.workers.get(key)
+        if event_type == "DELETED":
+            if worker is not None and worker.uid == uid:
+                self._retire(key)
+                self.ctx.metrics.forget(*key)
+            return
+        if worker is not None and worker.uid != uid:  # deleted and re-created meanwhile
+            self._retire(key)
+            worker = None
+        if worker is None:
+            worker = Worker(self.ctx, body)
+            secret = str(((body.get("spec") or {}).get("secretRef") or {}).get("name", ""))
+            if (key[0], secret) in self.secret_versions:
+                worker.secret_seen(secret, self.secret_versions[(key[0], secret)])
+            self.workers[key] = worker
+            worker.start()
+        else:
+            worker.observe(body)
+
+    def secret_seen(
+        self, namespace: str, secret_name: str, owners: Iterable[str], version: str | None
+    ) -> None:
+        """A referenced Secret was listed, changed or deleted (version None)."""
+        self.secret_versions[(namespace, secret_name)] = version
+        for owner in owners:
+            worker = self.workers.get((namespace, owner))
+            if worker is not None:
+                worker.secret_seen(secret_name, version)
+
+    def _retire(self, key: tuple[str, str]) -> None:
+        worker = self.workers.pop(key)
+        task = asyncio.create_task(worker.stop(), name=f"stop {key[0]}/{key[1]}")
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def stop(self) -> None:
+        """Operator shutdown: cancel every worker (runs are crash-safe, R14)."""
+        workers = list(self.workers.values())
+        self.workers.clear()
+        await asyncio.gather(*(w.stop() for w in workers), *self._stopping)

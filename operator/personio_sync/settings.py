@@ -1,0 +1,155 @@
+"""The operator's configuration: the one place that reads the environment (style #7).
+
+Everything an operator admin may tune lives here, validated once at start, so a typo
+in a Helm value fails the pod at start with a message naming the variable instead of
+surfacing hours later. The vendor URLs are here and never in the resource (R22): whoever
+may create a PersonioSync must not be able to send a Secret to a host of their choosing.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from personio_sync.errors import ConfigError
+from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints
+
+ENV_PREFIX = "PERSONIO_SYNC_"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class OperatorSettings(BaseSettings):
+    """Operator-wide settings; environment variable names are given per field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, extra="ignore", frozen=True
+    )
+
+    personio_api_url: Annotated[
+        str,
+        Field(
+            validation_alias=AliasChoices("PERSONIO_API_URL"),
+            description="PERSONIO_API_URL: base URL of the Personio API (R22: never a "
+            "resource field).",
+        ),
+    ] = DEFAULT_PERSONIO_URL
+    awork_api_url: Annotated[
+        str,
+        Field(
+            validation_alias=AliasChoices("AWORK_API_URL"),
+            description="AWORK_API_URL: base URL of the awork API, including /api/v1.",
+        ),
+    ] = DEFAULT_AWORK_URL
+    max_concurrent_syncs: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1000,
+            description="PERSONIO_SYNC_MAX_CONCURRENT_SYNCS: how many PersonioSyncs may run at "
+            "once across the operator; the rest wait their turn.",
+        ),
+    ] = 4
+    log_level: Annotated[
+        LogLevel, Field(description="PERSONIO_SYNC_LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
+    ] = LogLevel.INFO
+    log_format: Annotated[
+        LogFormat,
+        Field(description="PERSONIO_SYNC_LOG_FORMAT: text for people, json for log pipelines."),
+    ] = LogFormat.text
+    http_host: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="PERSONIO_SYNC_HTTP_HOST: address the /healthz and /metrics server "
+            "listens on.",
+        ),
+    ] = "0.0.0.0"
+    http_port: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=65535,
+            description="PERSONIO_SYNC_HTTP_PORT: port of /healthz and /metrics (0 picks a "
+            "free port, for tests).",
+        ),
+    ] = 8080
+    namespaces: Annotated[
+        list[str],
+        NoDecode,
+        Field(
+            description="PERSONIO_SYNC_NAMESPACES: comma-separated namespaces to watch; empty "
+            "means every namespace. The command line's --namespace wins.",
+        ),
+    ] = []
+    retry_base_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="PERSONIO_SYNC_RETRY_BASE_SECONDS: first retry delay after a failed "
+            "run; doubles per failure, capped at the resource's interval (R17).",
+        ),
+    ] = 30.0
+    progress_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="PERSONIO_SYNC_PROGRESS_SECONDS: how often a long run refreshes "
+            "status.progress.",
+        ),
+    ] = 10.0
+
+    @field_validator("personio_api_url", "awork_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or len(value) < 10:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.personio.de")
+        return value
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return Endpoints(personio_url=self.personio_api_url, awork_url=self.awork_api_url)
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` (what an error message must name)."""
+    alias = OperatorSettings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings() -> OperatorSettings:
+    """Read and validate the environment, naming the variable to fix when one is wrong."""
+    try:
+        return OperatorSettings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = env_name(field) if field in OperatorSettings.model_fields else field
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid operator settings: " + "; ".join(problems)) from None
