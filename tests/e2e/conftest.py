@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from personio_sync.crd import CRD_NAME
-from personio_sync.devtools.binaries import binaries_dir
+from personio_sync.devtools.binaries import BinariesError, binaries_dir
 from personio_sync.devtools.controlplane import LocalControlPlane
 from personio_sync.devtools.kubeapi import AsyncKubeApi, Credentials, KubeApi, check_test_context
 from personio_sync.devtools.kubectl import Helm, Kubectl
@@ -55,7 +55,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     not count against the first test's timeout."""
     wanted = any(item.get_closest_marker("e2e") for item in session.items)
     if wanted and not _use_existing_cluster() and not session.config.option.collectonly:
-        binaries_dir()
+        try:
+            binaries_dir()
+        except BinariesError as exc:
+            raise pytest.UsageError(f"cannot start the local API server: {exc}") from None
 
 
 @dataclass(frozen=True)
