@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -128,7 +128,7 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeServer[StateT, KnobsT]:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
