@@ -12,7 +12,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 API_GROUP = "personio-sync.dev"
 API_VERSION = "v1alpha1"
@@ -46,10 +54,11 @@ class Window(_Model):
     """How far back and ahead absences are synced (R2)."""
 
     pastDays: Annotated[
-        int, Field(ge=0, le=3650, description="Days before today included in the sync window.")
+        StrictInt,
+        Field(ge=0, le=3650, description="Days before today included in the sync window."),
     ] = 14
     futureDays: Annotated[
-        int, Field(ge=0, le=3650, description="Days after today included in the sync window.")
+        StrictInt, Field(ge=0, le=3650, description="Days after today included in the sync window.")
     ] = 180
 
 
@@ -142,7 +151,7 @@ class PersonioSyncSpec(_Model):
     ] = "Europe/Berlin"
     window: Annotated[Window, Field(description="The sync window around today.")] = Window()
     includePending: Annotated[
-        bool, Field(description="Also transfer absences still waiting for approval.")
+        StrictBool, Field(description="Also transfer absences still waiting for approval.")
     ] = False
     absenceTypes: Annotated[
         AbsenceTypes, Field(description="Which Personio absence types to transfer.")
@@ -162,9 +171,11 @@ class PersonioSyncSpec(_Model):
         ),
     ] = []
     dryRun: Annotated[
-        bool, Field(description="Compute and report the plan, write nothing to awork.")
+        StrictBool, Field(description="Compute and report the plan, write nothing to awork.")
     ] = False
-    suspend: Annotated[bool, Field(description="Stop syncing until set back to false.")] = False
+    suspend: Annotated[StrictBool, Field(description="Stop syncing until set back to false.")] = (
+        False
+    )
     deletionPolicy: Annotated[
         DeletionPolicy,
         Field(
