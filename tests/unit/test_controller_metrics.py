@@ -1,0 +1,48 @@
+"""Metrics carry namespace/name labels only, never an e-mail, and forget deleted resources."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from personio_sync.controller.metrics import Metrics
+from personio_sync.engine.model import DateRange
+from personio_sync.engine.report import ActionCounts, SyncReport, UserReport
+
+
+def run_report() -> SyncReport:
+    return SyncReport(
+        window=DateRange(date(2026, 7, 7), date(2027, 1, 17)),
+        dry_run=False,
+        users=UserReport(matched=["alice@acme.example"], personio_only=["dave@acme.example"]),
+        actions=ActionCounts(created=3, updated=1, deleted=2),
+        duration_seconds=4.0,
+    )
+
+
+class Stats:
+    total_requests = 12
+    rate_limited = 2
+
+
+def test_run_metrics_and_no_email_in_labels() -> None:
+    metrics = Metrics()
+    metrics.observe_report("team", "sync", run_report(), ended=1_800_000_000.0)
+    metrics.observe_requests("team", "sync", "awork", Stats())
+    text = metrics.render().decode()
+    assert 'personio_sync_runs_total{name="sync",namespace="team",outcome="success"} 1.0' in text
+    assert 'personio_sync_absences_total{action="deleted",name="sync",namespace="team"} 2.0' in text
+    assert (
+        'personio_sync_api_rate_limited_total{name="sync",namespace="team",vendor="awork"} 2.0'
+        in text
+    )
+    assert 'personio_sync_users{name="sync",namespace="team",state="personio_only"} 1.0' in text
+    assert "personio_sync_last_success_timestamp_seconds" in text
+    assert "@" not in text
+
+
+def test_deleted_resource_series_are_dropped() -> None:
+    metrics = Metrics()
+    metrics.observe_report("team", "sync", run_report(), ended=1.0)
+    metrics.observe_error("team", "sync", 1.0)
+    metrics.forget("team", "sync")
+    assert 'namespace="team"' not in metrics.render().decode()
