@@ -6,7 +6,9 @@ real wait left is Personio's documented ≥ 1 s after a 429, pinned by its own t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +24,9 @@ from clients_helpers import (
     credential,
     person,
 )
+
+# tests/ on the path so `contract.schemas` (the vendors' published schemas) can be imported
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from personio_sync.clients import AworkClient, PersonioClient
 from personio_sync.fakes.awork import FakeAwork

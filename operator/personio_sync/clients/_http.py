@@ -132,7 +132,8 @@ class RetryingSender:
 
     async def _attempt(self, endpoint: str, build: RequestFactory, attempt: int) -> Reply | _Retry:
         if self._pacer is not None:
-            self.stats.pacing_wait_seconds += await self._pacer.acquire()
+            waited = await self._pacer.acquire()  # not `+= await`: that loses concurrent updates
+            self.stats.pacing_wait_seconds += waited
         self.stats.count(endpoint)
         headers: httpx.Headers | None = None
         try:

@@ -45,16 +45,19 @@ class RateLimitPacer:
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> float:
-        """Wait until the mirrored budget allows one more request; returns seconds waited."""
-        waited = 0.0
+        """Wait until the mirrored budget allows one more request; returns seconds waited
+        (queueing behind other waiting callers included)."""
+        started = _now()
         async with self._lock:
-            while (wait := self._wait_needed()) > 0:
+            while True:  # re-check after each sleep: a 429 may have extended the block meanwhile
+                wait = self._wait_needed()
+                if wait <= 0:
+                    break
                 await asyncio.sleep(wait)
-                waited += wait
             for window in self._windows.values():
                 window.remaining -= 1
             self._in_flight += 1
-        return waited
+        return _now() - started
 
     def release(self, headers: httpx.Headers | None) -> None:
         """Called once per acquired request with its response headers (None on failure)."""
