@@ -35,7 +35,13 @@ from personio_sync.fakes.personio import FakePersonio
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    """Short timeouts: the fakes' `timeout` fault holds a request until the client gives up."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as client:
+        yield client
+
+
+@pytest.fixture
+async def quick_http() -> AsyncIterator[httpx.AsyncClient]:
+    """For fault tests: the fakes' `timeout` fault holds a request until the client gives up."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as client:
         yield client
 
@@ -62,7 +68,7 @@ async def awork_fake() -> AsyncIterator[FakeAwork]:
 def make_personio(personio_fake: FakePersonio, http: httpx.AsyncClient) -> PersonioFactory:
     """A PersonioClient on the fake with fast retries; keyword arguments override."""
 
-    def make(**overrides: Any) -> PersonioClient:
+    def make(http_client: httpx.AsyncClient | None = None, **overrides: Any) -> PersonioClient:
         kwargs: dict[str, Any] = {
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
@@ -70,7 +76,7 @@ def make_personio(personio_fake: FakePersonio, http: httpx.AsyncClient) -> Perso
             **FAST,
             **overrides,
         }
-        return PersonioClient(http, personio_fake.url, **kwargs)
+        return PersonioClient(http_client or http, personio_fake.url, **kwargs)
 
     return make
 
@@ -84,9 +90,9 @@ def personio(make_personio: PersonioFactory) -> PersonioClient:
 def make_awork(awork_fake: FakeAwork, http: httpx.AsyncClient) -> AworkFactory:
     """An AworkClient on the fake with fast retries; keyword arguments override."""
 
-    def make(**overrides: Any) -> AworkClient:
+    def make(http_client: httpx.AsyncClient | None = None, **overrides: Any) -> AworkClient:
         kwargs: dict[str, Any] = {"api_key": API_KEY, "rate_limit_wait": 0.01, **FAST}
-        return AworkClient(http, awork_fake.url, **{**kwargs, **overrides})
+        return AworkClient(http_client or http, awork_fake.url, **{**kwargs, **overrides})
 
     return make
 

@@ -280,8 +280,9 @@ async def test_429_outlasting_retries(awork_fake: FakeAwork, make_awork: AworkFa
 
 @pytest.mark.parametrize("kind", ["status", "timeout", "malformed", "drop"])
 async def test_transient_fault_retried_then_success(
-    awork_fake: FakeAwork, awork: AworkClient, kind: str
+    awork_fake: FakeAwork, make_awork: AworkFactory, quick_http: Any, kind: str
 ) -> None:
+    awork = make_awork(http_client=quick_http)
     awork_fake.inject({"kind": kind, "path_prefix": "/absences", "times": 2})
     assert await awork.list_owned_absences(PREFIX) == []
     assert awork.stats.requests["GET /absences"] == 3 and awork.stats.retries == 2
@@ -297,8 +298,13 @@ async def test_transient_fault_retried_then_success(
     ],
 )
 async def test_persistent_fault_gives_specific_error(
-    awork_fake: FakeAwork, awork: AworkClient, kind: str, error: type[Exception]
+    awork_fake: FakeAwork,
+    make_awork: AworkFactory,
+    quick_http: Any,
+    kind: str,
+    error: type[Exception],
 ) -> None:
+    awork = make_awork(http_client=quick_http)
     awork_fake.inject({"kind": kind, "path_prefix": "/absences"})
     with pytest.raises(error) as caught:
         await awork.create_absence(body())

@@ -166,6 +166,7 @@ def printable(exc: BaseException) -> str:
 async def test_r21_no_secret_in_errors_logs_or_stats(
     fakes: tuple[FakePersonio, FakeAwork],
     http: httpx.AsyncClient,
+    quick_http: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
     scenario: Scenario,
 ) -> None:
@@ -174,7 +175,7 @@ async def test_r21_no_secret_in_errors_logs_or_stats(
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(SyncError) as caught:
-        await scenario(personio_fake, awork_fake, http)
+        await scenario(personio_fake, awork_fake, quick_http)
 
     shown = printable(caught.value) + caplog.text
     for secret in (CLIENT_ID, CLIENT_SECRET, API_KEY, WRONG, token, "S3CR3T"):

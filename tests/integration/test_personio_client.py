@@ -275,8 +275,9 @@ async def test_429_outlasting_retries(
 
 @pytest.mark.parametrize("kind", ["status", "timeout", "malformed", "drop"])
 async def test_transient_fault_retried_then_success(
-    personio_fake: FakePersonio, personio: PersonioClient, kind: str
+    personio_fake: FakePersonio, make_personio: PersonioFactory, quick_http: Any, kind: str
 ) -> None:
+    personio = make_personio(http_client=quick_http)
     personio_fake.inject({"kind": kind, "path_prefix": "/v2/persons", "times": 2})
     assert len(await personio.list_persons()) == 3
     assert personio.stats.requests["GET /v2/persons"] == 3
@@ -294,10 +295,12 @@ async def test_transient_fault_retried_then_success(
 )
 async def test_persistent_fault_gives_specific_error(
     personio_fake: FakePersonio,
-    personio: PersonioClient,
+    make_personio: PersonioFactory,
+    quick_http: Any,
     kind: str,
     error: type[Exception],
 ) -> None:
+    personio = make_personio(http_client=quick_http)
     personio_fake.inject({"kind": kind, "path_prefix": "/v2/absence-periods"})
     with pytest.raises(error) as caught:
         await personio.list_absence_periods(WINDOW)
