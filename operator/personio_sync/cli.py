@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--awork-port", type=int, default=0)
     sandbox.add_argument("--latency-ms", type=float, default=0.0)
     sandbox.add_argument("--rate-limits", action="store_true", help="enforce vendor limits")
+    sandbox.add_argument("--time-scale", type=float, default=1.0, help="a minute lasts 60/x s")
 
     run = sub.add_parser("run", help="run the Kubernetes operator")
     scope = run.add_mutually_exclusive_group()
@@ -94,6 +95,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             awork_port=args.awork_port,
             latency_ms=args.latency_ms,
             rate_limits=args.rate_limits,
+            time_scale=args.time_scale,
         )
     )
     return 0
