@@ -11,7 +11,13 @@ from personio_sync.controller import conditions, status
 from personio_sync.controller.secrets import SecretProblem
 from personio_sync.crd import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
 from personio_sync.engine.model import DateRange
-from personio_sync.engine.report import ActionCounts, Failure, SyncReport, UserReport
+from personio_sync.engine.report import (
+    ActionCounts,
+    Failure,
+    PlannedAction,
+    SyncReport,
+    UserReport,
+)
 from personio_sync.errors import (
     AworkAuthError,
     AworkTransportError,
@@ -199,3 +205,13 @@ def test_previous_status_that_no_longer_fits_is_dropped_not_fatal() -> None:
     broken = {"users": {"matched": -1}, "lastRun": "nonsense", "failures": [{"x": 1}]}
     doc = status.after_error(broken, AworkTransportError("down"), stamp=STAMP, next_sync=None)
     assert "users" not in doc and "lastRun" not in doc and doc["failures"] == []
+
+
+def test_r16_planned_sample_only_for_dry_runs() -> None:
+    planned = [PlannedAction("create", "p1", "a@x.example", "2026-08-01", "2026-08-02")]
+    dry = status.after_report(
+        {}, report(dry_run=True, planned=planned), stamp=STAMP, next_sync=NEXT
+    )
+    real = status.after_report({}, report(planned=planned), stamp=STAMP, next_sync=NEXT)
+    assert dry["lastRun"]["planned"][0]["personioId"] == "p1"
+    assert real["lastRun"]["planned"] == []

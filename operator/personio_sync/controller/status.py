@@ -97,7 +97,7 @@ def last_run(report: SyncReport) -> LastRun:
                 start=p.start,
                 end=p.end,
             )
-            for p in report.planned[:MAX_PLANNED]
+            for p in (report.planned[:MAX_PLANNED] if report.dry_run else [])
         ],
         durationSeconds=max(0.0, report.duration_seconds),
     )

@@ -1,0 +1,114 @@
+"""Run the operator as a real process for end-to-end tests (ours, the chart's, the demo).
+
+A real process, not an in-process KopfRunner: the tests then exercise exactly what a
+pod runs (`personio-sync run`), its environment-only configuration (R22) and its
+signal handling, and a restart is a real restart.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    """`personio-sync run --namespace …` with the vendor URLs and a kubeconfig.
+
+    >>> with OperatorProcess(kubeconfig, ["team"], personio_url=..., awork_url=...) as op:
+    ...     op.metrics()
+    """
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespaces: list[str],
+        *,
+        personio_url: str,
+        awork_url: str,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PERSONIO_SYNC_")},
+            "KUBECONFIG": str(kubeconfig),
+            "PERSONIO_API_URL": personio_url,
+            "AWORK_API_URL": awork_url,
+            "PERSONIO_SYNC_HTTP_HOST": "127.0.0.1",
+            "PERSONIO_SYNC_HTTP_PORT": str(self.port),
+            **(env or {}),
+        }
+        scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
+        self.args = [sys.executable, "-m", "personio_sync.cli", "run", *scope]
+        self.args += extra_args if extra_args is not None else ["--standalone"]
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> OperatorProcess:
+        with self.log_path.open("ab") as out:
+            self._popen = subprocess.Popen(
+                self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._popen.poll() is not None:
+                raise RuntimeError(f"the operator exited early:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the operator did not get healthy in {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as a pod gets; SIGKILL if it does not exit in time."""
+        if self._popen is None:
+            return 0
+        if self._popen.poll() is None:
+            self._popen.send_signal(signal.SIGTERM)
+            try:
+                self._popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait()
+        code = self._popen.returncode
+        self._popen = None
+        return code
+
+    def metrics(self) -> str:
+        return httpx.get(f"{self.url}/metrics", timeout=5).text
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> OperatorProcess:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

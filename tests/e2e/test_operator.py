@@ -1,0 +1,409 @@
+"""The operator as a real process on the real API server, Personio and awork as fakes (R17-R23).
+
+Each test gets a fresh namespace, its own sandbox and its own operator watching only
+that namespace. Runs are counted in the fake Personio's request journal (one
+`GET /v2/absence-types` per run) and triggered with the sync-now annotation, so no
+test waits for an interval. Every wait polls with a deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED
+from personio_sync.controller.testing import OperatorProcess
+from personio_sync.devtools.kubeapi import KubeApi, psync_path
+from personio_sync.devtools.kubectl import Kubectl
+from personio_sync.devtools.polling import eventually
+from personio_sync.fakes.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
+ALICE_AWORK = "5c3d0000-0000-4000-8000-000000000001"
+HAND_MADE = "5c3d0000-0000-4000-8000-0000000000f1"
+TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
+CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
+
+
+def period(pid: str, person: str, start: int, end: int) -> dict[str, Any]:
+    """A full-day Personio period from today+start to today+end (inclusive)."""
+    return {
+        "id": pid,
+        "person_id": person,
+        "absence_type_id": VACATION,
+        "starts_from": {"date_time": f"@today+{start}T00:00:00", "type": "FIRST_HALF"},
+        "ends_at": {"date_time": f"@today+{end + 1}T00:00:00", "type": "SECOND_HALF"},
+    }
+
+
+SEED: dict[str, Any] = {
+    "personio": {
+        "credentials": [
+            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
+             "scopes": ["personio:persons:read", "personio:absences:read"]},
+        ],
+        "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
+                           "unit": "DAY"}],
+        "persons": [
+            {"id": "1001", "email": "alice@acme.example", "first_name": "Alice"},
+            {"id": "1004", "email": "dave@acme.example", "first_name": "Dave"},
+        ],
+        "absence_periods": [
+            period("p-alice-1", "1001", 7, 9),
+            period("p-alice-2", "1001", 20, 20),
+            period("p-dave-1", "1004", 14, 15),
+        ],
+    },
+    "awork": {
+        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
+        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
+        "users": [
+            {"id": ALICE_AWORK, "firstName": "Alice", "emails": ["alice@acme.example"]},
+            {"id": "5c3d0000-0000-4000-8000-000000000006", "firstName": "Frank",
+             "emails": ["frank@acme.example"]},
+        ],
+        "absences": [
+            {"id": HAND_MADE, "userId": ALICE_AWORK, "startOn": "@today+25T00:00:00Z",
+             "endOn": "@today+25T23:59:59Z", "description": "Dentist (entered in awork)"},
+        ],
+    },
+}  # fmt: skip
+
+
+# -- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SEED, today=TODAY) as sb:
+        yield sb
+
+
+@pytest.fixture
+def start_operator(
+    kubeconfig: Path, sandbox: Sandbox, tmp_path: Path
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start operators on demand (a restart is a second start); all stopped at the end."""
+    started: list[OperatorProcess] = []
+
+    def start(*namespaces: str, env: dict[str, str] | None = None) -> OperatorProcess:
+        op = OperatorProcess(
+            kubeconfig,
+            list(namespaces),
+            personio_url=sandbox.personio_url,
+            awork_url=sandbox.awork_url,
+            log_path=tmp_path / f"operator-{len(started)}.log",
+            env=env,
+        )
+        started.append(op)
+        return op.start()
+
+    yield start
+    for op in started:
+        op.stop()
+        print(f"--- {op.log_path.name}\n{op.log_tail(60)}")
+
+
+def apply_secret(kubectl: Kubectl, ns: str, values: dict[str, str], name: str = "creds") -> None:
+    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
+           "stringData": values}  # fmt: skip
+    kubectl.apply(yaml.safe_dump(doc))
+
+
+def apply_sync(kubectl: Kubectl, ns: str, name: str = "team", **spec: Any) -> None:
+    doc = {
+        "apiVersion": "personio-sync.dev/v1alpha1",
+        "kind": "PersonioSync",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"secretRef": {"name": "creds"}, **spec},
+    }
+    kubectl.apply(yaml.safe_dump(doc))
+
+
+def conditions(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
+
+
+def wait_for(
+    kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool], name: str = "team"
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = kube_api.get(psync_path(ns, name))
+        return body if check(body) else None
+
+    return eventually(probe, within=45, interval=0.2, what=f"{ns}/{name}")
+
+
+def ready(body: dict[str, Any]) -> bool:
+    return conditions(body).get("Ready", {}).get("status") == "True"
+
+
+def runs(sandbox: Sandbox) -> int:
+    return sandbox.personio.journal.count("GET", "/v2/absence-types")
+
+
+def awork_writes(sandbox: Sandbox) -> int:
+    return sum(sandbox.awork.journal.count(m) for m in ("POST", "PUT", "DELETE", "PATCH"))
+
+
+def owned(sandbox: Sandbox) -> dict[str, Any]:
+    """Owned awork absences by Personio period id (the marker's last part)."""
+    return {
+        str(a.externalProvider).rsplit(":", 1)[-1]: a
+        for a in sandbox.awork_state.absences.values()
+        if a.externalProvider
+    }
+
+
+def sync_now(kubectl: Kubectl, ns: str, value: str, name: str = "team") -> None:
+    kubectl("annotate", "--overwrite", "psync", name, "-n", ns, f"{SYNC_NOW}={value}")
+
+
+def handled(value: str) -> Callable[[dict[str, Any]], bool]:
+    def check(body: dict[str, Any]) -> bool:
+        return body["metadata"].get("annotations", {}).get(SYNC_NOW_HANDLED) == value
+
+    return check
+
+
+def day(offset: int) -> date:
+    return TODAY + timedelta(days=offset)
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_r20_first_sync_status_users_absences_and_describe(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, ready)
+    status = body["status"]
+    assert status["observedGeneration"] == body["metadata"]["generation"]
+    assert status["users"]["matchedEmails"] == ["alice@acme.example"]
+    assert status["users"]["personioOnlyEmails"] == ["dave@acme.example"]
+    assert status["users"]["aworkOnlyEmails"] == ["frank@acme.example"]
+    assert status["lastRun"]["created"] == 2 and status["lastRun"]["failed"] == 0
+    assert status["lastSyncTime"] == status["lastSuccessfulSyncTime"]
+    assert {c["status"] for c in conditions(body).values()} == {"True"}
+    absences = owned(sandbox)
+    assert set(absences) == {"p-alice-1", "p-alice-2"}
+    assert absences["p-alice-1"].startOn.date() == day(7)
+    assert absences["p-alice-1"].endOn.date() == day(9)
+    assert HAND_MADE in sandbox.awork_state.absences  # R12: hand-made stays
+    assert FINALIZER not in body["metadata"].get("finalizers", [])  # R19: Retain
+    described = kubectl("describe", "psync", "team", "-n", namespace)
+    assert "alice@acme.example" in described and "dave@acme.example" in described
+    assert "Last Sync Time:" in described and "Synced" in described
+    table = kubectl("get", "psync", "-n", namespace)
+    assert table.split("\n")[1].split()[:5] == ["team", "True", "1", "1", "1"]
+
+
+def test_r13_personio_changes_and_cancellations_converge_on_sync_now(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace)
+    wait_for(kube_api, namespace, ready)
+    new = period("p-alice-3", "1001", 30, 31)
+    new["starts_from"]["date_time"] = f"{day(30).isoformat()}T00:00:00"
+    new["ends_at"]["date_time"] = f"{day(32).isoformat()}T00:00:00"
+    sandbox.personio_state.put_period(new)
+    sandbox.personio_state.cancel("p-alice-2")
+    sync_now(kubectl, namespace, "1")
+    body = wait_for(kube_api, namespace, handled("1"))
+    assert set(owned(sandbox)) == {"p-alice-1", "p-alice-3"}
+    assert body["status"]["lastRun"]["created"] == 1
+    assert body["status"]["lastRun"]["deleted"] == 1
+    assert HAND_MADE in sandbox.awork_state.absences
+
+
+def test_r17_rotated_secret_triggers_a_run_with_the_new_key(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace)
+    first = wait_for(kube_api, namespace, ready)["status"]["lastSyncTime"]
+    before = runs(sandbox)
+    sandbox.awork_state.add_api_key("k2")
+    sandbox.awork_state.revoke_api_key("k1")  # the old key would now be refused
+    apply_secret(kubectl, namespace, {**CREDS, "aworkApiKey": "k2"})
+    body = wait_for(kube_api, namespace, lambda b: runs(sandbox) > before and ready(b))
+    assert conditions(body)["AworkCredentialsValid"]["status"] == "True"
+    assert body["status"]["lastSyncTime"] >= first
+    assert SYNC_NOW_HANDLED not in body["metadata"].get("annotations", {})  # no annotation used
+
+
+@pytest.mark.parametrize(
+    ("values", "condition", "reason"),
+    [
+        ({**CREDS, "aworkApiKey": "wrong"}, "AworkCredentialsValid", "AworkCredentialsRejected"),
+        ({**CREDS, "personioClientSecret": "wrong"}, "PersonioCredentialsValid",
+         "PersonioCredentialsRejected"),
+        ({"personioClientId": "c1", "personioClientSecret": "s1"}, "AworkCredentialsValid",
+         "SecretKeyMissing"),
+    ],
+)  # fmt: skip
+def test_r23_bad_credentials_show_as_condition_and_awork_is_untouched(
+    kubectl: Kubectl,
+    kube_api: KubeApi,
+    namespace: str,
+    sandbox: Sandbox,
+    start_operator: Any,
+    values: dict[str, str],
+    condition: str,
+    reason: str,
+) -> None:
+    apply_secret(kubectl, namespace, values)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, lambda b: "lastSyncTime" in b.get("status", {}))
+    cond = conditions(body)[condition]
+    assert (cond["status"], cond["reason"]) == ("False", reason)
+    assert conditions(body)["Ready"]["reason"] == reason
+    assert awork_writes(sandbox) == 0
+    events = kubectl("get", "events", "-n", namespace, "-o", "json")
+    warnings = [e for e in yaml.safe_load(events)["items"] if e["type"] == "Warning"]
+    assert any(e["reason"] == reason for e in warnings)
+    for secret in values.values():  # R21: nothing of the Secret in status or events
+        assert secret not in str(body["status"]) and secret not in events
+
+
+def test_r23_missing_secret_is_reported_then_picked_up_when_created(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_sync(kubectl, namespace)
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, lambda b: "lastSyncTime" in b.get("status", {}))
+    cond = conditions(body)["PersonioCredentialsValid"]
+    assert cond["reason"] == "SecretNotFound" and "'creds'" in cond["message"]
+    assert awork_writes(sandbox) == 0
+    apply_secret(kubectl, namespace, CREDS)  # the Secret watch triggers a run: no annotation
+    wait_for(kube_api, namespace, ready)
+    assert set(owned(sandbox)) == {"p-alice-1", "p-alice-2"}
+
+
+def test_r17_restart_neither_bursts_nor_misses(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    first = start_operator(namespace)
+    wait_for(kube_api, namespace, ready)
+    first.stop()
+    assert runs(sandbox) == 1
+    # Not due: a restart must not run. The annotation afterwards proves the operator has
+    # looked at the resource; it must cause exactly one run, so the total is 2.
+    second = start_operator(namespace)
+    sync_now(kubectl, namespace, "after-restart")
+    wait_for(kube_api, namespace, handled("after-restart"))
+    assert runs(sandbox) == 2
+    second.stop()
+    # Due while down: the restart runs exactly once, then waits a full interval.
+    overdue = (datetime.now(ZoneInfo("UTC")) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kube_api.patch(
+        psync_path(namespace, "team", "status"),
+        {"status": {"lastSyncTime": overdue, "lastSuccessfulSyncTime": overdue,
+                    "nextSyncTime": overdue}},
+    )  # fmt: skip
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, lambda b: b["status"]["lastSyncTime"] > overdue)
+    assert runs(sandbox) == 3
+    next_sync = datetime.fromisoformat(body["status"]["nextSyncTime"])
+    last_sync = datetime.fromisoformat(body["status"]["lastSyncTime"])
+    assert next_sync - last_sync == timedelta(hours=1)
+    sync_now(kubectl, namespace, "later")
+    wait_for(kube_api, namespace, handled("later"))
+    assert runs(sandbox) == 4
+
+
+def test_r18_suspend_stops_syncs_and_says_so(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace, suspend=True)
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, lambda b: b.get("status", {}).get("suspended") is True)
+    assert conditions(body)["Ready"]["reason"] == "Suspended"
+    assert "nextSyncTime" not in body["status"]
+    sync_now(kubectl, namespace, "while-suspended")
+    apply_sync(kubectl, namespace, suspend=False)
+    body = wait_for(kube_api, namespace, lambda b: ready(b) and handled("while-suspended")(b))
+    assert runs(sandbox) == 1  # one run after resuming, none while suspended
+    assert body["status"]["suspended"] is False
+
+
+def test_r16_dry_run_reports_the_plan_and_writes_nothing(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace, dryRun=True)
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, ready)
+    assert conditions(body)["Synced"]["reason"] == "DryRun"
+    planned = body["status"]["lastRun"]["planned"]
+    assert {p["personioId"] for p in planned} == {"p-alice-1", "p-alice-2"}
+    assert awork_writes(sandbox) == 0 and owned(sandbox) == {}
+
+
+def test_r19_delete_policy_removes_exactly_the_owned_absences(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace, deletionPolicy="Delete")
+    apply_sync(kubectl, namespace, name="keep")  # Retain: its absences must survive
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, lambda b: ready(b) and FINALIZER in b["metadata"].get(
+        "finalizers", []))  # fmt: skip
+    keep = wait_for(kube_api, namespace, ready, name="keep")
+    assert FINALIZER not in keep["metadata"].get("finalizers", [])
+    markers = {a.externalProvider for a in sandbox.awork_state.absences.values()}
+    assert len(markers - {None}) == 4  # two per resource
+    kubectl("delete", "psync", "team", "-n", namespace, "--wait=true", "--timeout=45s")
+    left = sandbox.awork_state.absences.values()
+    assert HAND_MADE in sandbox.awork_state.absences
+    assert len([a for a in left if a.externalProvider]) == 2  # only "keep"'s
+    # Delete -> Retain takes the finalizer off again; deleting then leaves awork alone.
+    apply_sync(kubectl, namespace, name="keep", deletionPolicy="Delete")
+    wait_for(kube_api, namespace, lambda b: FINALIZER in b["metadata"].get("finalizers", []),
+             name="keep")  # fmt: skip
+    apply_sync(kubectl, namespace, name="keep", deletionPolicy="Retain")
+    wait_for(kube_api, namespace, lambda b: FINALIZER not in b["metadata"].get("finalizers", []),
+             name="keep")  # fmt: skip
+    assert body["metadata"]["name"] == "team"
+
+
+def test_two_namespaces_sync_concurrently(
+    kubectl: Kubectl,
+    kube_api: KubeApi,
+    namespace: str,
+    sandbox: Sandbox,
+    start_operator: Any,
+) -> None:
+    """Each resource has its own worker: two runs are in flight at the same moment."""
+    other = f"{namespace}-b"
+    kube_api.post("/api/v1/namespaces", {"metadata": {"name": other}})
+    sandbox.awork.knobs.latency_ms = 1500  # each run now takes seconds
+    for ns in (namespace, other):
+        apply_secret(kubectl, ns, CREDS)
+        apply_sync(kubectl, ns)
+    op = start_operator(namespace, other)
+
+    def both_running() -> bool:
+        return "personio_sync_runs_in_progress 2.0" in op.metrics()
+
+    eventually(both_running, within=30, interval=0.1, what="two runs at once")
+    for ns in (namespace, other):
+        wait_for(kube_api, ns, ready)
