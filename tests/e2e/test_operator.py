@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync.controller.testing import OperatorProcess
+from personio_sync.controller.testing import (
+    OperatorFleet,
+    OperatorProcess,
+    conditions,
+    is_ready,
+    secret_manifest,
+    sync_manifest,
+)
 from personio_sync.devtools.kubeapi import KubeApi, psync_path
 from personio_sync.devtools.kubectl import Kubectl
 from personio_sync.devtools.polling import eventually
@@ -91,45 +98,17 @@ def sandbox() -> Iterator[Sandbox]:
 def start_operator(
     kubeconfig: Path, sandbox: Sandbox, tmp_path: Path
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    """Start operators on demand (a restart is a second start); all stopped at the end."""
-    started: list[OperatorProcess] = []
-
-    def start(*namespaces: str, env: dict[str, str] | None = None) -> OperatorProcess:
-        op = OperatorProcess(
-            kubeconfig,
-            list(namespaces),
-            personio_url=sandbox.personio_url,
-            awork_url=sandbox.awork_url,
-            log_path=tmp_path / f"operator-{len(started)}.log",
-            env=env,
-        )
-        started.append(op)
-        return op.start()
-
-    yield start
-    for op in started:
-        op.stop()
-        print(f"--- {op.log_path.name}\n{op.log_tail(60)}")
+    fleet = OperatorFleet(kubeconfig, sandbox.personio_url, sandbox.awork_url, tmp_path)
+    yield fleet.start
+    print(fleet.stop_all())
 
 
 def apply_secret(kubectl: Kubectl, ns: str, values: dict[str, str], name: str = "creds") -> None:
-    doc = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns},
-           "stringData": values}  # fmt: skip
-    kubectl.apply(yaml.safe_dump(doc))
+    kubectl.apply(secret_manifest(ns, values, name))
 
 
 def apply_sync(kubectl: Kubectl, ns: str, name: str = "team", **spec: Any) -> None:
-    doc = {
-        "apiVersion": "personio-sync.dev/v1alpha1",
-        "kind": "PersonioSync",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"secretRef": {"name": "creds"}, **spec},
-    }
-    kubectl.apply(yaml.safe_dump(doc))
-
-
-def conditions(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
+    kubectl.apply(sync_manifest(ns, name, **spec))
 
 
 def wait_for(
@@ -140,10 +119,6 @@ def wait_for(
         return body if check(body) else None
 
     return eventually(probe, within=45, interval=0.2, what=f"{ns}/{name}")
-
-
-def ready(body: dict[str, Any]) -> bool:
-    return conditions(body).get("Ready", {}).get("status") == "True"
 
 
 def runs(sandbox: Sandbox) -> int:
@@ -187,7 +162,7 @@ def test_r20_first_sync_status_users_absences_and_describe(
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
     start_operator(namespace)
-    body = wait_for(kube_api, namespace, ready)
+    body = wait_for(kube_api, namespace, is_ready)
     status = body["status"]
     assert status["observedGeneration"] == body["metadata"]["generation"]
     assert status["users"]["matchedEmails"] == ["alice@acme.example"]
@@ -215,7 +190,7 @@ def test_r13_personio_changes_and_cancellations_converge_on_sync_now(
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
     start_operator(namespace)
-    wait_for(kube_api, namespace, ready)
+    wait_for(kube_api, namespace, is_ready)
     new = period("p-alice-3", "1001", 30, 31)
     new["starts_from"]["date_time"] = f"{day(30).isoformat()}T00:00:00"
     new["ends_at"]["date_time"] = f"{day(32).isoformat()}T00:00:00"
@@ -235,12 +210,12 @@ def test_r17_rotated_secret_triggers_a_run_with_the_new_key(
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
     start_operator(namespace)
-    first = wait_for(kube_api, namespace, ready)["status"]["lastSyncTime"]
+    first = wait_for(kube_api, namespace, is_ready)["status"]["lastSyncTime"]
     before = runs(sandbox)
     sandbox.awork_state.add_api_key("k2")
     sandbox.awork_state.revoke_api_key("k1")  # the old key would now be refused
     apply_secret(kubectl, namespace, {**CREDS, "aworkApiKey": "k2"})
-    body = wait_for(kube_api, namespace, lambda b: runs(sandbox) > before and ready(b))
+    body = wait_for(kube_api, namespace, lambda b: runs(sandbox) > before and is_ready(b))
     assert conditions(body)["AworkCredentialsValid"]["status"] == "True"
     assert body["status"]["lastSyncTime"] >= first
     assert SYNC_NOW_HANDLED not in body["metadata"].get("annotations", {})  # no annotation used
@@ -291,7 +266,7 @@ def test_r23_missing_secret_is_reported_then_picked_up_when_created(
     assert cond["reason"] == "SecretNotFound" and "'creds'" in cond["message"]
     assert awork_writes(sandbox) == 0
     apply_secret(kubectl, namespace, CREDS)  # the Secret watch triggers a run: no annotation
-    wait_for(kube_api, namespace, ready)
+    wait_for(kube_api, namespace, is_ready)
     assert set(owned(sandbox)) == {"p-alice-1", "p-alice-2"}
 
 
@@ -301,7 +276,7 @@ def test_r17_restart_neither_bursts_nor_misses(
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
     first = start_operator(namespace)
-    wait_for(kube_api, namespace, ready)
+    wait_for(kube_api, namespace, is_ready)
     first.stop()
     assert runs(sandbox) == 1
     # Not due: a restart must not run. The annotation afterwards proves the operator has
@@ -340,7 +315,7 @@ def test_r18_suspend_stops_syncs_and_says_so(
     assert "nextSyncTime" not in body["status"]
     sync_now(kubectl, namespace, "while-suspended")
     apply_sync(kubectl, namespace, suspend=False)
-    body = wait_for(kube_api, namespace, lambda b: ready(b) and handled("while-suspended")(b))
+    body = wait_for(kube_api, namespace, lambda b: is_ready(b) and handled("while-suspended")(b))
     assert runs(sandbox) == 1  # one run after resuming, none while suspended
     assert body["status"]["suspended"] is False
 
@@ -351,7 +326,7 @@ def test_r16_dry_run_reports_the_plan_and_writes_nothing(
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace, dryRun=True)
     start_operator(namespace)
-    body = wait_for(kube_api, namespace, ready)
+    body = wait_for(kube_api, namespace, is_ready)
     assert conditions(body)["Synced"]["reason"] == "DryRun"
     planned = body["status"]["lastRun"]["planned"]
     assert {p["personioId"] for p in planned} == {"p-alice-1", "p-alice-2"}
@@ -365,9 +340,9 @@ def test_r19_delete_policy_removes_exactly_the_owned_absences(
     apply_sync(kubectl, namespace, deletionPolicy="Delete")
     apply_sync(kubectl, namespace, name="keep")  # Retain: its absences must survive
     start_operator(namespace)
-    body = wait_for(kube_api, namespace, lambda b: ready(b) and FINALIZER in b["metadata"].get(
+    body = wait_for(kube_api, namespace, lambda b: is_ready(b) and FINALIZER in b["metadata"].get(
         "finalizers", []))  # fmt: skip
-    keep = wait_for(kube_api, namespace, ready, name="keep")
+    keep = wait_for(kube_api, namespace, is_ready, name="keep")
     assert FINALIZER not in keep["metadata"].get("finalizers", [])
     markers = {a.externalProvider for a in sandbox.awork_state.absences.values()}
     assert len(markers - {None}) == 4  # two per resource
@@ -383,27 +358,3 @@ def test_r19_delete_policy_removes_exactly_the_owned_absences(
     wait_for(kube_api, namespace, lambda b: FINALIZER not in b["metadata"].get("finalizers", []),
              name="keep")  # fmt: skip
     assert body["metadata"]["name"] == "team"
-
-
-def test_two_namespaces_sync_concurrently(
-    kubectl: Kubectl,
-    kube_api: KubeApi,
-    namespace: str,
-    sandbox: Sandbox,
-    start_operator: Any,
-) -> None:
-    """Each resource has its own worker: two runs are in flight at the same moment."""
-    other = f"{namespace}-b"
-    kube_api.post("/api/v1/namespaces", {"metadata": {"name": other}})
-    sandbox.awork.knobs.latency_ms = 1500  # each run now takes seconds
-    for ns in (namespace, other):
-        apply_secret(kubectl, ns, CREDS)
-        apply_sync(kubectl, ns)
-    op = start_operator(namespace, other)
-
-    def both_running() -> bool:
-        return "personio_sync_runs_in_progress 2.0" in op.metrics()
-
-    eventually(both_running, within=30, interval=0.1, what="two runs at once")
-    for ns in (namespace, other):
-        wait_for(kube_api, ns, ready)

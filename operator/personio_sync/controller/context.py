@@ -14,6 +14,7 @@ import kopf
 
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.peering import PeeringGate
 from personio_sync.errors import clip
 from personio_sync.settings import OperatorSettings
 
@@ -54,6 +55,7 @@ class Context:
     now: Callable[[], datetime] = utc_now
     event: Callable[[Mapping[str, Any], str, str, str], None] = post_event
     started: bool = field(default=False)
+    gate: PeeringGate | None = None  # None: standalone, nobody to defer to
 
     @property
     def retry_base(self) -> timedelta:

@@ -20,6 +20,7 @@ from personio_sync.controller.context import Context
 from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.peering import PeeringConfig, PeeringGate
 from personio_sync.controller.supervisor import Supervisor
 from personio_sync.settings import OperatorSettings
 from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
@@ -78,11 +79,14 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         return info
 
     metrics = Metrics()
+    kube = KubeClient(relogin)
+    peering: PeeringConfig | None = memo.peering
     ctx = Context(
         settings=ours,
-        kube=KubeClient(relogin),
+        kube=kube,
         metrics=metrics,
         slots=asyncio.Semaphore(ours.max_concurrent_syncs),
+        gate=PeeringGate(kube, peering) if peering else None,
     )
     server = HealthServer(metrics, healthy=lambda: ctx.started)
     await server.start(ours.http_host, ours.http_port)

@@ -139,6 +139,13 @@ class KubeClient:
     async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._json("GET", _resource_path(namespace, name))
 
+    async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
+        """kopf's peering object: ClusterKopfPeering, or KopfPeering in `namespace`."""
+        if namespace is None:
+            return await self._json("GET", f"/apis/kopf.dev/v1/clusterkopfpeerings/{_q(name)}")
+        path = f"/apis/kopf.dev/v1/namespaces/{_q(namespace)}/kopfpeerings/{_q(name)}"
+        return await self._json("GET", path)
+
     async def replace_status(
         self, namespace: str, name: str, status: Mapping[str, Any]
     ) -> dict[str, Any] | None:

@@ -12,11 +12,20 @@ import asyncio
 import logging
 import random
 import time
+from typing import Any
 
 import kopf
 
 from personio_sync.controller.handlers import registry
+from personio_sync.controller.peering import PeeringConfig, own_identity
 from personio_sync.settings import LogFormat, OperatorSettings, load_settings
+
+DEFAULT_PEERING = "default"  # kopf's name when --peering is not given
+
+
+def kopf_identity(identity: str) -> Any:
+    """kopf types its identity as a NewType of str; it is a plain str at run time."""
+    return identity
 
 
 def oldest_wins_priority(now: float | None = None) -> int:
@@ -59,18 +68,28 @@ async def operate(
     priority: int | None = None,
     stop_flag: asyncio.Event | None = None,
 ) -> None:
-    """The operator as a coroutine (tests may pass `stop_flag`)."""
-    if peering and priority is None:
-        priority = oldest_wins_priority()
+    """The operator as a coroutine (tests may pass `stop_flag`).
+
+    Unless standalone, our workers follow the same peering object kopf uses (the named
+    one, or kopf's "default" when it auto-detects peering)."""
+    config = None
+    if not standalone:
+        config = PeeringConfig(
+            name=peering or DEFAULT_PEERING,
+            identity=own_identity(),
+            priority=oldest_wins_priority() if priority is None else priority,
+            clusterwide=not namespaces,
+        )
     await kopf.operator(
         registry=registry,
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=True if standalone else None,
         peering_name=peering,
-        priority=priority,
+        priority=config.priority if config else None,
+        identity=kopf_identity(config.identity) if config else None,
         liveness_endpoint=liveness,
-        memo=kopf.Memo(settings=settings),
+        memo=kopf.Memo(settings=settings, peering=config),
         stop_flag=stop_flag,
     )
 

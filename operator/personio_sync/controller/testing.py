@@ -16,8 +16,12 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
+import yaml
+
+from personio_sync.spec import API_GROUP, API_VERSION, KIND
 
 
 def free_port() -> int:
@@ -112,3 +116,65 @@ class OperatorProcess:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class OperatorFleet:
+    """Starts operators on demand (a restart is a second start); `stop_all` at the end."""
+
+    def __init__(self, kubeconfig: Path, personio_url: str, awork_url: str, logs: Path) -> None:
+        self._kubeconfig, self._logs = kubeconfig, logs
+        self._urls = {"personio_url": personio_url, "awork_url": awork_url}
+        self.started: list[OperatorProcess] = []
+
+    def start(
+        self,
+        *namespaces: str,
+        env: Mapping[str, str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> OperatorProcess:
+        op = OperatorProcess(
+            self._kubeconfig,
+            list(namespaces),
+            log_path=self._logs / f"operator-{len(self.started)}.log",
+            env=env,
+            extra_args=extra_args,
+            **self._urls,
+        )
+        self.started.append(op)
+        return op.start()
+
+    def stop_all(self) -> str:
+        """Stops every operator; returns their log tails (print them for a failing test)."""
+        tails = []
+        for op in self.started:
+            op.stop()
+            tails.append(f"--- {op.log_path.name}\n{op.log_tail(60)}")
+        return "\n".join(tails)
+
+
+def secret_manifest(namespace: str, values: Mapping[str, str], name: str = "creds") -> str:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": dict(values),
+    }
+    return yaml.safe_dump(doc)
+
+
+def sync_manifest(namespace: str, name: str = "team", secret: str = "creds", **spec: Any) -> str:
+    doc = {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"secretRef": {"name": secret}, **spec},
+    }
+    return yaml.safe_dump(doc)
+
+
+def conditions(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (body.get("status") or {}).get("conditions", [])}
+
+
+def is_ready(body: Mapping[str, Any]) -> bool:
+    return conditions(body).get("Ready", {}).get("status") == "True"

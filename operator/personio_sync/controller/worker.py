@@ -126,18 +126,21 @@ class Worker:
             if decision.wake_at is None:
                 return None
             return (decision.wake_at - self.ctx.now()).total_seconds()
-        await self._run(decision)
-        return 0.0
+        return await self._run()
 
     def _decide(self) -> Decision:
         obs = observation(self.body, secret_changed=self.secret_changed)
         return decide(obs, self.ctx.now())
 
-    async def _run(self, decision: Decision) -> None:
+    async def _run(self) -> float:
+        """Run if still due once a slot is free; returns when to look again."""
+        gate = self.ctx.gate
+        if gate is not None and not await gate.may_run(self.namespace, self.ctx.now()):
+            return self.ctx.settings.retry_base_seconds
         async with self.ctx.slots:
             decision = self._decide()  # the resource may have changed while we queued
             if not decision.run or (self.body.get("metadata") or {}).get("deletionTimestamp"):
-                return
+                return 0.0
             body = self.body
             log.info("%s/%s: sync started (%s)", self.namespace, self.name, decision.reason)
             self.secret_changed = False
@@ -149,6 +152,7 @@ class Worker:
         if written is not None:
             self.observe(written)
         await self._acknowledge(body)
+        return 0.0
 
     async def _acknowledge(self, body: Mapping[str, Any]) -> None:
         """Any run satisfies a pending sync-now request: record its value as handled."""

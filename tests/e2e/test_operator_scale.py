@@ -1,0 +1,150 @@
+"""Long runs and many tenants: progress in status, concurrent workers (issue #3, R20).
+
+The fake awork is slowed down (latency knobs) so that a run lasts seconds; the
+checks watch for states that only exist while runs are in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from personio_sync.controller.testing import (
+    OperatorFleet,
+    OperatorProcess,
+    is_ready,
+    secret_manifest,
+    sync_manifest,
+)
+from personio_sync.devtools.kubeapi import KubeApi, psync_path
+from personio_sync.devtools.kubectl import Kubectl
+from personio_sync.devtools.polling import eventually
+from personio_sync.fakes.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
+VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
+ALICE = "5c3d0000-0000-4000-8000-000000000001"
+CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
+PERIODS = 40
+
+
+def one_day(index: int) -> dict[str, Any]:
+    return {
+        "id": f"p-{index:03d}",
+        "person_id": "1001",
+        "absence_type_id": VACATION,
+        "starts_from": {"date_time": f"@today+{index + 1}T00:00:00", "type": "FIRST_HALF"},
+        "ends_at": {"date_time": f"@today+{index + 2}T00:00:00", "type": "SECOND_HALF"},
+    }
+
+
+SEED: dict[str, Any] = {
+    "personio": {
+        "credentials": [
+            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
+             "scopes": ["personio:persons:read", "personio:absences:read"]},
+        ],
+        "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
+                           "unit": "DAY"}],
+        "persons": [{"id": "1001", "email": "alice@acme.example", "first_name": "Alice"}],
+        "absence_periods": [one_day(i) for i in range(PERIODS)],
+    },
+    "awork": {
+        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
+        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
+        "users": [{"id": ALICE, "firstName": "Alice", "emails": ["alice@acme.example"]}],
+    },
+}  # fmt: skip
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SEED, today=TODAY) as sb:
+        yield sb
+
+
+@pytest.fixture
+def start_operator(
+    kubeconfig: Path, sandbox: Sandbox, tmp_path: Path
+) -> Iterator[Callable[..., OperatorProcess]]:
+    fleet = OperatorFleet(kubeconfig, sandbox.personio_url, sandbox.awork_url, tmp_path)
+    yield fleet.start
+    print(fleet.stop_all())
+
+
+def wait_for(kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = kube_api.get(psync_path(ns, "team"))
+        return body if check(body) else None
+
+    return eventually(probe, within=60, interval=0.1, what=f"{ns}/team")
+
+
+def test_r20_long_run_shows_progress_then_clears_it(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """A first sync of many absences: status.progress moves (done/total), then goes away."""
+    sandbox.awork.knobs.route_latency_ms = {"/api/v1/absences": 800}
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace))
+    start_operator(namespace, env={"PERSONIO_SYNC_PROGRESS_SECONDS": "0.5"})
+
+    def moving(body: dict[str, Any]) -> bool:
+        progress = body.get("status", {}).get("progress", {})
+        return progress.get("total") == PERIODS and 0 < progress.get("done", 0) < PERIODS
+
+    progress = wait_for(kube_api, namespace, moving)["status"]["progress"]
+    assert "writing absences" in progress["message"]
+    done = wait_for(kube_api, namespace, is_ready)["status"]
+    assert "progress" not in done
+    assert done["lastRun"]["created"] == PERIODS
+
+
+def test_two_namespaces_sync_concurrently(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """Each resource has its own worker: two runs are in flight at the same moment."""
+    other = f"{namespace}-b"
+    kube_api.post("/api/v1/namespaces", {"metadata": {"name": other}})
+    sandbox.awork.knobs.latency_ms = 500  # each run now takes seconds
+    for ns in (namespace, other):
+        kubectl.apply(secret_manifest(ns, CREDS))
+        kubectl.apply(sync_manifest(ns))
+    op = start_operator(namespace, other)
+
+    def both_running() -> bool:
+        return "personio_sync_runs_in_progress 2.0" in op.metrics()
+
+    eventually(both_running, within=30, interval=0.1, what="two runs at once")
+    for ns in (namespace, other):
+        wait_for(kube_api, ns, is_ready)
+
+
+def test_the_global_cap_holds_runs_back(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """PERSONIO_SYNC_MAX_CONCURRENT_SYNCS=1: the second tenant waits for the first."""
+    other = f"{namespace}-b"
+    kube_api.post("/api/v1/namespaces", {"metadata": {"name": other}})
+    sandbox.awork.knobs.latency_ms = 500
+    for ns in (namespace, other):
+        kubectl.apply(secret_manifest(ns, CREDS))
+        kubectl.apply(sync_manifest(ns))
+    op = start_operator(namespace, other, env={"PERSONIO_SYNC_MAX_CONCURRENT_SYNCS": "1"})
+    seen: set[str] = set()
+
+    def both_done() -> bool:
+        text = op.metrics()
+        seen.update(line for line in text.splitlines() if line.startswith("personio_sync_runs_in"))
+        return text.count('outcome="success"} 1.0') == 2
+
+    eventually(both_done, within=60, interval=0.05, what="both runs finished")
+    assert "personio_sync_runs_in_progress 1.0" in seen
+    assert "personio_sync_runs_in_progress 2.0" not in seen
