@@ -36,8 +36,11 @@ class _Window:
 class RateLimitPacer:
     """Shared by every request of one AworkClient; safe for concurrent callers on one loop."""
 
-    def __init__(self, *, reserve: int = 1, max_wait: float = 60.0) -> None:
+    def __init__(
+        self, *, reserve: int = 1, max_wait: float = 60.0, second_window: float = SECOND_WINDOW
+    ) -> None:
         self._reserve = reserve
+        self._second_window = second_window
         self._max_wait = max_wait
         self._windows: dict[str, _Window] = {}
         self._blocked_until = 0.0
@@ -73,7 +76,7 @@ class RateLimitPacer:
         per_second = _number(headers, "x-ratelimit-remaining-second")
         if per_second is not None:
             self._windows["second"] = _Window(
-                int(per_second) - self._in_flight, now + SECOND_WINDOW
+                int(per_second) - self._in_flight, now + self._second_window
             )
 
     def block_for(self, seconds: float) -> None:

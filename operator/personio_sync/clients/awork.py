@@ -68,6 +68,7 @@ class AworkClient:
         max_rate_limit_wait: float = 60.0,
         page_size: int = MAX_PAGE_SIZE,
         pace: bool = True,
+        second_window: float = 1.0,  # awork's burst window; only time-scaled fakes shorten it
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -83,7 +84,11 @@ class AworkClient:
             backoff=self._backoff,
             rate_limit_wait=self._wait_after_429,
             stats=self.stats,
-            pacer=RateLimitPacer(max_wait=max_rate_limit_wait) if pace else None,
+            pacer=(
+                RateLimitPacer(max_wait=max_rate_limit_wait, second_window=second_window)
+                if pace
+                else None
+            ),
         )
 
     def __repr__(self) -> str:
