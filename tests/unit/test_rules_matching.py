@@ -93,6 +93,15 @@ def test_r7_email_shared_by_two_awork_users_is_ambiguous_and_not_synced() -> Non
     assert outcome.report.skipped_reasons == {"ambiguousUser": 1}
 
 
+def test_r7_awork_twins_nobody_asks_for_are_listed_as_awork_only() -> None:
+    """Decision (docs/rules.md): an address is ambiguous only when a Personio person uses it."""
+    report = match_users(
+        [], [user("u1", "team@example.com"), user("u2", "team@example.com")]
+    ).report
+    assert report.ambiguous == []
+    assert report.awork_only == ["team@example.com", "team@example.com"]
+
+
 def test_r7_email_shared_by_two_personio_persons_is_ambiguous_and_not_synced() -> None:
     outcome = run(
         persons=[person("p1", "team@example.com"), person("p2", " TEAM@example.com")],

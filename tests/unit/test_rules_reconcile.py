@@ -129,6 +129,7 @@ def test_r13_unmatched_person_keeps_its_owned_absence() -> None:
     outcome = run(persons=persons, users=USERS, periods=[A], absences=[synced()])
     assert outcome.plan.writes == 0
     assert outcome.report.skipped_reasons == {"unmatchedUser": 1}
+    assert outcome.report.actions.unchanged == 1  # the absence stays as it is
 
 
 def test_r13_ambiguous_person_keeps_its_owned_absence() -> None:
