@@ -251,6 +251,14 @@ def test_r4_exclude_wins_over_include() -> None:
     assert created_ids(the_spec=the_spec, periods=typed_periods()) == ["sick"]
 
 
+def test_r4_unknown_names_exclude_nothing_but_include_nothing() -> None:
+    """Decision (docs/rules.md): an include list that names no existing type selects none."""
+    excluding = spec(absenceTypes={"exclude": ["Sabbatical"]})
+    including = spec(absenceTypes={"include": ["Sabbatical"]})
+    assert created_ids(the_spec=excluding, periods=typed_periods()) == ["sick", "vac"]
+    assert created_ids(the_spec=including, periods=typed_periods()) == []
+
+
 def hourly_period() -> AbsencePeriod:
     return raw_period(
         "doc", "p-anna", "2026-04-08T09:00:00", "2026-04-08T11:30:00", type_id=HOURLY.id
