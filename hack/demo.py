@@ -1,0 +1,168 @@
+"""`make demo`: the operator end to end on a local kube-apiserver, against fake Personio and awork.
+
+Starts (or reuses) the control plane, serves the demo company from the sandbox,
+installs the CRD, applies examples/, runs the operator, waits for the first sync
+and prints what an admin would look at. `--keep` leaves everything running;
+`--stop` stops what a kept demo left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from personio_sync.devtools.controlplane import down, up
+from personio_sync.devtools.kubectl import Kubectl
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".demo"
+CLUSTER_DIR = STATE / "cluster"
+PIDS = STATE / "pids.json"
+NAMESPACE, NAME = "hr", "acme"
+
+
+def say(text: str) -> None:
+    print(f"[demo] {text}", flush=True)
+
+
+def start_sandbox() -> tuple[subprocess.Popen[str], str, str]:
+    """The fake APIs in their own process, so they outlive this script with --keep."""
+    log = (STATE / "sandbox.log").open("w")
+    banner = (STATE / "sandbox-banner.txt").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personio_sync.cli", "sandbox"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    urls: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(urls) < 2 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        banner.write(line)
+        found = re.search(r"\(fake\):\s+(http://\S+)", line)
+        if found:
+            urls.append(found.group(1))
+    if len(urls) < 2:
+        proc.kill()
+        raise SystemExit("[demo] the sandbox did not start; see .demo/sandbox.log")
+    return proc, urls[0], urls[1]
+
+
+def start_operator(kubeconfig: Path, personio: str, awork: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "PERSONIO_API_URL": personio,
+        "AWORK_API_URL": awork,
+    }
+    log = (STATE / "operator.log").open("w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "personio_sync.cli", "run", "--namespace", NAMESPACE],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for_first_sync(kubectl: Kubectl, operator: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if operator.poll() is not None:
+            raise SystemExit("[demo] the operator exited; see .demo/operator.log")
+        resource = json.loads(kubectl("get", "psync", NAME, "-n", NAMESPACE, "-o", "json"))
+        status = resource.get("status") or {}
+        if status.get("lastSyncTime"):
+            return resource
+        time.sleep(1)
+    raise SystemExit("[demo] no sync within 180 s; see .demo/operator.log")
+
+
+def show_awork(awork: str) -> None:
+    import httpx
+
+    state = httpx.get(awork.removesuffix("/api/v1") + "/_admin/state", timeout=10).json()
+    names = {u["id"]: f"{u.get('firstName', '')} {u.get('lastName', '')}" for u in state["users"]}
+    say("awork now holds (fake awork's state):")
+    for absence in sorted(state["absences"], key=lambda a: (a["userId"], a["startOn"])):
+        who = names.get(absence["userId"], absence["userId"])
+        owner = "synced" if absence.get("externalProvider") else "hand-made"
+        print(
+            f"  {who:<16} {absence['startOn']} .. {absence['endOn']}  "
+            f"{absence.get('description') or '':<16} ({owner})"
+        )
+
+
+def stop_kept() -> None:
+    if PIDS.exists():
+        for pid in json.loads(PIDS.read_text()).values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        PIDS.unlink()
+    down(CLUSTER_DIR)
+    say("stopped")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", action="store_true", help="leave everything running")
+    parser.add_argument("--stop", action="store_true", help="stop a kept demo")
+    args = parser.parse_args()
+    if args.stop:
+        stop_kept()
+        return 0
+    if PIDS.exists():
+        stop_kept()  # a previous kept demo: start clean
+    STATE.mkdir(exist_ok=True)
+    say("starting kube-apiserver and etcd on 127.0.0.1 (binaries from ~/.cache/personio-sync)")
+    kubeconfig, server = up(CLUSTER_DIR)
+    kubectl = Kubectl(kubeconfig)
+    sandbox = operator = None
+    try:
+        sandbox, personio, awork = start_sandbox()
+        say(f"fake Personio at {personio}, fake awork at {awork} (demo company)")
+        kubectl("apply", "-f", str(ROOT / "crds" / "personiosync.yaml"))
+        kubectl("wait", "--for=condition=Established", "crd/personiosyncs.personio-sync.dev")
+        namespace = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
+        kubectl("apply", "-f", "-", input=namespace)
+        kubectl("apply", "-f", str(ROOT / "examples" / "secret.yaml"))
+        kubectl("apply", "-f", str(ROOT / "examples" / "personiosync.yaml"))
+        say("applied examples/secret.yaml and examples/personiosync.yaml; starting the operator")
+        operator = start_operator(kubeconfig, personio, awork)
+        wait_for_first_sync(kubectl, operator)
+        say("first sync done\n")
+        print(kubectl("get", "psync", "-n", NAMESPACE))
+        print(kubectl("describe", "psync", NAME, "-n", NAMESPACE))
+        show_awork(awork)
+        if args.keep:
+            PIDS.write_text(json.dumps({"sandbox": sandbox.pid, "operator": operator.pid}))
+            say(f"left running. export KUBECONFIG={kubeconfig}  (API server {server})")
+            say("operator log: .demo/operator.log; stop with: python hack/demo.py --stop")
+            return 0
+    finally:
+        if not args.keep:
+            for proc in (operator, sandbox):
+                if proc is not None and proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=30)
+            down(CLUSTER_DIR)
+    say("done; everything stopped (make demo KEEP=1 leaves it running)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
