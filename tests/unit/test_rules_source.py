@@ -28,6 +28,7 @@ from engine_builders import (
 from personio_sync.engine.model import AbsencePeriod, ApprovalStatus, DateRange
 from personio_sync.engine.reconcile import Snapshot
 from personio_sync.engine.window import sync_window, today_in
+from personio_sync.errors import ConfigError
 
 ANNA = person("p-anna", "anna@example.com")
 ANNA_AW = user("u-anna", "anna@example.com")
@@ -251,12 +252,19 @@ def test_r4_exclude_wins_over_include() -> None:
     assert created_ids(the_spec=the_spec, periods=typed_periods()) == ["sick"]
 
 
-def test_r4_unknown_names_exclude_nothing_but_include_nothing() -> None:
-    """Decision (docs/rules.md): an include list that names no existing type selects none."""
-    excluding = spec(absenceTypes={"exclude": ["Sabbatical"]})
-    including = spec(absenceTypes={"include": ["Sabbatical"]})
-    assert created_ids(the_spec=excluding, periods=typed_periods()) == ["sick", "vac"]
-    assert created_ids(the_spec=including, periods=typed_periods()) == []
+@pytest.mark.parametrize("field", ["include", "exclude"])
+def test_r4_r23_type_filter_naming_no_type_is_refused(field: str) -> None:
+    """Decision (docs/rules.md): a misspelt include would select nothing and delete every
+    owned absence; a misspelt exclude would leak the type it meant to hide. Refuse both."""
+    with pytest.raises(ConfigError) as refused:
+        run(spec(absenceTypes={field: ["Sabbatical"]}), **PEOPLE, periods=typed_periods())
+    assert f"spec.absenceTypes.{field}" in refused.value.message
+    assert "'Sabbatical'" in refused.value.message
+
+
+def test_r4_type_filter_matches_names_case_insensitively_and_ids() -> None:
+    by_name = spec(absenceTypes={"include": ["SICK LEAVE"]})
+    assert created_ids(the_spec=by_name, periods=typed_periods()) == ["sick"]
 
 
 def hourly_period() -> AbsencePeriod:

@@ -15,6 +15,7 @@ from personio_sync.engine.plan import Plan, plan_changes
 from personio_sync.engine.report import PlannedAction, SyncReport
 from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
 from personio_sync.engine.window import sync_window
+from personio_sync.errors import ConfigError
 from personio_sync.spec import DescriptionMode, HourlyAbsences, PersonioSyncSpec
 
 SAMPLE_SIZE = 20
@@ -50,7 +51,25 @@ def policy_of(spec: PersonioSyncSpec) -> SourcePolicy:
     )
 
 
+def check_type_filters(spec: PersonioSyncSpec, types: Sequence[AbsenceType]) -> None:
+    """A misspelt type in `include` would select nothing and delete every owned absence:
+    refuse to plan instead, naming the entry (R23: bad input changes nothing)."""
+    known = {t.id.casefold() for t in types} | {t.name.casefold() for t in types}
+    for field, entries in (
+        ("include", spec.absenceTypes.include),
+        ("exclude", spec.absenceTypes.exclude),
+    ):
+        unknown = [e for e in entries if e.casefold() not in known]
+        if unknown:
+            names = ", ".join(sorted(t.name for t in types)) or "none"
+            raise ConfigError(
+                f"spec.absenceTypes.{field}: {', '.join(map(repr, unknown))} matches no "
+                f"Personio absence type (known: {names})"
+            )
+
+
 def reconcile(spec: PersonioSyncSpec, snapshot: Snapshot, *, today: date, owner: str) -> Outcome:
+    check_type_filters(spec, snapshot.types)
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
     overrides = [Override(m.personioEmail, m.aworkEmail) for m in spec.userMappings]
     matching = match_users(snapshot.persons, snapshot.users, overrides)
