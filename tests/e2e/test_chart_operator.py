@@ -1,0 +1,242 @@
+"""The chart's RBAC is enough: the operator runs on the chart's own ServiceAccount token.
+
+The local API server runs no pods, so the operator runs as a local process exactly as
+the chart's Deployment would start it: the container's args and env read back from the
+installed Deployment, and a kubeconfig that holds nothing but a token minted for the
+chart's ServiceAccount. Personio and awork are the sandbox fakes, whose URLs are given
+to the chart as values (R22). The only deviation from a pod: a second replica needs its
+own HTTP port, since local processes share one network namespace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from personio_sync.devtools.kubectl import Helm, Kubectl
+from personio_sync.devtools.polling import eventually
+from personio_sync.devtools.processes import free_port
+from personio_sync.fakes.sandbox import Sandbox
+from personio_sync.fakes.seed import demo_seed_path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "personio-sync"
+RELEASE, SA = "ps", "ps-personio-sync"  # release "ps" → full name "ps-personio-sync"
+OPERATOR_BIN = Path(sys.executable).parent / "personio-sync"
+STARTUP = 150.0  # kopf start-up plus one sync; generous for a loaded 2-core machine
+# kopf's optional observation of namespaces and CRDs, which the chart does not grant.
+OPTIONAL_FORBIDDEN = ('resource "namespaces"', 'resource "customresourcedefinitions"')
+
+
+@dataclass(frozen=True)
+class Release:
+    kubectl: Kubectl
+    operator_ns: str
+    team_ns: str
+    sa_kubeconfig: Path
+    container: dict[str, Any]
+    http_port: int
+    logs: Path
+
+    def status(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.kubectl.json("get", "psync", "acme", "-n", self.team_ns)
+        return dict(found.get("status") or {})
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(demo_seed_path()) as sb:
+        yield sb
+
+
+@pytest.fixture
+def release(
+    kubectl: Kubectl, helm: Helm, kubeconfig: Path, namespace: str, sandbox: Sandbox,
+    tmp_path: Path,
+) -> Iterator[Release]:  # fmt: skip
+    """The chart installed for one watched namespace, a Secret and a PersonioSync in it."""
+    team, port = f"{namespace}-team", free_port()
+    kubectl("create", "namespace", team)
+    helm("install", RELEASE, str(CHART), "-n", namespace, "--no-hooks",
+         "--set", f"watchNamespaces={{{team}}}", "--set", "operator.logFormat=text",
+         "--set", f"operator.personioApiUrl={sandbox.personio_url}",
+         "--set", f"operator.aworkApiUrl={sandbox.awork_url}",
+         "--set", f"operator.httpPort={port}")  # fmt: skip
+    (cred,) = sandbox.personio_state.credentials.values()
+    (key,) = sandbox.awork_state.api_keys
+    kubectl("create", "secret", "generic", "acme-credentials", "-n", team,
+            f"--from-literal=personioClientId={cred.client_id}",
+            f"--from-literal=personioClientSecret={cred.client_secret}",
+            f"--from-literal=aworkApiKey={key}")  # fmt: skip
+    kubectl.apply(PERSONIO_SYNC.format(namespace=team))
+    token = kubectl("create", "token", SA, "-n", namespace, "--duration=1h").strip()
+    deployment = kubectl.json("get", "deployment", SA, "-n", namespace)
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    sa_config = write_token_kubeconfig(kubeconfig, token, tmp_path / "sa-kubeconfig")
+    yield Release(kubectl, namespace, team, sa_config, container, port, tmp_path)
+    helm("uninstall", RELEASE, "-n", namespace)
+
+
+PERSONIO_SYNC = """
+apiVersion: personio-sync.dev/v1alpha1
+kind: PersonioSync
+metadata: {{name: acme, namespace: {namespace}}}
+spec: {{secretRef: {{name: acme-credentials}}}}
+"""
+
+
+def write_token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
+    """The admin kubeconfig's cluster (server, CA), with the token as the only credential."""
+    config = yaml.safe_load(admin.read_text())
+    context = next(c for c in config["contexts"] if c["name"] == config["current-context"])
+    cluster = next(c for c in config["clusters"] if c["name"] == context["context"]["cluster"])
+    ca = cluster["cluster"].get("certificate-authority")
+    if ca:
+        cluster["cluster"]["certificate-authority"] = str((admin.parent / ca).resolve())
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": cluster["name"],
+                                                      "user": "operator"}}],
+        "current-context": "operator",
+    }))  # fmt: skip
+    path.chmod(0o600)
+    return path
+
+
+def _die_with_parent() -> None:
+    """A killed test run must not leave an operator behind (Linux: PR_SET_PDEATHSIG)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))
+
+
+@dataclass
+class Replica:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM, as the kubelet does when a pod is deleted."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+@contextmanager
+def replica(release: Release, pod: str, http_port: int | None = None) -> Iterator[Replica]:
+    """One operator process, started as the Deployment's container would be."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/nonexistent"),
+           "KUBECONFIG": str(release.sa_kubeconfig)}  # fmt: skip
+    for var in release.container["env"]:
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        else:
+            assert var["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", var
+            env[var["name"]] = pod
+    if http_port is not None:
+        env["PERSONIO_SYNC_HTTP_PORT"] = str(http_port)
+    log_path = release.logs / f"{pod}.log"
+    with log_path.open("wb") as out:
+        popen = subprocess.Popen(
+            [str(OPERATOR_BIN), *release.container["args"]],
+            env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )  # fmt: skip
+    proc = Replica(popen, log_path)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        lines = [ln for ln in proc.log().splitlines() if "Request attempt" not in ln]
+        print(f"--- {pod} log (last lines, retries left out) ---", *lines[-25:], sep="\n")
+
+
+def synced(release: Release, after: str = "") -> dict[str, Any]:
+    status = release.status()
+    assert status.get("lastSuccessfulSyncTime", "") > after, status.get("message")
+    return status
+
+
+RESUMED = "Resuming operations after the pause"  # kopf's words when a paused replica starts
+
+
+def peers(release: Release, peering: str) -> set[str]:
+    """The pods with a heartbeat in the peering object (identities start with POD_ID)."""
+    found = release.kubectl.json("get", "kopfpeering", peering, "-n", release.team_ns)
+    identities = (found.get("status") or {}).keys()
+    return {pod for pod in ("pod-a", "pod-b") if any(pod in i for i in identities)}
+
+
+def owned_period_ids(sandbox: Sandbox) -> list[str]:
+    """Personio period ids of the awork absences the operator wrote (R11 marker)."""
+    markers = [a.externalProvider for a in sandbox.awork_state.absences.values()]
+    return sorted(m.rsplit(":", 1)[-1] for m in markers if m and m.startswith("personio-sync:"))
+
+
+def unexpected_forbidden(log: str) -> list[str]:
+    lines = [ln for ln in log.splitlines() if "forbidden" in ln.lower()]
+    return [ln for ln in lines if not any(ok in ln for ok in OPTIONAL_FORBIDDEN)]
+
+
+def test_operator_with_the_charts_token_syncs(release: Release, sandbox: Sandbox) -> None:
+    with replica(release, "pod-a") as pod:
+        status = eventually(lambda: synced(release), within=STARTUP, what="first sync")
+        ready = {c["type"]: c["status"] for c in status["conditions"]}
+        assert ready["Synced"] == "True", status["conditions"]
+        assert status["users"]["matched"] > 0
+        assert len(owned_period_ids(sandbox)) == status["lastRun"]["created"] > 0
+        # Events are posted with the chart's permissions too.
+        events = release.kubectl.json("get", "events", "-n", release.team_ns,
+                                      "--field-selector", "involvedObject.name=acme")  # fmt: skip
+        assert events["items"], "no Event on the PersonioSync"
+        # The probes' target answers, on the port the chart configured.
+        base = f"http://127.0.0.1:{release.http_port}"
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{base}/metrics", timeout=5).status_code == 200
+        assert not unexpected_forbidden(pod.log())
+
+
+def test_two_replicas_one_active_the_other_takes_over(release: Release, sandbox: Sandbox) -> None:
+    """HA: the newer replica stands by; when the active one stops, it takes over."""
+    peering = release.container["args"][1].removeprefix("--peering=")
+    with replica(release, "pod-a") as active:
+        first = eventually(lambda: synced(release), within=STARTUP, what="first sync")
+        with replica(release, "pod-b", http_port=free_port()) as standby:
+            # pod-b starts paused (peering is mandatory) and stays so while it sees the
+            # older, higher-priority pod-a; its heartbeat shows it is up.
+            eventually(lambda: peers(release, peering) == {"pod-a", "pod-b"},
+                       within=STARTUP, what="both replicas in the peering object")  # fmt: skip
+            assert RESUMED not in standby.log()
+            active.stop()
+            eventually(lambda: RESUMED in standby.log(), within=90, what="pod-b taking over")
+
+            # A change in Personio, synced on demand: only pod-b is left to do it.
+            gone = owned_period_ids(sandbox)[0]
+            sandbox.personio_state.reject(gone)
+            release.kubectl("annotate", "psync", "acme", "-n", release.team_ns,
+                            f"personio-sync.dev/sync-now={time.time()}", "--overwrite")  # fmt: skip
+            after = eventually(lambda: synced(release, first["lastSuccessfulSyncTime"]),
+                               within=90, what="a sync by pod-b")  # fmt: skip
+            assert after["lastRun"]["deleted"] == 1
+            assert gone not in owned_period_ids(sandbox)
+        assert active.popen.returncode is not None
+        assert not unexpected_forbidden(active.log() + standby.log())
