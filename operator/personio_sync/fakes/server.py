@@ -117,8 +117,11 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         self._stopping = asyncio.Event()
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port)
-        await site.start()
+        try:
+            await web.TCPSite(runner, self._host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
 
