@@ -1,9 +1,11 @@
 """Carry out a plan against awork with isolated per-item failures (R14, R15).
 
 A 4xx on one absence is recorded and the run goes on; it is retried next run
-because the engine plans it again. Only a rejected API key stops the run: every
-other write would fail the same way. Workers pull from one iterator so a plan of
-60,000 writes never holds 60,000 pending coroutines.
+because the engine plans it again. A rejected API key stops the run, and so does a
+write that outlasted the client's retries without a 4xx answer (5xx, 429, timeout,
+dropped connection): every other write would fail the same way, and going on would
+cost each of 60,000 writes a full retry cycle against a vendor that is down. Workers
+pull from one iterator so a plan of 60,000 writes never holds 60,000 pending coroutines.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from personio_sync.clients.awork import AworkClient
 from personio_sync.engine.plan import Create, Delete, Plan, Update
 from personio_sync.engine.report import Failure, SyncReport
-from personio_sync.errors import AworkAuthError, AworkError
+from personio_sync.errors import AworkError, AworkStatusError
 from personio_sync.progress import Progress, ProgressCallback
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -79,6 +81,11 @@ def _count(report: SyncReport, write: Write) -> None:
         counts.deleted += 1
 
 
+def _about_this_item(error: AworkError) -> bool:
+    """A definite 4xx answer about this one absence (not-found, validation-failed, …)."""
+    return isinstance(error, AworkStatusError) and 400 <= error.status_code < 500
+
+
 def _failure(write: Write, error: AworkError) -> Failure:
     email = write.email if isinstance(write, Create | Update) else ""
     return Failure(personio_id=write.period_id or "", email=email, reason=error.message)
@@ -99,9 +106,9 @@ async def apply_plan(
         for write in pending:
             try:
                 await _perform(write, awork)
-            except AworkAuthError:
-                raise
             except AworkError as error:
+                if not _about_this_item(error):  # rejected key or awork unreachable
+                    raise
                 report.actions.failed += 1
                 report.failures.append(_failure(write, error))
             else:
@@ -112,7 +119,7 @@ async def apply_plan(
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(concurrency, plan.writes))):
                 group.create_task(worker())
-    except ExceptionGroup as failed:  # only AworkAuthError escapes a worker
+    except ExceptionGroup as failed:  # only a run-stopping AworkError escapes a worker
         raise failed.exceptions[0] from None
     if plan.writes:
         await tracker.tick(final=True)
