@@ -8,8 +8,9 @@ holds exactly these absences" without asking the code under test what it meant t
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -124,9 +125,25 @@ async def _maybe_open(
 # --- journal ------------------------------------------------------------------------------
 
 
-def awork_writes(sandbox: Sandbox) -> list[JournalEntry]:
-    """Every write request awork received (faulted ones included)."""
-    return [e for e in sandbox.awork.journal.entries() if e.method in WRITE_METHODS]
+def awork_writes(sandbox: Sandbox, *, since: float = 0.0) -> list[JournalEntry]:
+    """Every write request awork received (faulted ones included), arrived at `since` or later.
+
+    A request the fake held (`timeout` fault) is journaled when the fake notices the client
+    gave up, maybe after a journal was cleared: `since` (a `time.time()`) keeps it out.
+    """
+    return [
+        e for e in sandbox.awork.journal.entries() if e.method in WRITE_METHODS and e.at >= since
+    ]
+
+
+async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
+    """Poll until `check()` holds: a fake journals a held (`timeout`) request only once
+    it notices that the client gave up, which may be after the client has moved on."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not true after {within} s")
+        await asyncio.sleep(0.01)
 
 
 def clear_journals(sandbox: Sandbox) -> None:

@@ -1,0 +1,406 @@
+"""Faults on the wire during a whole run: 429s in both vendors' styles, 5xx, timeouts,
+malformed JSON and dropped connections, on reads and on writes (R14, R15, R23).
+
+A run either completes correctly (the fault was transient and retried inside the
+run) or fails with the specific SyncError; either way the next run converges:
+awork holds exactly what the rules say, with no duplicates, and one more run
+writes nothing. Credential problems fail before anything is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from runner_helpers import (
+    DEMO,
+    TODAY,
+    awork_writes,
+    clear_journals,
+    day_period,
+    eventually,
+    expected_rows,
+    fast_clients,
+    others,
+    owned_rows,
+    sandbox_for,
+    sync,
+)
+
+from personio_sync.engine.report import SyncReport
+from personio_sync.errors import (
+    AworkAuthError,
+    AworkRateLimited,
+    AworkStatusError,
+    AworkTransportError,
+    PersonioAuthError,
+    PersonioEmailNotReadable,
+    PersonioRateLimited,
+    PersonioScopeError,
+    PersonioStatusError,
+    PersonioTransportError,
+    SyncError,
+)
+from personio_sync.fakes import Sandbox, demo_seed_path
+from personio_sync.runner import Credentials
+
+BOB = "5c3d0000-0000-4000-8000-000000000002"
+SICK = "7d0a8c1e-0001-4a6b-9c1d-000000000002"
+KINDS = ["status", "rate_limit", "timeout", "malformed", "drop"]
+HTTP_TIMEOUT = 0.4  # the fakes' `timeout` fault holds a request until the client gives up
+# Every kind of fault on the main list of each vendor, and each other read once.
+READS = [
+    *(pytest.param("personio", "/v2/absence-periods", None, k, id=f"periods-{k}") for k in KINDS),
+    *(pytest.param("awork", "/absences", "GET", k, id=f"absences-{k}") for k in KINDS),
+    pytest.param("personio", "/v2/auth/token", None, "drop", id="token-drop"),
+    pytest.param("personio", "/v2/persons", None, "malformed", id="persons-malformed"),
+    pytest.param("personio", "/v2/absence-types", None, "timeout", id="types-timeout"),
+    pytest.param("awork", "/users", "GET", "rate_limit", id="users-rate_limit"),
+    pytest.param("awork", "/apiusers", "GET", "status", id="apiusers-status"),
+]
+WRITES = [
+    *(pytest.param("POST", k, id=f"POST-{k}") for k in KINDS),
+    pytest.param("PUT", "rate_limit", id="PUT-rate_limit"),
+    pytest.param("PUT", "malformed", id="PUT-malformed"),
+    pytest.param("DELETE", "timeout", id="DELETE-timeout"),
+    pytest.param("DELETE", "drop", id="DELETE-drop"),
+]
+PERSONIO_ERRORS: dict[str, type[SyncError]] = {
+    "status": PersonioStatusError,
+    "rate_limit": PersonioRateLimited,
+    "timeout": PersonioTransportError,
+    "malformed": PersonioTransportError,
+    "drop": PersonioTransportError,
+}
+AWORK_ERRORS: dict[str, type[SyncError]] = {
+    "status": AworkStatusError,
+    "rate_limit": AworkRateLimited,
+    "timeout": AworkTransportError,
+    "malformed": AworkTransportError,
+    "drop": AworkTransportError,
+}
+
+
+@pytest.fixture
+def demo() -> Iterator[Sandbox]:
+    with sandbox_for(demo_seed_path()) as sandbox:
+        yield sandbox
+
+
+def inject(
+    sandbox: Sandbox, vendor: str, path: str, method: str | None, kind: str, **more: Any
+) -> None:
+    fake = sandbox.personio if vendor == "personio" else sandbox.awork
+    fake.inject({"kind": kind, "path_prefix": path, "method": method, **more})
+
+
+def faulted(sandbox: Sandbox) -> list[str]:
+    entries = sandbox.personio.journal.entries() + sandbox.awork.journal.entries()
+    return [e.fault for e in entries if e.fault]
+
+
+async def run(sandbox: Sandbox, credentials: Credentials = DEMO) -> SyncReport:
+    async with fast_clients(sandbox, credentials, http_timeout=HTTP_TIMEOUT) as clients:
+        return await sync(sandbox, credentials=credentials, clients=clients)
+
+
+def change_personio(sandbox: Sandbox) -> int:
+    """One create, one update and one delete for the next run; returns the write count."""
+    state = sandbox.personio_state
+    state.move_period(
+        "3f1e0000-0000-4000-8000-000000000001",
+        {"date_time": "2026-07-29T00:00:00", "type": None},
+        {"date_time": "2026-08-03T00:00:00", "type": None},
+    )
+    state.cancel("3f1e0000-0000-4000-8000-000000000004")
+    state.put_period(day_period("new-1", "1002", SICK, TODAY.replace(day=27), 2))
+    return 3
+
+
+async def assert_converges(sandbox: Sandbox, writes: int | None = None) -> None:
+    """A clean run reaches the rules' state (no duplicates), and the next writes nothing."""
+    sandbox.personio.faults.clear()
+    sandbox.awork.faults.clear()
+    started = time.time()
+    report = await run(sandbox)
+    assert report.actions.failed == 0, report.failures
+    if writes is not None:
+        assert len(awork_writes(sandbox, since=started)) == writes
+    assert owned_rows(sandbox) == expected_rows(sandbox)
+    started = time.time()
+    again = await run(sandbox)
+    assert awork_writes(sandbox, since=started) == [] and again.actions.unchanged == len(
+        expected_rows(sandbox)
+    )
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("vendor", "path", "method", "kind"), READS)
+async def test_r15_transient_read_fault_is_retried_inside_the_run(
+    demo: Sandbox, vendor: str, path: str, method: str | None, kind: str
+) -> None:
+    times = 1 if kind == "timeout" else 2  # max_retries=2: the third attempt gets through
+    inject(demo, vendor, path, method, kind, times=times)
+
+    report = await run(demo)
+
+    await eventually(lambda: faulted(demo) == [kind] * times)
+    assert report.actions.created == 7 and report.actions.failed == 0
+    assert owned_rows(demo) == expected_rows(demo)
+    await assert_converges(demo, writes=0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("vendor", "path", "method"),
+    [
+        pytest.param("personio", "/v2/absence-periods", None, id="personio"),
+        pytest.param("awork", "/absences", "GET", id="awork"),
+    ],
+)
+async def test_r23_lasting_read_fault_fails_the_run_before_any_write(
+    demo: Sandbox, vendor: str, path: str, method: str | None, kind: str
+) -> None:
+    await run(demo)
+    writes = change_personio(demo)
+    before = demo.awork_state.dump()["absences"]
+    clear_journals(demo)
+    inject(demo, vendor, path, method, kind)
+
+    expected = (PERSONIO_ERRORS if vendor == "personio" else AWORK_ERRORS)[kind]
+    with pytest.raises(expected) as caught:
+        await run(demo)
+
+    assert type(caught.value) is expected
+    if kind == "status":
+        assert caught.value.status_code == 503  # type: ignore[attr-defined]
+    assert awork_writes(demo) == []
+    assert demo.awork_state.dump()["absences"] == before
+    await assert_converges(demo, writes=writes)
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "kind"), WRITES)
+async def test_r15_transient_write_fault_is_retried_inside_the_run(
+    demo: Sandbox, method: str, kind: str
+) -> None:
+    await run(demo)
+    writes = change_personio(demo)
+    clear_journals(demo)
+    inject(demo, "awork", "/absences", method, kind, times=1 if kind == "timeout" else 2)
+
+    report = await run(demo)
+
+    acts = report.actions
+    assert (acts.created, acts.updated, acts.deleted, acts.failed) == (1, 1, 1, 0)
+    await eventually(lambda: faulted(demo) == [kind] * (1 if kind == "timeout" else 2))
+    assert owned_rows(demo) == expected_rows(demo)
+    await assert_converges(demo, writes=0)
+    assert writes == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_r14_lasting_write_fault_stops_the_run_and_the_next_run_finishes(
+    demo: Sandbox, kind: str
+) -> None:
+    """awork failing every write after two is an outage, not seven item failures."""
+    inject(demo, "awork", "/absences", "POST", kind, after=2)
+
+    with pytest.raises(AWORK_ERRORS[kind]):
+        await run(demo)
+
+    assert len(owned_rows(demo)) == 2
+    await assert_converges(demo, writes=5)
+
+
+async def test_r14_lost_response_to_a_create_leaves_no_duplicate_after_the_next_run(
+    demo: Sandbox,
+) -> None:
+    """awork created the absence but the answer never arrived: the client retries the POST."""
+    lost: list[str] = []
+
+    async def lose_first_answer(response: httpx.Response) -> None:
+        if response.request.method == "POST" and not lost:
+            lost.append(str(response.request.url))
+            raise httpx.ReadError("connection reset after the request was processed")
+
+    async with fast_clients(demo, awork_hooks={"response": [lose_first_answer]}) as clients:
+        report = await sync(demo, clients=clients)
+
+    assert lost and report.actions.failed == 0
+    assert len(owned_rows(demo)) == 8  # one absence exists twice now
+    clear_journals(demo)
+    second = await run(demo)
+    assert second.actions.deleted == 1 and len(awork_writes(demo)) == 1
+    await assert_converges(demo, writes=0)
+
+
+# --- 429 in each vendor's style -----------------------------------------------------------
+
+
+async def test_r15_personio_429_waits_at_least_one_second(demo: Sandbox) -> None:
+    """Personio sends no Retry-After and asks for >= 1 s (the client's default floor)."""
+    demo.personio.inject({"kind": "rate_limit", "path_prefix": "/v2/persons", "times": 1})
+
+    async with fast_clients(demo, personio={"rate_limit_wait": 1.0}) as clients:
+        report = await sync(demo, clients=clients)
+
+    persons = [e for e in demo.personio.journal.entries() if e.path == "/v2/persons"]
+    assert [e.status for e in persons] == [429, 200]
+    assert persons[1].at - persons[0].at >= 1.0
+    assert clients.personio.stats.rate_limited == 1
+    assert report.actions.created == 7
+
+
+async def test_r15_awork_429_honours_ratelimit_reset(demo: Sandbox) -> None:
+    """The fake's 429 says `ratelimit-reset: 1`; the next request waits for it."""
+    demo.awork.inject(
+        {"kind": "rate_limit", "path_prefix": "/absences", "method": "POST", "times": 1}
+    )
+
+    async with fast_clients(demo, awork={"max_rate_limit_wait": 60.0}) as clients:
+        report = await sync(demo, clients=clients, concurrency=4)
+
+    entries = demo.awork.journal.entries()
+    limited = next(e for e in entries if e.status == 429)
+    retried = next(e for e in entries if e.body == limited.body and e.status == 200)
+    assert retried.at - limited.at >= 0.95
+    assert clients.awork.stats.rate_limited == 1
+    assert report.actions.created == 7 and report.actions.failed == 0
+
+
+# --- per-item failures (R15) --------------------------------------------------------------
+
+
+async def test_r15_user_deleted_between_read_and_write_fails_only_their_absences(
+    demo: Sandbox,
+) -> None:
+    bob = demo.awork_state.users[BOB]
+
+    async def delete_bob(request: httpx.Request) -> None:
+        if request.method == "POST":
+            demo.awork_state.users.pop(BOB, None)
+
+    async with fast_clients(demo, awork_hooks={"request": [delete_bob]}) as clients:
+        report = await sync(demo, clients=clients)
+
+    assert (report.actions.created, report.actions.failed) == (4, 3)
+    assert {(f.email, f.personio_id[-1]) for f in report.failures} == {
+        ("bob@acme.example", "4"),
+        ("bob@acme.example", "5"),
+        ("bob@acme.example", "6"),
+    }
+    assert all("not-found" in f.reason and "404" in f.reason for f in report.failures)
+    assert {r.user_id for r in owned_rows(demo)} == {
+        "5c3d0000-0000-4000-8000-000000000001",
+        "5c3d0000-0000-4000-8000-000000000003",
+    }
+    demo.awork_state.add_user(bob)  # Bob comes back: his absences are retried
+    await assert_converges(demo, writes=3)
+
+
+async def test_r15_validation_error_on_one_absence_does_not_stop_the_others(
+    demo: Sandbox,
+) -> None:
+    demo.personio_state.put_absence_type({"id": SICK, "name": "S" * 1001})  # > 1000 for awork
+
+    report = await run(demo)
+
+    assert (report.actions.created, report.actions.failed) == (6, 1)
+    (failure,) = report.failures
+    assert failure.personio_id.endswith("0004") and failure.email == "bob@acme.example"
+    assert "validation-failed" in failure.reason and "SSSSSSSSSS" not in failure.reason
+    clear_journals(demo)
+    again = await run(demo)  # retried every run, still failing, others untouched
+    assert (again.actions.failed, len(awork_writes(demo))) == (1, 1)
+    demo.personio_state.put_absence_type({"id": SICK, "name": "Sick leave"})
+    await assert_converges(demo, writes=1)
+
+
+async def test_r15_absence_deleted_by_hand_before_its_update_is_recreated_next_run(
+    demo: Sandbox,
+) -> None:
+    await run(demo)
+    change_personio(demo)
+
+    async def delete_target(request: httpx.Request) -> None:
+        if request.method == "PUT":
+            demo.awork_state.delete_absence(request.url.path.rsplit("/", 1)[-1])
+
+    async with fast_clients(demo, awork_hooks={"request": [delete_target]}) as clients:
+        report = await sync(demo, clients=clients)
+
+    assert (report.actions.created, report.actions.deleted, report.actions.failed) == (1, 1, 1)
+    assert "404" in report.failures[0].reason
+    await assert_converges(demo, writes=1)
+
+
+# --- bad credentials: a specific error and nothing written (R23) ---------------------------
+
+
+def wrong_personio_secret(sandbox: Sandbox) -> Credentials:
+    return Credentials("demo-client", "not-the-secret", "demo-awork-key")
+
+
+def wrong_awork_key(sandbox: Sandbox) -> Credentials:
+    return Credentials("demo-client", "demo-secret", "not-the-key")
+
+
+def missing_scope(sandbox: Sandbox) -> Credentials:
+    cred = {"client_id": "demo-client", "client_secret": "demo-secret"}
+    sandbox.personio_state.put_credential({**cred, "scopes": ["personio:persons:read"]})
+    return DEMO
+
+
+def email_not_readable(sandbox: Sandbox) -> Credentials:
+    cred = {"client_id": "demo-client", "client_secret": "demo-secret"}
+    sandbox.personio_state.put_credential({**cred, "email_readable": False})
+    return DEMO
+
+
+@pytest.mark.parametrize(
+    ("breakage", "error", "hint"),
+    [
+        (wrong_personio_secret, PersonioAuthError, "personioClientSecret"),
+        (wrong_awork_key, AworkAuthError, "aworkApiKey"),
+        (missing_scope, PersonioScopeError, "personio:absences:read"),
+        (email_not_readable, PersonioEmailNotReadable, "readable"),
+    ],
+)
+async def test_r23_credential_problem_is_specific_and_writes_nothing(
+    demo: Sandbox, breakage: Any, error: type[SyncError], hint: str
+) -> None:
+    await run(demo)
+    change_personio(demo)
+    before = demo.awork_state.dump()["absences"]
+    credentials = breakage(demo)
+    clear_journals(demo)
+
+    with pytest.raises(error) as caught:
+        await run(demo, credentials)
+
+    assert type(caught.value) is error and hint in caught.value.message
+    assert awork_writes(demo) == []
+    assert demo.awork_state.dump()["absences"] == before
+
+
+async def test_r23_awork_key_revoked_during_the_writes_stops_the_run(demo: Sandbox) -> None:
+    async def revoke(request: httpx.Request) -> None:
+        if request.method == "POST" and "demo-awork-key" in demo.awork_state.api_keys:
+            demo.awork_state.revoke_api_key("demo-awork-key")
+
+    hand_made = others(demo)
+    async with fast_clients(demo, awork_hooks={"request": [revoke]}) as clients:
+        with pytest.raises(AworkAuthError):
+            await sync(demo, clients=clients)
+
+    assert owned_rows(demo) == [] and others(demo) == hand_made
+    demo.awork_state.add_api_key("demo-awork-key", "5c3d0000-0000-4000-8000-0000000000a1")
+    await assert_converges(demo, writes=7)
