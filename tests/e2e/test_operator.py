@@ -270,6 +270,24 @@ def test_r23_missing_secret_is_reported_then_picked_up_when_created(
     assert set(owned(sandbox)) == {"p-alice-1", "p-alice-2"}
 
 
+def test_r23_unknown_time_zone_is_reported_once_and_nothing_runs(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """The CRD cannot check IANA names; the operator refuses it with a named field."""
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace, timeZone="Europe/Atlantis")
+    start_operator(namespace)
+    body = wait_for(kube_api, namespace, lambda b: "conditions" in b.get("status", {}))
+    ready = conditions(body)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidSpec")
+    assert "spec.timeZone" in ready["message"] and "Europe/Atlantis" in ready["message"]
+    assert body["status"]["observedGeneration"] == body["metadata"]["generation"]
+    assert "lastSyncTime" not in body["status"]
+    apply_sync(kubectl, namespace, timeZone="Europe/Berlin")  # fixing it runs at once
+    wait_for(kube_api, namespace, is_ready)
+    assert runs(sandbox) == 1
+
+
 def test_r17_restart_neither_bursts_nor_misses(
     kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
