@@ -64,9 +64,14 @@ def awork_schema_names() -> list[str]:
     return sorted(_components(AWORK_FILE)["components"]["schemas"])
 
 
+def validate_personio(name: str, payload: Any) -> None:
+    """Raise jsonschema.ValidationError unless `payload` fits Personio v2 common schema `name`."""
+    _validate(PERSONIO_COMMON_FILE, name, payload, request=False, array=False)
+
+
 def validate_personio_error(payload: Any) -> None:
     """A Personio v2 error body: ErrorResponse, and (stricter than the schema) every key present."""
-    _validate(PERSONIO_COMMON_FILE, "ErrorResponse", payload, request=False, array=False)
+    validate_personio("ErrorResponse", payload)
     missing = {"personio_trace_id", "timestamp", "errors"} - set(payload)
     assert not missing, f"Personio error body lacks {sorted(missing)}"
     assert payload["errors"], "Personio error body has no errors[] entry"
