@@ -1,55 +1,41 @@
-"""R19: finalizer and annotation patches are exact and guarded against stale writes."""
+"""R19: finalizer patches are exact and guarded against concurrent writers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from personio_sync.controller.context import FINALIZER, SYNC_NOW_HANDLED
-from personio_sync.controller.kube import annotation_ops, finalizer_ops
+from personio_sync.controller.context import FINALIZER
+from personio_sync.controller.kube import finalizer_patch
 from personio_sync.controller.worker import is_newer
 
 
-def body(finalizers: list[str] | None = None, annotations: dict[str, str] | None = None) -> Any:
+def body(finalizers: list[str] | None = None) -> Any:
     meta: dict[str, Any] = {"name": "team", "resourceVersion": "41"}
     if finalizers is not None:
         meta["finalizers"] = finalizers
-    if annotations is not None:
-        meta["annotations"] = annotations
     return {"metadata": meta}
 
 
-GUARD = {"op": "test", "path": "/metadata/resourceVersion", "value": "41"}
+def patched(finalizers: list[str]) -> dict[str, Any]:
+    return {"metadata": {"resourceVersion": "41", "finalizers": finalizers}}
 
 
 def test_r19_adds_the_finalizer_when_there_are_none() -> None:
-    assert finalizer_ops(body(), FINALIZER, True) == [
-        GUARD,
-        {"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]},
-    ]
+    assert finalizer_patch(body(), FINALIZER, True) == patched([FINALIZER])
 
 
-def test_r19_appends_next_to_foreign_finalizers() -> None:
-    ops = finalizer_ops(body(["other/keep"]), FINALIZER, True)
-    assert ops[1] == {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}
-
-
-def test_r19_removes_only_ours_by_index() -> None:
-    ops = finalizer_ops(body(["a/x", FINALIZER, "b/y"]), FINALIZER, False)
-    assert ops == [GUARD, {"op": "remove", "path": "/metadata/finalizers/1"}]
+def test_r19_keeps_foreign_finalizers_when_adding_and_removing() -> None:
+    assert finalizer_patch(body(["other/keep"]), FINALIZER, True) == patched(
+        ["other/keep", FINALIZER]
+    )
+    assert finalizer_patch(body(["a/x", FINALIZER, "b/y"]), FINALIZER, False) == patched(
+        ["a/x", "b/y"]
+    )
 
 
 def test_r19_no_patch_when_already_right() -> None:
-    assert finalizer_ops(body([FINALIZER]), FINALIZER, True) == []
-    assert finalizer_ops(body(["a/x"]), FINALIZER, False) == []
-
-
-def test_annotation_key_with_slash_is_escaped() -> None:
-    ops = annotation_ops(body(annotations={"x": "y"}), SYNC_NOW_HANDLED, "17")
-    path = "/metadata/annotations/personio-sync.dev~1sync-now-handled"
-    assert ops == [{"op": "add", "path": path, "value": "17"}]
-    first = annotation_ops(body(), SYNC_NOW_HANDLED, "17")
-    assert first == [{"op": "add", "path": "/metadata/annotations",
-                      "value": {SYNC_NOW_HANDLED: "17"}}]  # fmt: skip
+    assert finalizer_patch(body([FINALIZER]), FINALIZER, True) is None
+    assert finalizer_patch(body(["a/x"]), FINALIZER, False) is None
 
 
 def test_late_watch_events_do_not_replace_a_newer_body() -> None:

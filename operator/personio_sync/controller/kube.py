@@ -159,11 +159,11 @@ class KubeClient:
         body = {"status": dict(partial)}
         return await self._patch(_resource_path(namespace, name) + "/status", body, MERGE_PATCH)
 
-    async def patch_metadata(
-        self, namespace: str, name: str, ops: list[dict[str, Any]]
+    async def patch_resource(
+        self, namespace: str, name: str, patch: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        """JSON-patch metadata; callers include a `test` op so a concurrent change is a 409."""
-        return await self._patch(_resource_path(namespace, name), ops, JSON_PATCH)
+        """Merge-patch the resource itself (metadata: finalizers, annotations)."""
+        return await self._patch(_resource_path(namespace, name), dict(patch), MERGE_PATCH)
 
     async def _patch(self, path: str, body: object, content_type: str) -> dict[str, Any] | None:
         return await self._json("PATCH", path, json=body, headers={"Content-Type": content_type})
@@ -177,29 +177,20 @@ def _resource_path(namespace: str, name: str) -> str:
     return f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{_q(namespace)}/{PLURAL}/{_q(name)}"
 
 
-def finalizer_ops(body: Mapping[str, Any], finalizer: str, present: bool) -> list[dict[str, Any]]:
-    """JSON patch adding or removing one finalizer, guarded by resourceVersion (409 if stale)."""
+def finalizer_patch(
+    body: Mapping[str, Any], finalizer: str, present: bool
+) -> dict[str, Any] | None:
+    """Merge patch adding or removing one finalizer (None: nothing to do).
+
+    A merge patch replaces the whole list, so it carries the resourceVersion it was
+    computed from: the API server answers 409 if another writer changed it meanwhile."""
     meta = body.get("metadata") or {}
     current = list(meta.get("finalizers") or [])
-    guard = {
-        "op": "test",
-        "path": "/metadata/resourceVersion",
-        "value": meta.get("resourceVersion"),
-    }
-    if present and finalizer not in current:
-        if not current:
-            return [guard, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
-        return [guard, {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
-    if not present and finalizer in current:
-        index = current.index(finalizer)
-        return [guard, {"op": "remove", "path": f"/metadata/finalizers/{index}"}]
-    return []
+    if present == (finalizer in current):
+        return None
+    wanted = [*current, finalizer] if present else [f for f in current if f != finalizer]
+    return {"metadata": {"resourceVersion": meta.get("resourceVersion"), "finalizers": wanted}}
 
 
-def annotation_ops(body: Mapping[str, Any], key: str, value: str) -> list[dict[str, Any]]:
-    """JSON patch setting one annotation (keys with '/' are escaped as RFC 6901 says)."""
-    annotations = (body.get("metadata") or {}).get("annotations")
-    if not annotations:
-        return [{"op": "add", "path": "/metadata/annotations", "value": {key: value}}]
-    escaped = key.replace("~", "~0").replace("/", "~1")
-    return [{"op": "add", "path": f"/metadata/annotations/{escaped}", "value": value}]
+def annotation_patch(key: str, value: str) -> dict[str, Any]:
+    return {"metadata": {"annotations": {key: value}}}

@@ -19,7 +19,7 @@ from typing import Any
 from personio_sync.controller import reconcile
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
-from personio_sync.controller.kube import KubeConflict, annotation_ops, finalizer_ops
+from personio_sync.controller.kube import KubeConflict, annotation_patch, finalizer_patch
 from personio_sync.controller.schedule import Decision, Observation, decide
 from personio_sync.errors import SyncError
 from personio_sync.spec import SpecError, parse_spec
@@ -160,8 +160,8 @@ class Worker:
         value = annotations.get(SYNC_NOW)
         if not value or value == annotations.get(SYNC_NOW_HANDLED):
             return
-        ops = annotation_ops(self.body, SYNC_NOW_HANDLED, str(value))
-        written = await self.ctx.kube.patch_metadata(self.namespace, self.name, ops)
+        patch = annotation_patch(SYNC_NOW_HANDLED, str(value))
+        written = await self.ctx.kube.patch_resource(self.namespace, self.name, patch)
         if written is not None:
             self.observe(written)
 
@@ -180,11 +180,11 @@ class Worker:
     async def _align_finalizer(self) -> bool:
         """Our finalizer exists exactly while deletionPolicy is Delete (R19). True: patched."""
         want = (self.body.get("spec") or {}).get("deletionPolicy") == "Delete"
-        ops = finalizer_ops(self.body, FINALIZER, want)
-        if not ops:
+        patch = finalizer_patch(self.body, FINALIZER, want)
+        if patch is None:
             return False
         try:
-            written = await self.ctx.kube.patch_metadata(self.namespace, self.name, ops)
+            written = await self.ctx.kube.patch_resource(self.namespace, self.name, patch)
         except KubeConflict:
             return False  # a newer version is on its way through the watch
         if written is not None:
@@ -207,7 +207,8 @@ class Worker:
             )
             base = self.ctx.settings.retry_base_seconds
             return min(base * float(2 ** min(self.cleanup_failures, 10)), 3600.0)
-        ops = finalizer_ops(self.body, FINALIZER, False)
-        with contextlib.suppress(KubeConflict):
-            await self.ctx.kube.patch_metadata(self.namespace, self.name, ops)
+        patch = finalizer_patch(self.body, FINALIZER, False)
+        if patch is not None:
+            with contextlib.suppress(KubeConflict):
+                await self.ctx.kube.patch_resource(self.namespace, self.name, patch)
         return None
