@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
 
@@ -86,12 +89,22 @@ def absent(kubectl: Kubectl, *what: str) -> bool:
     return False
 
 
-def test_documented_install_upgrade_uninstall(kubectl: Kubectl, helm: Helm, namespace: str) -> None:
+@pytest.fixture
+def team_ns(namespace: str, kubectl: Kubectl, cluster: Any) -> Iterator[str]:
+    """A second namespace, for the team (the docs' `hr`); created by the documented command."""
+    yield f"{namespace}-hr"
+    if not cluster.local:  # a real cluster finishes the deletion; the local one never would
+        kubectl("delete", "namespace", f"{namespace}-hr", "--wait=false", check=False)
+
+
+def test_documented_install_upgrade_uninstall(
+    kubectl: Kubectl, helm: Helm, namespace: str, team_ns: str
+) -> None:
     docs = Docs(
         kubectl,
         helm,
         operator_ns=namespace,
-        team_ns=f"{namespace}-hr",
+        team_ns=team_ns,
         placeholders={"YOUR_REGISTRY": "registry.invalid", "YOUR_": "e2e-"},
     )
     install, upgrade, uninstall = documented_blocks()

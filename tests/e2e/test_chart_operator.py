@@ -63,13 +63,21 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def team_ns(namespace: str, kubectl: Kubectl, cluster: Any) -> Iterator[str]:
+    """The namespace the operator watches (a second one: the operator lives in its own)."""
+    kubectl("create", "namespace", f"{namespace}-team")
+    yield f"{namespace}-team"
+    if not cluster.local:  # a real cluster finishes the deletion; the local one never would
+        kubectl("delete", "namespace", f"{namespace}-team", "--wait=false", check=False)
+
+
+@pytest.fixture
 def release(
-    kubectl: Kubectl, helm: Helm, kubeconfig: Path, namespace: str, sandbox: Sandbox,
-    tmp_path: Path,
+    kubectl: Kubectl, helm: Helm, kubeconfig: Path, namespace: str, team_ns: str,
+    sandbox: Sandbox, tmp_path: Path,
 ) -> Iterator[Release]:  # fmt: skip
     """The chart installed for one watched namespace, a Secret and a PersonioSync in it."""
-    team, port = f"{namespace}-team", free_port()
-    kubectl("create", "namespace", team)
+    team, port = team_ns, free_port()
     helm("install", RELEASE, str(CHART), "-n", namespace, "--no-hooks",
          "--set", f"watchNamespaces={{{team}}}", "--set", "operator.logFormat=text",
          "--set", f"operator.personioApiUrl={sandbox.personio_url}",
