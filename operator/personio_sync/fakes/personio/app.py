@@ -151,8 +151,7 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
         limit = parse_limit(request, default=default, maximum=maximum)
         after, filters = filters_of(request)
         select = parse(filters)
-        items = self.state.query(kind, select, select)
-        ids = [item.id for item in items]
+        items, ids = self.state.query(kind, select, select)
         chunk, next_after = page(items, ids, after, limit)
         body = envelope(
             request,

@@ -50,7 +50,7 @@ class PersonioState:
         self.persons: dict[str, Person] = {}
         self.periods: dict[str, AbsencePeriod] = {}
         self._tokens: dict[str, Token] = {}
-        self._cache: dict[Hashable, tuple[int, list[Any]]] = {}
+        self._cache: dict[Hashable, tuple[int, list[Any], list[str]]] = {}
 
     # -- seed ---------------------------------------------------------------------------
 
@@ -137,18 +137,22 @@ class PersonioState:
 
     # -- queries (cached per revision) ---------------------------------------------------
 
-    def query(self, kind: str, key: Hashable, select: Callable[[Any], bool]) -> list[Any]:
-        """Records of `kind` ("persons", "absence_types", "periods") passing `select`, by id."""
+    def query(
+        self, kind: str, key: Hashable, select: Callable[[Any], bool]
+    ) -> tuple[list[Any], list[str]]:
+        """Records of `kind` ("persons", "absence_types", "periods") passing `select`, sorted
+        by id, and their ids (for bisecting a cursor)."""
         with self._lock:
             cached = self._cache.get((kind, key))
             if cached is not None and cached[0] == self.revision:
-                return cached[1]
+                return cached[1], cached[2]
             table: dict[str, Any] = getattr(self, kind)
-            result = [table[k] for k in sorted(table) if select(table[k])]
+            ids = [k for k in sorted(table) if select(table[k])]
+            result = [table[k] for k in ids]
             if len(self._cache) > 64:
                 self._cache.clear()
-            self._cache[(kind, key)] = (self.revision, result)
-            return result
+            self._cache[(kind, key)] = (self.revision, result, ids)
+            return result, ids
 
     # -- mutations ----------------------------------------------------------------------
 
