@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
 
@@ -197,3 +198,30 @@ def check_namespaced_upgrade(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     assert not can_i(kubectl, sa, "list", "clusterkopfpeerings")
     for denied in FORBIDDEN_EVERYWHERE:
         assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
+
+
+def test_optional_objects_are_accepted_by_the_api_server(
+    kubectl: Kubectl, helm: Helm, namespace: str, tmp_path: Path
+) -> None:
+    """HA and the NetworkPolicy (IPv4 and IPv6 blocks, named ports) pass real validation."""
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({
+        "replicaCount": 2,
+        "watchNamespaces": [namespace],
+        "networkPolicy": {
+            "enabled": True,
+            "apiServer": {"cidrs": ["10.0.0.1/32"]},
+            "personio": {"cidrs": ["198.51.100.0/24"]},
+            "awork": {"cidrs": ["2001:db8::/64"]},
+            "ingressFrom": [{"namespaceSelector": {"matchLabels": {"team": "monitoring"}}}],
+        },
+    }))  # fmt: skip
+    chart = str(ROOT / "charts" / "personio-sync")
+    helm("install", "opt", chart, "-n", namespace, "--no-hooks", "-f", str(values))
+    policy = get(kubectl, "networkpolicy", "opt-personio-sync", "-n", namespace)["spec"]
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == ["http"]
+    assert len(policy["egress"]) == 3
+    assert get(kubectl, "deployment", "opt-personio-sync", "-n", namespace)["spec"]["replicas"] == 2
+    assert get(kubectl, "pdb", "opt-personio-sync", "-n", namespace)["spec"]["maxUnavailable"] == 1
+    helm("uninstall", "opt", "-n", namespace)
+    assert absent(kubectl, "networkpolicy", "opt-personio-sync", "-n", namespace)
