@@ -76,3 +76,12 @@ def test_bad_values_are_refused_with_the_path(helm: Path, tmp_path: Path, case: 
     assert "values don't meet the specifications of the schema" in result.stderr
     assert path in result.stderr, result.stderr
     assert hint in result.stderr, result.stderr
+
+
+def test_an_existing_service_account_must_be_named(helm: Path, tmp_path: Path) -> None:
+    file = tmp_path / "values.yaml"
+    file.write_text(yaml.safe_dump({"serviceAccount": {"create": False}}))
+    args = [str(helm), "template", "ps", str(CHART), "--kube-version", "1.37.2", "-f", str(file)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "serviceAccount.name is required when serviceAccount.create is false" in result.stderr
