@@ -36,8 +36,15 @@ pytestmark = pytest.mark.e2e
 VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
 ALICE_AWORK = "5c3d0000-0000-4000-8000-000000000001"
 HAND_MADE = "5c3d0000-0000-4000-8000-0000000000f1"
+API_USER = "5c3d0000-0000-4000-8000-0000000000a1"
 TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
-CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
+CREDS = {
+    "personioClientId": "acme-client-3b7e",
+    "personioClientSecret": "acme-secret-9d2f41",
+    "aworkApiKey": "acme-awork-key-5c8e17",
+}
+
+WRONG = {"key": "wrong-key-71c0e2", "secret": "wrong-secret-4be9d3", "rotated": "rotated-key-2f6a"}
 
 
 def period(pid: str, person: str, start: int, end: int) -> dict[str, Any]:
@@ -54,7 +61,8 @@ def period(pid: str, person: str, start: int, end: int) -> dict[str, Any]:
 SEED: dict[str, Any] = {
     "personio": {
         "credentials": [
-            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
+            {"client_id": CREDS["personioClientId"], "client_secret": CREDS["personioClientSecret"],
+             "email_readable": True,
              "scopes": ["personio:persons:read", "personio:absences:read"]},
         ],
         "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
@@ -70,8 +78,8 @@ SEED: dict[str, Any] = {
         ],
     },
     "awork": {
-        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
-        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
+        "api_keys": [{"key": CREDS["aworkApiKey"], "api_user_id": API_USER}],
+        "api_users": [{"id": API_USER, "name": "personio-sync"}],
         "users": [
             {"id": ALICE_AWORK, "firstName": "Alice", "emails": ["alice@acme.example"]},
             {"id": "5c3d0000-0000-4000-8000-000000000006", "firstName": "Frank",
@@ -101,6 +109,9 @@ def start_operator(
     fleet = OperatorFleet(kubeconfig, sandbox.personio_url, sandbox.awork_url, tmp_path)
     yield fleet.start
     print(fleet.stop_all())
+    logs = fleet.full_logs()
+    leaked = [v for v in (*CREDS.values(), *WRONG.values()) if v in logs]
+    assert not leaked, "R21: a credential reached the operator's log"
 
 
 def apply_secret(kubectl: Kubectl, ns: str, values: dict[str, str], name: str = "creds") -> None:
@@ -212,9 +223,9 @@ def test_r17_rotated_secret_triggers_a_run_with_the_new_key(
     start_operator(namespace)
     first = wait_for(kube_api, namespace, is_ready)["status"]["lastSyncTime"]
     before = runs(sandbox)
-    sandbox.awork_state.add_api_key("k2")
-    sandbox.awork_state.revoke_api_key("k1")  # the old key would now be refused
-    apply_secret(kubectl, namespace, {**CREDS, "aworkApiKey": "k2"})
+    sandbox.awork_state.add_api_key(WRONG["rotated"])
+    sandbox.awork_state.revoke_api_key(CREDS["aworkApiKey"])  # the old key is refused now
+    apply_secret(kubectl, namespace, {**CREDS, "aworkApiKey": WRONG["rotated"]})
     body = wait_for(kube_api, namespace, lambda b: runs(sandbox) > before and is_ready(b))
     assert conditions(body)["AworkCredentialsValid"]["status"] == "True"
     assert body["status"]["lastSyncTime"] >= first
@@ -224,10 +235,11 @@ def test_r17_rotated_secret_triggers_a_run_with_the_new_key(
 @pytest.mark.parametrize(
     ("values", "condition", "reason"),
     [
-        ({**CREDS, "aworkApiKey": "wrong"}, "AworkCredentialsValid", "AworkCredentialsRejected"),
-        ({**CREDS, "personioClientSecret": "wrong"}, "PersonioCredentialsValid",
+        ({**CREDS, "aworkApiKey": WRONG["key"]}, "AworkCredentialsValid",
+         "AworkCredentialsRejected"),
+        ({**CREDS, "personioClientSecret": WRONG["secret"]}, "PersonioCredentialsValid",
          "PersonioCredentialsRejected"),
-        ({"personioClientId": "c1", "personioClientSecret": "s1"}, "AworkCredentialsValid",
+        ({k: v for k, v in CREDS.items() if k != "aworkApiKey"}, "AworkCredentialsValid",
          "SecretKeyMissing"),
     ],
 )  # fmt: skip

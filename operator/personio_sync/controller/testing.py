@@ -143,6 +143,9 @@ class OperatorFleet:
         self.started.append(op)
         return op.start()
 
+    def full_logs(self) -> str:
+        return "\n".join(op.log_path.read_text(errors="replace") for op in self.started)
+
     def stop_all(self) -> str:
         """Stops every operator; returns their log tails (print them for a failing test)."""
         tails = []
