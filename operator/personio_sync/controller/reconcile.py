@@ -101,9 +101,9 @@ async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[
     started = time.monotonic()
     try:
         report = await _run(ctx, body, spec, seen)
-    except SyncError as exc:
+    except Exception as exc:  # a SyncError says what to fix; anything else is our bug
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
-        return await _write_error(ctx, body, exc, attempted=True, spec=spec)
+        return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
     next_sync = next_sync_time(
         run_end=stamp.now,
@@ -116,6 +116,18 @@ async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[
     ctx.metrics.observe_report(*ident(body), report, stamp.now.timestamp())
     _report_events(ctx, body, report)
     return await _write(ctx, body, new_status)
+
+
+class InternalError(SyncError):
+    reason = "InternalError"
+
+
+def _as_sync_error(exc: Exception, body: Mapping[str, Any]) -> SyncError:
+    if isinstance(exc, SyncError):
+        return exc
+    # Only the type: an unexpected exception's text might quote a payload.
+    log.error("%s/%s: unexpected error in a run", *ident(body), exc_info=exc)
+    return InternalError(f"unexpected {type(exc).__name__} in the operator; see its log")
 
 
 async def _run(
