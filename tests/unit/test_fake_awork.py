@@ -6,6 +6,8 @@ These pin the fake to awork's documented behaviour (shared/reference/awork-api.m
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -388,3 +390,22 @@ async def test_admin_journal_state_seed_reset(
     assert seeded["absences"] == [] and seeded["api_users"][0]["id"]
     await admin.post("/reset")
     assert len(fake.state.absences) == 25 and fake.journal.entries() == []
+
+
+async def test_client_leaving_mid_body_is_journaled_not_crashed(fake: FakeAwork) -> None:
+    """A cancelled run drops its connection mid-request; the fake notes it and keeps serving."""
+    host, port = fake.root_url.removeprefix("http://").split(":")
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /api/v1/absences HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {KEY}\r\nContent-Length: 500\r\n\r\n".encode()
+        + b'{"userId": '
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    deadline = time.monotonic() + 5
+    while not any(e.fault == "client_gone" for e in fake.journal.entries()):
+        assert time.monotonic() < deadline, fake.journal.entries()
+        await asyncio.sleep(0.01)
+    assert len(fake.state.absences) == 25

@@ -166,10 +166,10 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         if request.path.startswith(ADMIN):
             return await self._admin_guard(request, handler)
         entry = JournalEntry(request.method, request.path, dict(request.query))
-        if self.journal_bodies and request.can_read_body:
-            entry.body = _parse_json(await request.read())
         rule = self.faults.match(request.method, request.path)
         try:
+            if self.journal_bodies and request.can_read_body:
+                entry.body = _parse_json(await request.read())
             if rule is not None:
                 entry.fault = rule.kind
                 return await self._apply_fault(rule, request, entry)
@@ -179,6 +179,10 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             response = await self._serve(request, handler)
             entry.status = response.status
             return response
+        except ConnectionError:
+            # The client went away mid-request (a cancelled run): nobody to answer.
+            entry.fault = entry.fault or "client_gone"
+            return web.Response(status=499)
         finally:
             self.journal.append(entry)
 
