@@ -26,10 +26,22 @@ def load_documents(path: str) -> list[dict[str, Any]]:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not all(isinstance(d, dict) for d in docs):
         raise ConfigError(f"{path} must hold Kubernetes manifests (YAML mappings)")
     return docs
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The problem and its position on one line. PyYAML's own text spans several lines and
+    quotes the offending lines of the file, which in a Secret manifest hold credentials."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return f"{exc.problem}{where}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"a character YAML does not allow (a control character?) at position {exc.position}"
+    return f"the parser failed ({type(exc).__name__})"
 
 
 def _one(path: str, kind: str) -> dict[str, Any]:
