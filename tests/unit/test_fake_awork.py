@@ -409,3 +409,13 @@ async def test_client_leaving_mid_body_is_journaled_not_crashed(fake: FakeAwork)
         assert time.monotonic() < deadline, fake.journal.entries()
         await asyncio.sleep(0.01)
     assert len(fake.state.absences) == 25
+
+
+async def test_reset_forgets_rate_limit_history(fake: FakeAwork, http: httpx.AsyncClient) -> None:
+    limited = FakeAwork(
+        SEED, knobs=fake.knobs.model_copy(update={"rate_limits": True, "per_minute": 1})
+    )
+    async with limited, httpx.AsyncClient(base_url=limited.url, headers=http.headers) as client:
+        assert [(await client.get("/me")).status_code for _ in range(2)] == [200, 429]
+        limited.reset()
+        assert (await client.get("/me")).status_code == 200

@@ -146,6 +146,10 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         self.journal.clear()
         self.faults.clear()
         self.knobs = self._initial_knobs.model_copy(deep=True)
+        self._reset_limits()
+
+    def _reset_limits(self) -> None:
+        """Forget rate-limit history (subclasses keep buckets or windows)."""
 
     def seed(self, doc: SeedSource) -> None:
         """Replace the data (not knobs, faults or journal) with a seed document."""

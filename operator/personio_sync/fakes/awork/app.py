@@ -46,6 +46,9 @@ class FakeAwork(FakeServer[AworkState, AworkKnobs]):
         self._second, self._minute = FixedWindow(), FixedWindow()
         super().__init__(*args, **kwargs)
 
+    def _reset_limits(self) -> None:
+        self._second, self._minute = FixedWindow(), FixedWindow()
+
     def _default_knobs(self) -> AworkKnobs:
         return AworkKnobs()
 

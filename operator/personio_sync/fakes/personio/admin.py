@@ -60,6 +60,7 @@ def routes(state: PersonioState) -> list[web.RouteDef]:
     periods = f"{ADMIN}/absence-periods"
     return [
         web.put(periods, put_period),
+        web.post(periods, put_period),
         web.post(f"{periods}/{{id}}/move", move_period),
         web.post(f"{periods}/{{id}}/approve", approve),
         web.post(f"{periods}/{{id}}/reject", reject),

@@ -37,6 +37,9 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
         self._buckets: dict[str, TokenBucket] = {}
         super().__init__(*args, **kwargs)
 
+    def _reset_limits(self) -> None:
+        self._buckets.clear()
+
     def _default_knobs(self) -> PersonioKnobs:
         return PersonioKnobs()
 
