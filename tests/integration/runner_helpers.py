@@ -9,11 +9,14 @@ holds exactly these absences" without asking the code under test what it meant t
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +30,10 @@ from personio_sync.fakes.seed import SeedSource
 from personio_sync.runner import Clients, Credentials, Tuning, run_sync
 from personio_sync.spec import PersonioSyncSpec, parse_spec
 
+REPO = Path(__file__).resolve().parents[2]
+RESOURCE = REPO / "examples" / "personiosync.yaml"
+SECRET = REPO / "examples" / "secret.yaml"
+CLI = str(Path(sys.executable).with_name("personio-sync"))  # the installed console script
 TODAY = date(2026, 7, 21)  # window 2026-07-07 .. 2027-01-17 with the defaults
 OWNER = owner_key("hr", "acme")
 OTHER_OWNER = owner_key("hr", "acme-sick-leave")
@@ -120,6 +127,16 @@ async def _maybe_open(
         return
     async with fast_clients(sandbox, credentials) as opened:
         yield opened
+
+
+def environment(sandbox: Sandbox | None, **extra: str) -> dict[str, str]:
+    """For a CLI subprocess: the caller's environment without any of our variables, plus
+    the sandbox's URLs (R22: base URLs are configuration) and `extra`."""
+    ours = ("PERSONIO_", "AWORK_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+    if sandbox is not None:
+        env |= {"PERSONIO_API_URL": sandbox.personio_url, "AWORK_API_URL": sandbox.awork_url}
+    return env | extra
 
 
 # --- journal ------------------------------------------------------------------------------

@@ -9,11 +9,9 @@ item failures, which are in the report.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,16 +20,22 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from runner_helpers import TODAY, awork_writes, expected_rows, owned_rows, sandbox_for
+from runner_helpers import (
+    CLI,
+    RESOURCE,
+    SECRET,
+    TODAY,
+    awork_writes,
+    environment,
+    expected_rows,
+    owned_rows,
+    sandbox_for,
+)
 
 from personio_sync.engine.marker import owner_key
 from personio_sync.engine.window import today_in
 from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
 
-REPO = Path(__file__).resolve().parents[2]
-RESOURCE = REPO / "examples" / "personiosync.yaml"
-SECRET = REPO / "examples" / "secret.yaml"
-CLI = str(Path(sys.executable).with_name("personio-sync"))
 OWNER = owner_key("hr", "acme")  # the example's namespace/name
 DEMO_REPORT: dict[str, Any] = {
     "window": {"from": "2026-07-07", "to": "2027-01-17"},
@@ -58,15 +62,6 @@ DEMO_REPORT: dict[str, Any] = {
 def demo() -> Iterator[Sandbox]:
     with sandbox_for(demo_seed_path()) as sandbox:
         yield sandbox
-
-
-def environment(sandbox: Sandbox | None, **extra: str) -> dict[str, str]:
-    """The caller's environment without any of our variables, plus the sandbox's URLs."""
-    ours = ("PERSONIO_", "AWORK_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-    if sandbox is not None:
-        env |= {"PERSONIO_API_URL": sandbox.personio_url, "AWORK_API_URL": sandbox.awork_url}
-    return env | extra
 
 
 def cli(
