@@ -56,6 +56,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     )
     settings.persistence.finalizer = f"{API_GROUP}/kopf"
     settings.posting.level = logging.WARNING
+    # The CRD is installed before the operator (chart, demo, tests), and the chart grants
+    # no list on namespaces or CRDs: without this kopf retries 403s for ~a minute first.
+    settings.scanning.disabled = True
     # Watches that end on the server's side reconnect cleanly instead of hanging.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
