@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from runner_helpers import (
     OTHER_OWNER,
@@ -150,8 +150,8 @@ class Run:
 
 offsets = st.integers(-40, 200)  # the window is -14 .. +180: some land outside
 days, halves, picks = st.integers(1, 6), st.integers(0, len(HALVES) - 1), st.integers(0, 30)
-KILLS = [None, "status", "drop", "rate_limit", "malformed", "cancel", "lose"]
-STEPS = st.one_of(
+KILLS = ["status", "drop", "rate_limit", "malformed", "cancel", "lose", None]
+CHANGES = st.one_of(
     st.builds(Move, picks, offsets, days, halves),
     st.builds(Drop, picks, st.booleans()),
     st.builds(Add, st.integers(0, 4), offsets, days, halves, st.booleans()),
@@ -160,13 +160,13 @@ STEPS = st.one_of(
     st.builds(
         HandMade, st.integers(0, 5), st.integers(-10, 150), st.integers(0, 3), st.integers(0, 4)
     ),
-    st.builds(
-        Run,
-        st.sampled_from(KILLS),
-        st.sampled_from(["POST", "PUT", "DELETE"]),
-        st.integers(0, 4),
-    ),
 )
+RUNS = st.builds(
+    Run, st.sampled_from(KILLS), st.sampled_from(["POST", "PUT", "DELETE"]), st.integers(0, 5)
+)
+# Rounds of "some changes, then a run that may be killed"; the first run starts from an
+# empty awork (7 creates), later ones have updates and deletes to interrupt as well.
+ROUNDS = st.lists(st.tuples(st.lists(CHANGES, max_size=4), RUNS), min_size=1, max_size=3)
 
 
 def providers(sandbox: Sandbox) -> list[str | None]:
@@ -260,8 +260,10 @@ async def killed_run(sandbox: Sandbox, run: Run) -> None:
     if run.kill != "cancel":
         rule = {"kind": run.kill, "path_prefix": "/absences", "method": run.method}
         sandbox.awork.inject({**rule, "after": run.after})
-        with contextlib.suppress(AworkError):
+        try:
             await runner(sandbox)
+        except AworkError:
+            event("run stopped by a fault")
         sandbox.awork.faults.clear()
         return
     reached = asyncio.Event()
@@ -277,6 +279,7 @@ async def killed_run(sandbox: Sandbox, run: Run) -> None:
     waiter = asyncio.create_task(reached.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
+    event("run cancelled part-way" if not task.done() else "run ended before the cancel")
     task.cancel()  # lands while the next write may be in flight
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -293,6 +296,8 @@ async def lost_answer_run(sandbox: Sandbox, after: int) -> None:
             raise httpx.ReadError("connection reset after the write was done")
 
     await runner(sandbox, {"response": [lose]})
+    if seen > after:
+        event("an answer to a write was lost")
 
 
 async def runner(sandbox: Sandbox, hooks: dict[str, list[Any]] | None = None) -> None:
@@ -301,16 +306,15 @@ async def runner(sandbox: Sandbox, hooks: dict[str, list[Any]] | None = None) ->
         await sync(sandbox, clients=clients, concurrency=2)
 
 
-async def scenario(sandbox: Sandbox, steps: list[Any]) -> None:
+async def scenario(sandbox: Sandbox, rounds: list[tuple[list[Any], Run]]) -> None:
     counter = iter(range(1000))
     hand_made: dict[str, Any] = {}  # each as it was when entered
-    for step in steps:
-        if isinstance(step, Run):
-            await killed_run(sandbox, step)
-            continue
-        apply_change(sandbox, step, counter)
-        for absence_id, absence in others(sandbox).items():
-            hand_made.setdefault(absence_id, absence)
+    for changes, run in rounds:
+        for change in changes:
+            apply_change(sandbox, change, counter)
+            for absence_id, absence in others(sandbox).items():
+                hand_made.setdefault(absence_id, absence)
+        await killed_run(sandbox, run)
 
     await runner(sandbox)
 
@@ -328,9 +332,9 @@ async def scenario(sandbox: Sandbox, steps: list[Any]) -> None:
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(steps=st.lists(STEPS, min_size=1, max_size=8))
+@given(rounds=ROUNDS)
 async def test_r12_r14_killed_runs_then_one_clean_run_converge(
-    sandbox: Sandbox, steps: list[Any]
+    sandbox: Sandbox, rounds: list[tuple[list[Any], Run]]
 ) -> None:
     sandbox.reset()
-    await scenario(sandbox, steps)
+    await scenario(sandbox, rounds)
