@@ -236,6 +236,47 @@ def test_r23_invalid_spec_names_the_field(demo: Sandbox, tmp_path: Path) -> None
     assert awork_writes(demo) == [] and demo.personio.journal.entries() == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("kind: Secret\napiVersion: v1\n", "exactly one PersonioSync manifest, found 0"),
+        ("- just\n- a list\n", "must hold Kubernetes manifests"),
+        (
+            "apiVersion: v1\nkind: PersonioSync\nmetadata: {name: a}\nspec: {}\n",
+            "apiVersion must be personio-sync.dev/v1alpha1",
+        ),
+        (
+            "apiVersion: personio-sync.dev/v1alpha1\nkind: PersonioSync\nspec: {}\n",
+            "metadata.name is required",
+        ),
+        (
+            "apiVersion: personio-sync.dev/v1alpha1\nkind: PersonioSync\nmetadata: {name: a}\n"
+            "spec: {}\n",
+            "spec.secretRef",
+        ),
+    ],
+    ids=["no-resource", "not-a-mapping", "api-version", "no-name", "no-secret-ref"],
+)
+def test_r23_unusable_resource_manifest(
+    demo: Sandbox, tmp_path: Path, text: str, expected: str
+) -> None:
+    resource = write(tmp_path, "resource.yaml", text)
+
+    line = one_error_line(cli(*sync_args("--output", "json", resource=resource), sandbox=demo), 2)
+
+    assert expected in line
+
+
+def test_r23_secret_data_not_base64(demo: Sandbox, tmp_path: Path) -> None:
+    doc = yaml.safe_load(SECRET.read_text(encoding="utf-8"))
+    doc["data"] = {"aworkApiKey": "not base64!"}
+    secret = write(tmp_path, "secret.yaml", yaml.safe_dump(doc))
+
+    line = one_error_line(cli(*sync_args("--output", "json", secret=secret), sandbox=demo), 2)
+
+    assert "aworkApiKey" in line and "base64" in line and "not base64!" not in line
+
+
 def test_r23_unknown_time_zone(demo: Sandbox, tmp_path: Path) -> None:
     bad = resource_with(tmp_path, timeZone="Europe/Atlantis")
 
