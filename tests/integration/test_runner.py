@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from runner_helpers import (
 )
 
 from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
-from personio_sync.runner import Endpoints, Tuning, delete_owned
+from personio_sync.runner import Credentials, Endpoints, Tuning, delete_owned
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from contract.schemas import validate_awork
@@ -164,6 +165,39 @@ async def test_r5_no_holiday_endpoint_is_ever_called(demo: Sandbox) -> None:
     )
 
 
+async def test_r2_window_edges_over_http(demo: Sandbox) -> None:
+    """Server-side filter, client and engine agree on the edges: whole absences, never clipped."""
+    edges = {
+        "edge-last-day-is-window-start": (date(2026, 7, 3), 5),  # 07-03 .. 07-07
+        "edge-ends-the-day-before": (date(2026, 7, 2), 5),  # 07-02 .. 07-06: outside
+        "edge-first-day-is-window-end": (date(2027, 1, 17), 1),
+        "edge-starts-the-day-after": (date(2027, 1, 18), 1),  # outside
+        "edge-crosses-the-future-edge": (date(2027, 1, 10), 14),  # 01-10 .. 01-23, whole
+    }
+    for period_id, (first, days) in edges.items():
+        demo.personio_state.put_period(day_period(period_id, "1001", VACATION, first, days))
+
+    await sync(demo)
+
+    synced = {
+        r.marker.rsplit(":", 1)[-1]: (r.start_on, r.end_on) for r in owned_rows(demo) if r.marker
+    }
+    assert synced["edge-last-day-is-window-start"] == (
+        "2026-07-03T00:00:00Z",
+        "2026-07-07T23:59:59Z",
+    )
+    assert synced["edge-first-day-is-window-end"] == (
+        "2027-01-17T00:00:00Z",
+        "2027-01-17T23:59:59Z",
+    )
+    assert synced["edge-crosses-the-future-edge"] == (
+        "2027-01-10T00:00:00Z",
+        "2027-01-23T23:59:59Z",
+    )
+    assert "edge-ends-the-day-before" not in synced and "edge-starts-the-day-after" not in synced
+    assert owned_rows(demo) == expected_rows(demo)
+
+
 # --- generated companies ------------------------------------------------------------------
 
 
@@ -208,9 +242,7 @@ async def test_r14_paged_lists_are_read_once_per_page_at_the_largest_size() -> N
         assert owned_rows(sandbox) == expected_rows(sandbox)
 
 
-def company_credentials(company: dict[str, Any]) -> Any:
-    from personio_sync.runner import Credentials
-
+def company_credentials(company: dict[str, Any]) -> Credentials:
     cred = company["personio"]["credentials"][0]
     key = company["awork"]["api_keys"][0]["key"]
     return Credentials(cred["client_id"], cred["client_secret"], key)
