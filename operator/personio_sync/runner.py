@@ -179,15 +179,31 @@ async def delete_owned(
     owner_key: str,
     endpoints: Endpoints = Endpoints(),
     tuning: Tuning = Tuning(),
+    clients: Clients | None = None,
 ) -> int:
-    """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count."""
-    async with open_clients(credentials, endpoints, tuning) as clients:
-        owned = await clients.awork.list_owned_absences(owner_prefix(owner_key))
-        semaphore = asyncio.Semaphore(tuning.write_concurrency)
+    """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count.
 
-        async def delete(absence_id: str) -> None:
-            async with semaphore:
-                await clients.awork.delete_absence(absence_id)
+    Raises the first `AworkError`; the deletes still in flight are cancelled, and the
+    finalizer's next attempt lists what is left. Pass `clients` to reuse open clients.
+    """
+    if clients is None:
+        async with open_clients(credentials, endpoints, tuning) as opened:
+            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency)
+    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency)
 
-        await asyncio.gather(*(delete(a.id) for a in owned))
-        return len(owned)
+
+async def _delete_all(awork: AworkClient, owner: str, concurrency: int) -> int:
+    owned = await awork.list_owned_absences(owner_prefix(owner))
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def delete(absence_id: str) -> None:
+        async with semaphore:
+            await awork.delete_absence(absence_id)
+
+    try:  # a TaskGroup, not gather: a failure must not leave deletes running unawaited
+        async with asyncio.TaskGroup() as group:
+            for absence in owned:
+                group.create_task(delete(absence.id))
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return len(owned)
