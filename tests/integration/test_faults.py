@@ -17,6 +17,7 @@ import httpx
 import pytest
 from runner_helpers import (
     DEMO,
+    OWNER,
     TODAY,
     awork_writes,
     clear_journals,
@@ -45,7 +46,7 @@ from personio_sync.errors import (
     SyncError,
 )
 from personio_sync.fakes import Sandbox, demo_seed_path
-from personio_sync.runner import Credentials
+from personio_sync.runner import Credentials, delete_owned
 
 BOB = "5c3d0000-0000-4000-8000-000000000002"
 SICK = "7d0a8c1e-0001-4a6b-9c1d-000000000002"
@@ -404,3 +405,24 @@ async def test_r23_awork_key_revoked_during_the_writes_stops_the_run(demo: Sandb
     assert owned_rows(demo) == [] and others(demo) == hand_made
     demo.awork_state.add_api_key("demo-awork-key", "5c3d0000-0000-4000-8000-0000000000a1")
     await assert_converges(demo, writes=7)
+
+
+# --- deleting a resource with deletionPolicy Delete (R19) ---------------------------------
+
+
+@pytest.mark.parametrize("kind", ["status", "drop"])
+async def test_r19_delete_owned_fails_cleanly_and_the_retry_finishes(
+    demo: Sandbox, kind: str
+) -> None:
+    await run(demo)
+    hand_made = others(demo)
+    demo.awork.inject({"kind": kind, "path_prefix": "/absences", "method": "DELETE", "after": 2})
+
+    async with fast_clients(demo, http_timeout=HTTP_TIMEOUT) as clients:
+        with pytest.raises(AWORK_ERRORS[kind]):
+            await delete_owned(DEMO, owner_key=OWNER, clients=clients)
+        assert len(owned_rows(demo)) == 5
+        demo.awork.faults.clear()
+        assert await delete_owned(DEMO, owner_key=OWNER, clients=clients) == 5
+
+    assert owned_rows(demo) == [] and others(demo) == hand_made
