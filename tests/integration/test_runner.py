@@ -414,6 +414,37 @@ async def test_r16_dry_run_after_changes_reports_updates_and_deletes(demo: Sandb
     assert {p.action for p in report.planned} == {"update", "delete"}
 
 
+async def test_r16_dry_run_sample_is_bounded() -> None:
+    company = generate_company(15, today=TODAY, seed=2)
+    with sandbox_for(company) as sandbox:
+        report = await sync(
+            sandbox, make_spec(dryRun=True), credentials=company_credentials(company)
+        )
+
+        assert report.actions.created > 20 and len(report.planned) == 20
+        assert awork_writes(sandbox) == []
+
+
+async def test_r8_user_mapping_links_different_emails_over_http(demo: Sandbox) -> None:
+    spec = make_spec(
+        userMappings=[
+            {"personioEmail": "Dave@acme.example", "aworkEmail": "frank@acme.example"},
+            {"personioEmail": "nobody@acme.example", "aworkEmail": "alice@acme.example"},
+        ]
+    )
+
+    report = await sync(demo, spec)
+
+    dave = row(12, FRANK, "2026-08-04T00:00:00", "2026-08-06T23:59:59", "Vacation")
+    assert owned_rows(demo) == sorted([*DEMO_ROWS, dave])
+    assert "dave@acme.example" in report.users.matched
+    assert report.users.personio_only == ["erin@acme.example"]
+    assert report.users.awork_only == []
+    assert report.users.broken_mappings == [
+        "nobody@acme.example -> alice@acme.example (no Personio person with that e-mail)"
+    ]
+
+
 async def test_r1_include_pending_adds_pending_never_rejected(demo: Sandbox) -> None:
     spec = make_spec(includePending=True)
 
