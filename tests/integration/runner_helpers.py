@@ -58,6 +58,13 @@ def sandbox_for(seed: SeedSource, *, today: date = TODAY) -> Sandbox:
     return Sandbox(seed, today=today, awork_knobs=knobs)
 
 
+def http_timeout_for(sandbox: Sandbox) -> float:
+    """Short only while a `timeout` fault is armed (the fake holds such a request until the
+    client gives up); elsewhere long, so a loaded machine cannot fake a timeout."""
+    armed = sandbox.personio.faults.rules() + sandbox.awork.faults.rules()
+    return 0.4 if any(rule["kind"] == "timeout" for rule in armed) else 5.0
+
+
 def make_spec(**fields: Any) -> PersonioSyncSpec:
     """A spec as the CLI or operator would parse it; keyword arguments are spec fields."""
     return parse_spec({"secretRef": {"name": "acme-credentials"}, **fields})

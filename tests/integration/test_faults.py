@@ -25,6 +25,7 @@ from runner_helpers import (
     eventually,
     expected_rows,
     fast_clients,
+    http_timeout_for,
     others,
     owned_rows,
     sandbox_for,
@@ -51,7 +52,6 @@ from personio_sync.runner import Credentials, delete_owned
 BOB = "5c3d0000-0000-4000-8000-000000000002"
 SICK = "7d0a8c1e-0001-4a6b-9c1d-000000000002"
 KINDS = ["status", "rate_limit", "timeout", "malformed", "drop"]
-HTTP_TIMEOUT = 0.4  # the fakes' `timeout` fault holds a request until the client gives up
 # Every kind of fault on the main list of each vendor, and each other read once.
 READS = [
     *(pytest.param("personio", "/v2/absence-periods", None, k, id=f"periods-{k}") for k in KINDS),
@@ -104,7 +104,8 @@ def faulted(sandbox: Sandbox) -> list[str]:
 
 
 async def run(sandbox: Sandbox, credentials: Credentials = DEMO) -> SyncReport:
-    async with fast_clients(sandbox, credentials, http_timeout=HTTP_TIMEOUT) as clients:
+    timeout = http_timeout_for(sandbox)
+    async with fast_clients(sandbox, credentials, http_timeout=timeout) as clients:
         return await sync(sandbox, credentials=credentials, clients=clients)
 
 
@@ -418,7 +419,7 @@ async def test_r19_delete_owned_fails_cleanly_and_the_retry_finishes(
     hand_made = others(demo)
     demo.awork.inject({"kind": kind, "path_prefix": "/absences", "method": "DELETE", "after": 2})
 
-    async with fast_clients(demo, http_timeout=HTTP_TIMEOUT) as clients:
+    async with fast_clients(demo) as clients:
         with pytest.raises(AWORK_ERRORS[kind]):
             await delete_owned(DEMO, owner_key=OWNER, clients=clients)
         assert len(owned_rows(demo)) == 5

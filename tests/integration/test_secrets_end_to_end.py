@@ -23,7 +23,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from runner_helpers import CLI, RESOURCE, TODAY, environment, fast_clients, sandbox_for, sync
+from runner_helpers import (
+    CLI,
+    RESOURCE,
+    TODAY,
+    environment,
+    fast_clients,
+    http_timeout_for,
+    sandbox_for,
+    sync,
+)
 
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import SyncError
@@ -137,7 +146,8 @@ async def test_r21_run_sync_error_paths_show_no_secret(
     credentials = setup(sandbox)
     shown: list[str] = [repr(credentials)]
 
-    async with fast_clients(sandbox, credentials, http_timeout=0.3) as clients:
+    timeout = http_timeout_for(sandbox)
+    async with fast_clients(sandbox, credentials, http_timeout=timeout) as clients:
         try:
             report = await sync(sandbox, credentials=credentials, clients=clients)
         except SyncError as error:
