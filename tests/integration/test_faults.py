@@ -46,7 +46,7 @@ from personio_sync.errors import (
     PersonioTransportError,
     SyncError,
 )
-from personio_sync.fakes import Sandbox, demo_seed_path
+from personio_sync.fakes import AworkKnobs, PersonioKnobs, Sandbox, demo_seed_path
 from personio_sync.runner import Credentials, delete_owned
 
 BOB = "5c3d0000-0000-4000-8000-000000000002"
@@ -427,3 +427,20 @@ async def test_r19_delete_owned_fails_cleanly_and_the_retry_finishes(
         assert await delete_owned(DEMO, owner_key=OWNER, clients=clients) == 5
 
     assert owned_rows(demo) == [] and others(demo) == hand_made
+
+
+async def test_r15_real_rate_limits_are_paced_not_failed() -> None:
+    """Both fakes enforce their limits; awork allows 4 requests a second here."""
+    awork = AworkKnobs(rate_limits=True, per_second=4, per_minute=1000)
+    personio = PersonioKnobs(rate_limits=True)
+    with Sandbox(demo_seed_path(), today=TODAY, awork_knobs=awork, personio_knobs=personio) as sb:
+        async with fast_clients(sb, awork={"max_rate_limit_wait": 5.0}) as clients:
+            report = await sync(sb, clients=clients, concurrency=8)
+
+        assert (report.actions.created, report.actions.failed) == (7, 0)
+        assert owned_rows(sb) == expected_rows(sb)
+        assert clients.awork.stats.pacing_wait_seconds > 0  # it waited instead of failing
+        statuses = [e.status for e in sb.awork.journal.entries()]
+        assert statuses.count(200) == 10 and set(statuses) <= {200, 429}
+        # Before the first answer nobody knows the budget; after it, no 429 storm.
+        assert statuses.count(429) == clients.awork.stats.rate_limited <= 8
