@@ -222,10 +222,14 @@ async def test_r13_generated_company_converges_to_the_rules(people: int, seed: i
         assert first.users.without_email == ["99990003"]
 
 
-async def test_r14_paged_lists_are_read_once_per_page_at_the_largest_size() -> None:
+@pytest.mark.parametrize("relative_links", [False, True], ids=["absolute", "relative"])
+async def test_r14_paged_lists_are_read_once_per_page_at_the_largest_size(
+    relative_links: bool,
+) -> None:
     company = generate_company(60, today=TODAY, seed=4, absences_per_person=3)
     credentials = company_credentials(company)
     with sandbox_for(company) as sandbox:
+        sandbox.personio.set_knobs(relative_links=relative_links)
         await sync(sandbox, credentials=credentials, concurrency=16)
         clear_journals(sandbox)
         await sync(sandbox, credentials=credentials)
