@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from runner_demo import DEMO_REPORT
 from runner_helpers import (
     CLI,
     RESOURCE,
@@ -37,25 +38,6 @@ from personio_sync.engine.window import today_in
 from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
 
 OWNER = owner_key("hr", "acme")  # the example's namespace/name
-DEMO_REPORT: dict[str, Any] = {
-    "window": {"from": "2026-07-07", "to": "2027-01-17"},
-    "dryRun": False,
-    "users": {
-        "matched": 3,
-        "personioOnly": ["dave@acme.example", "erin@acme.example"],
-        "aworkOnly": ["frank@acme.example"],
-        "ambiguous": [],
-    },
-    "actions": {
-        "created": 7,
-        "updated": 0,
-        "deleted": 0,
-        "unchanged": 0,
-        "skipped": 3,
-        "failed": 0,
-    },
-    "failures": [],
-}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from runner_demo import BOB, SICK
 from runner_helpers import (
     DEMO,
     OWNER,
@@ -49,8 +50,6 @@ from personio_sync.errors import (
 from personio_sync.fakes import AworkKnobs, PersonioKnobs, Sandbox, demo_seed_path
 from personio_sync.runner import Credentials, delete_owned
 
-BOB = "5c3d0000-0000-4000-8000-000000000002"
-SICK = "7d0a8c1e-0001-4a6b-9c1d-000000000002"
 KINDS = ["status", "rate_limit", "timeout", "malformed", "drop"]
 # Every kind of fault on the main list of each vendor, and each other read once.
 READS = [

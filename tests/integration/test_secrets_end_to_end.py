@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from runner_demo import SICK
 from runner_helpers import (
     CLI,
     RESOURCE,
@@ -46,7 +47,6 @@ API_KEY = "S3CR3T-awork-key-77d3"
 WRONG = "S3CR3T-wrong-b210"
 LEAKS = ("S3CR3T", "papi-")  # every credential above, and any Personio access token
 SECRETS = Credentials(CLIENT_ID, CLIENT_SECRET, API_KEY)
-SICK = "7d0a8c1e-0001-4a6b-9c1d-000000000002"
 
 
 def secret_company() -> dict[str, Any]:
