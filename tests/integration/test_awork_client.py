@@ -113,12 +113,17 @@ class _NoAdminRights(FakeAwork):
         fail(401)
 
 
-async def test_r6_apiusers_forbidden_means_none(http: Any) -> None:
+async def test_r6_apiusers_forbidden_still_flags_the_caller(http: Any) -> None:
+    """Without rights on /apiusers, the key's own API user (GET /me) is still no candidate."""
     seed = {"api_keys": [API_KEY], "users": [awork_user(1)]}
     async with _NoAdminRights(seed) as fake:
         client = AworkClient(http, fake.url, API_KEY)
         users = await client.list_users()
-    assert len(users) == 2 and not any(u.is_api_user for u in users)
+        me = (
+            await http.get(f"{fake.url}/me", headers={"Authorization": f"Bearer {API_KEY}"})
+        ).json()
+    assert len(users) == 2
+    assert [u.id for u in users if u.is_api_user] == [me["id"]]
 
 
 # --- owned absences ---------------------------------------------------------------------

@@ -287,3 +287,15 @@ def test_r12_type_of_absence_does_not_matter() -> None:
     )
     outcome = run(**ANNA, periods=[period("a", "p1", "2026-04-06", "2026-04-06")], absences=[twin])
     assert len(outcome.plan.creates) == 1 and outcome.plan.deletes == []
+
+
+def test_r11_period_id_too_long_for_the_marker_is_skipped_not_fatal() -> None:
+    """R11/R15: a period whose marker would exceed 100 characters is skipped and counted."""
+    long_id = "p" * 90
+    outcome = run(
+        persons=[make_person("p-anna", "anna@example.com")],
+        users=[user("u-anna", "anna@example.com")],
+        periods=[period(long_id, "p-anna", "2026-04-08", "2026-04-08")],
+    )
+    assert outcome.plan.writes == 0
+    assert outcome.report.skipped_reasons == {"idTooLongForMarker": 1}

@@ -128,11 +128,15 @@ class AworkClient:
     # --- helpers ----------------------------------------------------------------------
 
     async def _api_user_ids(self) -> set[str]:
-        """`GET /apiusers` needs admin rights; without them (401/403/404) assume none (R6)."""
+        """`GET /apiusers` needs admin rights; without them (401/403/404) at least the
+        caller itself (`GET /me`) is known to be an API user, so it is never reported (R6)."""
         reply = await self._call("GET", "/apiusers", "GET /apiusers")
         if reply.status in (401, 403, 404):
-            log.debug("awork GET /apiusers -> %d; treating API users as none", reply.status)
-            return set()
+            log.debug("awork GET /apiusers -> %d; only the caller counts as API user", reply.status)
+            me = await self._call("GET", "/me", "GET /me")
+            _require_ok(me, "GET /me")
+            caller = me.body.get("id") if isinstance(me.body, dict) else None
+            return {str(caller)} if caller else set()
         _require_ok(reply, "GET /apiusers")
         return {user.id for user in _parse_list(ApiUserModel, reply.body, "GET /apiusers")}
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from personio_sync.engine.absence import absence_body
 from personio_sync.engine.dates import is_hourly, period_days
-from personio_sync.engine.marker import make_marker
+from personio_sync.engine.marker import MAX_LENGTH, make_marker, owner_prefix
 from personio_sync.engine.matching import Matching
 from personio_sync.engine.model import (
     AbsenceBody,
@@ -86,6 +86,9 @@ def desired_absences(
             continue
         if hourly:
             days = type(days)(days.dates, starts_midday=False, ends_midday=False)
+        if len(owner_prefix(owner) + period.id) > MAX_LENGTH:
+            desired.skipped["idTooLongForMarker"] += 1  # cannot be owned safely (R11)
+            continue
         text = policy.generic_text or (kind.name if kind else "Absent")
         desired.bodies[period.id] = absence_body(
             days, user_id=user_id, description=text, marker=make_marker(owner, period.id)
