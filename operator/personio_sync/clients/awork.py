@@ -14,6 +14,7 @@ treats as a per-item failure (R15). Everything raised is a `personio_sync.errors
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -41,6 +42,7 @@ from personio_sync.errors import (
 log = logging.getLogger("personio_sync.clients.awork")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 
@@ -96,7 +98,7 @@ class AworkClient:
 
     async def list_users(self) -> list[AworkUser]:
         """Active and deactivated users (archived ones are hidden by awork), API users flagged."""
-        users = await self._paged("/users", "GET /users", {}, UserModel)
+        users = await self._paged("/users", "GET /users", {}, UserModel, lambda user: user)
         api_user_ids = await self._api_user_ids()
         return [user.to_user(api_user_ids) for user in users]
 
@@ -104,8 +106,9 @@ class AworkClient:
         """Absences whose externalProvider starts with `prefix` (R11), listed by awork's filter."""
         literal = prefix.replace("'", "''")
         params = {"filterby": f"startswith(externalProvider,'{literal}')"}
-        absences = await self._paged("/absences", "GET /absences", params, AbsenceModel)
-        return [absence.to_absence() for absence in absences]
+        return await self._paged(
+            "/absences", "GET /absences", params, AbsenceModel, AbsenceModel.to_absence
+        )
 
     async def create_absence(self, body: AbsenceBody) -> AworkAbsence:
         form = AbsenceForm.from_body(body).model_dump()
@@ -141,16 +144,22 @@ class AworkClient:
         return {user.id for user in _parse_list(ApiUserModel, reply.body, "GET /apiusers")}
 
     async def _paged(
-        self, path: str, endpoint: str, params: dict[str, str], model: type[M]
-    ) -> list[M]:
-        items: list[M] = []
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, str],
+        model: type[M],
+        convert: Callable[[M], T],
+    ) -> list[T]:
+        """All pages, converted page by page so the wire models never pile up."""
+        items: list[T] = []
         page = 1
         while True:
             query = {**params, "page": str(page), "pageSize": str(self._page_size)}
             reply = await self._call("GET", path, endpoint, params=query)
             _require_ok(reply, endpoint)
             batch = _parse_list(model, reply.body, endpoint)
-            items.extend(batch)
+            items.extend(convert(item) for item in batch)
             total = _int_header(reply.headers, "aw-totalitems")
             if len(batch) < self._page_size or (total is not None and len(items) >= total):
                 return items

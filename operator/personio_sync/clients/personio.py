@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -45,6 +46,7 @@ from personio_sync.errors import (
 log = logging.getLogger("personio_sync.clients.personio")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 PERSONS_PAGE_LIMIT = 50  # Personio's maximum; 51+ is a 400
 PAGE_LIMIT = 100
@@ -105,8 +107,9 @@ class PersonioClient:
 
     async def list_persons(self) -> list[Person]:
         """Every person; raises PersonioEmailNotReadable if none carries an e-mail (R7, R23)."""
-        models = await self._list("/v2/persons", {"limit": PERSONS_PAGE_LIMIT}, PersonModel)
-        persons = [model.to_person() for model in models]
+        persons = await self._list(
+            "/v2/persons", {"limit": PERSONS_PAGE_LIMIT}, PersonModel, PersonModel.to_person
+        )
         if persons and all(person.email is None for person in persons):
             raise PersonioEmailNotReadable(
                 f"Personio returned {len(persons)} persons, none with an e-mail address: the "
@@ -117,8 +120,9 @@ class PersonioClient:
         return persons
 
     async def list_absence_types(self) -> list[AbsenceType]:
-        models = await self._list("/v2/absence-types", {"limit": PAGE_LIMIT}, AbsenceTypeModel)
-        return [model.to_type() for model in models]
+        return await self._list(
+            "/v2/absence-types", {"limit": PAGE_LIMIT}, AbsenceTypeModel, AbsenceTypeModel.to_type
+        )
 
     async def list_absence_periods(self, window: DateRange) -> list[AbsencePeriod]:
         """Periods overlapping the window (server-side filter); `ends_at` stays exclusive (R3)."""
@@ -127,20 +131,29 @@ class PersonioClient:
             "ends_at.date_time.gte": f"{window.start.isoformat()}T00:00:00",
             "starts_from.date_time.lte": f"{window.end.isoformat()}T23:59:59",
         }
-        models = await self._list("/v2/absence-periods", params, AbsencePeriodModel)
-        return [model.to_period() for model in models]
+        return await self._list(
+            "/v2/absence-periods", params, AbsencePeriodModel, AbsencePeriodModel.to_period
+        )
 
     # --- paging -----------------------------------------------------------------------
 
-    async def _list(self, path: str, params: dict[str, str | int], model: type[M]) -> list[M]:
+    async def _list(
+        self,
+        path: str,
+        params: dict[str, str | int],
+        model: type[M],
+        convert: Callable[[M], T],
+    ) -> list[T]:
+        """All pages, each converted as it arrives: at 60,000 periods, keeping the wire
+        models until the end would double the memory of a run."""
         endpoint = f"GET {path}"
         url: httpx.URL | None = httpx.URL(self._base_url + path, params=params)
         seen: set[str] = set()
-        items: list[M] = []
+        items: list[T] = []
         while url is not None:
             seen.add(str(url))
             page = _parse(Page, await self._get(endpoint, url), endpoint)
-            items.extend(_parse(model, item, endpoint) for item in page.data)
+            items.extend(convert(_parse(model, item, endpoint)) for item in page.data)
             url = self._follow(page.next_href, endpoint, seen)
         return items
 

@@ -15,7 +15,7 @@ from personio_sync.engine.model import AbsencePeriod, DateRange
 _INSTANT = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeriodDays:
     """A period as the calendar sees it: dates plus which ends are half days."""
 

@@ -19,7 +19,7 @@ class ApprovalStatus(StrEnum):
     REJECTED = "REJECTED"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     """A Personio person; `email` is None when the credential cannot read it."""
 
@@ -28,14 +28,14 @@ class Person:
     name: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AbsenceType:
     id: str
     name: str
     unit: Literal["DAY", "HOUR"] = "DAY"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AbsencePeriod:
     """A Personio v2 absence period as sent: naive local date-times, exclusive end (R3)."""
 
@@ -50,7 +50,7 @@ class AbsencePeriod:
     timezone_id: str = "Europe/Berlin"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AworkUser:
     id: str
     emails: tuple[str, ...]
@@ -60,7 +60,7 @@ class AworkUser:
     is_api_user: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AworkAbsence:
     """An absence as awork stores it: UTC instants snapped to 00:00:00/12:00:00/23:59:59."""
 
@@ -74,7 +74,7 @@ class AworkAbsence:
     is_half_day_on_end: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DateRange:
     """An inclusive range of calendar dates."""
 
@@ -88,7 +88,7 @@ class DateRange:
         return not self.overlaps(other)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AbsenceBody:
     """What the operator writes to awork for one Personio period (R9-R11)."""
 

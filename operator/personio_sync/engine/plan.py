@@ -16,14 +16,14 @@ from personio_sync.engine.model import AbsenceBody, AworkAbsence, DateRange
 from personio_sync.engine.source import Desired
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Create:
     period_id: str
     body: AbsenceBody
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Update:
     absence_id: str
     period_id: str
@@ -31,7 +31,7 @@ class Update:
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delete:
     absence_id: str
     period_id: str | None
