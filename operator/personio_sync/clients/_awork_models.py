@@ -8,6 +8,7 @@ The request body `AbsenceForm` is written strictly: awork's schema says
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from sys import intern
 
 from pydantic import BaseModel, ConfigDict
 
@@ -69,10 +70,10 @@ class AbsenceModel(_Model):
     def to_absence(self) -> AworkAbsence:
         return AworkAbsence(
             id=self.id,
-            user_id=self.userId or "",
+            user_id=intern(self.userId or ""),  # repeated across many absences
             start_on=_utc(self.startOn),
             end_on=_utc(self.endOn),
-            description=self.description,
+            description=intern(self.description) if self.description else self.description,
             external_provider=self.externalProvider,
             is_half_day_on_start=bool(self.isHalfDayOnStart),
             is_half_day_on_end=bool(self.isHalfDayOnEnd),

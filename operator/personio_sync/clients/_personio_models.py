@@ -9,6 +9,7 @@ half-day types in any case. Each model converts itself to the engine's dataclass
 from __future__ import annotations
 
 from datetime import datetime
+from sys import intern
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -114,14 +115,14 @@ class AbsencePeriodModel(_Model):
     def to_period(self) -> AbsencePeriod:
         return AbsencePeriod(
             id=self.id,
-            person_id=self.person.id,
-            type_id=self.absence_type.id,
+            person_id=intern(self.person.id),  # repeated across tens of thousands of periods
+            type_id=intern(self.absence_type.id),
             starts_from=self.starts_from.date_time,
             starts_type=self.starts_from.half,
             ends_at=self.ends_at.date_time if self.ends_at else None,
             ends_type=self.ends_at.half if self.ends_at else None,
             status=_status(self.approval.status),
-            timezone_id=self.timezone_id or "Europe/Berlin",
+            timezone_id=intern(self.timezone_id or "Europe/Berlin"),
         )
 
     @field_validator("ends_at", mode="before")
