@@ -106,16 +106,15 @@ class RetryingSender:
         max_retries: int,
         backoff: Backoff,
         rate_limit_wait: RateLimitWait,
-        stats: RequestStats,
         pacer: Pacer | None = None,
     ) -> None:
         self._http = http
         self._vendor = vendor
         self._max_retries = max_retries
-        self._backoff = backoff
+        self.backoff = backoff
         self._rate_limit_wait = rate_limit_wait
         self._pacer = pacer
-        self.stats = stats
+        self.stats = RequestStats()
 
     async def send(self, endpoint: str, build: RequestFactory) -> Reply:
         """`build` makes a fresh request per attempt (headers may change, e.g. a new token)."""
@@ -146,7 +145,7 @@ class RetryingSender:
             )
             log.debug("%s %s failed (attempt %d): %s", self._vendor.name, endpoint, attempt, kind)
             message = self._unreachable(endpoint, attempt, kind)
-            return _Retry(self._vendor.transport_error(message), exc, self._backoff.delay(attempt))
+            return _Retry(self._vendor.transport_error(message), exc, self.backoff.delay(attempt))
         finally:
             if self._pacer is not None:
                 self._pacer.release(headers)
@@ -170,7 +169,7 @@ class RetryingSender:
                 f"{attempt + 1} attempts: {clip(response.text, 120) or 'no details'}"
             )
             return _Retry(
-                self._vendor.status_error(message, status), None, self._backoff.delay(attempt)
+                self._vendor.status_error(message, status), None, self.backoff.delay(attempt)
             )
         try:
             body = response.json() if response.content.strip() else None
@@ -178,7 +177,7 @@ class RetryingSender:
             if status >= 400:  # an unparseable error body is still a definite answer
                 return Reply(status, response.headers, None)
             message = self._unreachable(endpoint, attempt, "the response body was not valid JSON")
-            return _Retry(self._vendor.transport_error(message), exc, self._backoff.delay(attempt))
+            return _Retry(self._vendor.transport_error(message), exc, self.backoff.delay(attempt))
         return Reply(status, response.headers, body)
 
     def _unreachable(self, endpoint: str, attempt: int, what: str) -> str:

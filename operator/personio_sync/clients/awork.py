@@ -28,7 +28,7 @@ from personio_sync.clients._awork_models import (
     ErrorResponse,
     UserModel,
 )
-from personio_sync.clients._http import Backoff, Reply, RequestStats, RetryingSender, Vendor
+from personio_sync.clients._http import Backoff, Reply, RetryingSender, Vendor
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 from personio_sync.errors import (
@@ -77,21 +77,19 @@ class AworkClient:
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._fallback_wait = rate_limit_wait
         self._max_wait = max_rate_limit_wait
-        self._backoff = Backoff(base=backoff_base, cap=backoff_max)
-        self.stats = RequestStats()
         self._sender = RetryingSender(
             http,
             _VENDOR,
             max_retries=max_retries,
-            backoff=self._backoff,
+            backoff=Backoff(base=backoff_base, cap=backoff_max),
             rate_limit_wait=self._wait_after_429,
-            stats=self.stats,
             pacer=(
                 RateLimitPacer(max_wait=max_rate_limit_wait, second_window=second_window)
                 if pace
                 else None
             ),
         )
+        self.stats = self._sender.stats
 
     def __repr__(self) -> str:
         return f"AworkClient(base_url={self._base_url!r})"
@@ -191,7 +189,7 @@ class AworkClient:
     def _wait_after_429(self, response: httpx.Response, attempt: int) -> float:
         announced = rate_limit_header_wait(response.headers)
         if announced is None:
-            return self._backoff.delay(attempt, floor=self._fallback_wait)
+            return self._sender.backoff.delay(attempt, floor=self._fallback_wait)
         return min(announced, self._max_wait)
 
 

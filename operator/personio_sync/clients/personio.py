@@ -22,7 +22,7 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from personio_sync.clients._http import Backoff, Reply, RequestStats, RetryingSender, Vendor
+from personio_sync.clients._http import Backoff, Reply, RetryingSender, Vendor
 from personio_sync.clients._personio_models import (
     AbsencePeriodModel,
     AbsenceTypeModel,
@@ -89,16 +89,14 @@ class PersonioClient:
         self._client_secret = client_secret
         self._rate_limit_floor = rate_limit_wait
         self._refresh_margin = token_refresh_margin
-        self._backoff = Backoff(base=backoff_base, cap=backoff_max)
-        self.stats = RequestStats()
         self._sender = RetryingSender(
             http,
             _VENDOR,
             max_retries=max_retries,
-            backoff=self._backoff,
+            backoff=Backoff(base=backoff_base, cap=backoff_max),
             rate_limit_wait=self._wait_after_429,
-            stats=self.stats,
         )
+        self.stats = self._sender.stats
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
 
@@ -196,7 +194,7 @@ class PersonioClient:
 
     def _wait_after_429(self, response: httpx.Response, attempt: int) -> float:
         """Personio sends no Retry-After; it asks for at least 1 s, so floor + back-off."""
-        return self._rate_limit_floor + self._backoff.delay(attempt)
+        return self._rate_limit_floor + self._sender.backoff.delay(attempt)
 
     # --- token ------------------------------------------------------------------------
 
