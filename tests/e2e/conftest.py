@@ -15,17 +15,19 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from personio_sync.controller.testing import OperatorFleet, OperatorProcess
 from personio_sync.crd import CRD_NAME
 from personio_sync.devtools.binaries import BinariesError, binaries_dir
 from personio_sync.devtools.controlplane import LocalControlPlane
 from personio_sync.devtools.kubeapi import AsyncKubeApi, Credentials, KubeApi, check_test_context
 from personio_sync.devtools.kubectl import Helm, Kubectl
+from personio_sync.fakes.sandbox import Sandbox
 
 EXISTING_ENV = "PERSONIO_SYNC_E2E_EXISTING_CLUSTER"
 ALLOW_ENV = "PERSONIO_SYNC_E2E_ALLOW_CONTEXT"
@@ -130,3 +132,20 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_api: KubeAp
     if not cluster.local:
         # A real cluster finishes the deletion on its own; the local one never would.
         kube_api.delete(f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def start_operator(
+    request: pytest.FixtureRequest, kubeconfig: Path, sandbox: Sandbox, tmp_path: Path
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Operators as real processes against the test module's own `sandbox` fixture.
+
+    Once they are stopped, none of the module's `CREDENTIAL_VALUES` (if it names any)
+    may appear in their logs (R21).
+    """
+    fleet = OperatorFleet(kubeconfig, sandbox.personio_url, sandbox.awork_url, tmp_path)
+    yield fleet.start
+    print(fleet.stop_all())
+    logs = fleet.full_logs()
+    leaked = [v for v in getattr(request.module, "CREDENTIAL_VALUES", ()) if v in logs]
+    assert not leaked, "R21: a credential reached the operator's log"

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from personio_sync.controller.testing import (
-    OperatorFleet,
-    OperatorProcess,
     is_ready,
     secret_manifest,
     sync_manifest,
@@ -68,15 +65,6 @@ SEED: dict[str, Any] = {
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox(SEED, today=TODAY) as sb:
         yield sb
-
-
-@pytest.fixture
-def start_operator(
-    kubeconfig: Path, sandbox: Sandbox, tmp_path: Path
-) -> Iterator[Callable[..., OperatorProcess]]:
-    fleet = OperatorFleet(kubeconfig, sandbox.personio_url, sandbox.awork_url, tmp_path)
-    yield fleet.start
-    print(fleet.stop_all())
 
 
 def wait_for(kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
