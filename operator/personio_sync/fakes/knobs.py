@@ -47,6 +47,11 @@ class PersonioKnobs(Knobs):
     absence_periods_rps: float = Field(10.0, gt=0)
     absence_types_rps: float = Field(10.0, gt=0)
     auth_per_minute: float = Field(150.0, gt=0)
+    list_cap: dict[Literal["persons", "absence_types", "periods"], int] = Field(
+        default_factory=dict,
+        description="Serve at most N items of that list in all and claim it ends there: "
+        "an empty (0) or cut-short list answered with 200, as in a vendor glitch.",
+    )
 
 
 class AworkKnobs(Knobs):
@@ -56,7 +61,9 @@ class AworkKnobs(Knobs):
     per_second: int = Field(50, ge=1)
 
 
-FaultKind = Literal["status", "rate_limit", "timeout", "malformed", "drop"]
+# timeout: hold the request unanswered; lost_answer: carry it out, then hold the answer
+# until the client gives up (a write that happened but whose answer never arrived).
+FaultKind = Literal["status", "rate_limit", "timeout", "lost_answer", "malformed", "drop"]
 
 
 class FaultRule(BaseModel):

@@ -177,7 +177,7 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
                 entry.body = _parse_json(await request.read())
             if rule is not None:
                 entry.fault = rule.kind
-                return await self._apply_fault(rule, request, entry)
+                return await self._apply_fault(rule, request, entry, handler)
             delay = self.knobs.latency_s(request.path)
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -205,10 +205,12 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         return response
 
     async def _apply_fault(
-        self, rule: FaultRule, request: web.Request, entry: JournalEntry
+        self, rule: FaultRule, request: web.Request, entry: JournalEntry, handler: Handler
     ) -> web.StreamResponse:
-        if rule.kind in ("drop", "timeout"):
-            if rule.kind == "timeout":
+        if rule.kind == "lost_answer":
+            entry.status = (await self._serve(request, handler)).status
+        if rule.kind in ("drop", "timeout", "lost_answer"):
+            if rule.kind != "drop":
                 await self._hold(request)
             if request.transport is not None:
                 request.transport.close()

@@ -155,6 +155,9 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
         after, filters = filters_of(request)
         select = parse(filters)
         items, ids = self.state.query(kind, select, select)
+        cap = self.knobs.list_cap.get(kind)  # type: ignore[call-overload]
+        if cap is not None:
+            items, ids = items[:cap], ids[:cap]
         chunk, next_after = page(items, ids, after, limit)
         body = envelope(
             request,
