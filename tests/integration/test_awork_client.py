@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
-from clients_helpers import API_KEY, AworkFactory, awork_user
+from clients_helpers import API_KEY, FAST, AworkFactory, awork_user
 
 from contract.schemas import validate_awork
 from personio_sync.clients import AworkClient
@@ -309,15 +311,49 @@ async def test_persistent_fault_gives_specific_error(
     kind: str,
     error: type[Exception],
 ) -> None:
+    """Each POST whose outcome is unknown is looked up before it is sent again (D-Once)."""
     awork = make_awork(http_client=quick_http)
-    awork_fake.inject({"kind": kind, "path_prefix": "/absences"})
+    awork_fake.inject({"kind": kind, "path_prefix": "/absences", "method": "POST"})
     with pytest.raises(error) as caught:
         await awork.create_absence(body())
     assert awork.stats.requests["POST /absences"] == 4
+    assert awork.stats.requests["GET /absences"] == 4 and awork.stats.settled == 0
     if isinstance(caught.value, AworkStatusError):
         assert caught.value.status_code == 503
     else:
         assert caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("kind", ["lost_answer", "malformed"])
+async def test_d_once_create_whose_answer_is_lost_is_found_not_sent_again(
+    awork_fake: FakeAwork, make_awork: AworkFactory, quick_http: Any, kind: str
+) -> None:
+    """awork stored the absence but the answer never arrived (or arrived cut short)."""
+    awork = make_awork(http_client=quick_http)
+    if kind == "malformed":  # the fake's malformed fault answers without storing: store first
+        await make_awork().create_absence(body())
+    awork_fake.inject({"kind": kind, "path_prefix": "/absences", "method": "POST", "times": 1})
+    created = await awork.create_absence(body())
+    assert created.external_provider == PREFIX + "p1"
+    assert awork.stats.requests["POST /absences"] == 1 and awork.stats.settled == 1
+    assert [a.id for a in await awork.list_owned_absences(PREFIX)] == [created.id]
+
+
+async def test_d_once_unsent_create_is_retried_without_a_lookup() -> None:
+    """A connection that never opened proves the POST never arrived: no lookup needed."""
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if len(calls) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        form = json.loads(request.content)
+        return httpx.Response(200, json={"id": "aw1", **form})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        awork = AworkClient(client, "http://awork.test/api/v1", API_KEY, pace=False, **FAST)
+        created = await awork.create_absence(body())
+    assert calls == ["POST", "POST"] and created.id == "aw1" and awork.stats.settled == 0
 
 
 async def test_concurrent_writes_paced_without_429_storm(

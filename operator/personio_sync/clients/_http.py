@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +41,8 @@ class RequestStats:
     rate_limit_wait_seconds: float = 0.0
     pacing_wait_seconds: float = 0.0
     token_refreshes: int = 0
+    # Unsafe requests whose outcome was unknown and that were found done (D-Once).
+    settled: int = 0
 
     @property
     def total_requests(self) -> int:
@@ -93,6 +95,11 @@ class Pacer(Protocol):
 
 RateLimitWait = Callable[[httpx.Response, int], float]
 RequestFactory = Callable[[], httpx.Request]
+# Looks up whether a request whose answer was lost took effect; its Reply if it did.
+Settle = Callable[[], Awaitable["Reply | None"]]
+
+# Failures that prove the request never reached the server: safe to send again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class RetryingSender:
@@ -116,13 +123,25 @@ class RetryingSender:
         self._pacer = pacer
         self.stats = RequestStats()
 
-    async def send(self, endpoint: str, build: RequestFactory) -> Reply:
-        """`build` makes a fresh request per attempt (headers may change, e.g. a new token)."""
+    async def send(
+        self, endpoint: str, build: RequestFactory, *, settle: Settle | None = None
+    ) -> Reply:
+        """`build` makes a fresh request per attempt (headers may change, e.g. a new token).
+
+        `settle` makes an unsafe request (a POST) idempotent (D-Once): when an attempt
+        may have reached the server but its answer is unknown (a timeout after sending,
+        a dropped connection, a 5xx, a cut-short body), the request is not re-sent
+        blindly: `settle` looks for its effect first, and a found effect is the answer."""
         attempt = 0
         while True:
             failure = await self._attempt(endpoint, build, attempt)
             if isinstance(failure, Reply):
                 return failure
+            if failure.maybe_done and settle is not None:
+                settled = await settle()
+                if settled is not None:
+                    self.stats.settled += 1
+                    return settled
             if attempt >= self._max_retries:
                 raise failure.error from failure.cause
             await self._wait(endpoint, failure, attempt)
@@ -145,7 +164,9 @@ class RetryingSender:
             )
             log.debug("%s %s failed (attempt %d): %s", self._vendor.name, endpoint, attempt, kind)
             message = self._unreachable(endpoint, attempt, kind)
-            return _Retry(self._vendor.transport_error(message), exc, self.backoff.delay(attempt))
+            error = self._vendor.transport_error(message)
+            sent = not isinstance(exc, _NOT_SENT)
+            return _Retry(error, exc, self.backoff.delay(attempt), maybe_done=sent)
         finally:
             if self._pacer is not None:
                 self._pacer.release(headers)
@@ -168,16 +189,16 @@ class RetryingSender:
                 f"{self._vendor.name} answered {status} for {endpoint} after "
                 f"{attempt + 1} attempts: {clip(response.text, 120) or 'no details'}"
             )
-            return _Retry(
-                self._vendor.status_error(message, status), None, self.backoff.delay(attempt)
-            )
+            error = self._vendor.status_error(message, status)
+            return _Retry(error, None, self.backoff.delay(attempt), maybe_done=True)
         try:
             body = response.json() if response.content.strip() else None
         except ValueError as exc:  # JSONDecodeError and bad encodings: a truncated body
             if status >= 400:  # an unparseable error body is still a definite answer
                 return Reply(status, response.headers, None)
             message = self._unreachable(endpoint, attempt, "the response body was not valid JSON")
-            return _Retry(self._vendor.transport_error(message), exc, self.backoff.delay(attempt))
+            error = self._vendor.transport_error(message)
+            return _Retry(error, exc, self.backoff.delay(attempt), maybe_done=True)
         return Reply(status, response.headers, body)
 
     def _unreachable(self, endpoint: str, attempt: int, what: str) -> str:
@@ -202,3 +223,4 @@ class _Retry:
     cause: BaseException | None
     wait: float
     rate_limit: bool = False
+    maybe_done: bool = False  # the server may have acted on it (only unsafe requests care)

@@ -28,7 +28,7 @@ from personio_sync.clients._awork_models import (
     ErrorResponse,
     UserModel,
 )
-from personio_sync.clients._http import Backoff, Reply, RetryingSender, Vendor
+from personio_sync.clients._http import Backoff, Reply, RetryingSender, Settle, Vendor
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 from personio_sync.errors import (
@@ -109,9 +109,29 @@ class AworkClient:
         )
 
     async def create_absence(self, body: AbsenceBody) -> AworkAbsence:
+        """Creates one absence, exactly once (D-Once): when a POST's answer is lost, the
+        absence carrying its marker is looked up before anything is sent again."""
         form = AbsenceForm.from_body(body).model_dump()
-        reply = await self._call("POST", "/absences", "POST /absences", json=form)
+        marker = body.external_provider
+
+        async def settle() -> Reply | None:
+            found = await self.find_absence(marker)
+            if found is None:
+                return None
+            return Reply(200, httpx.Headers(), found.model_dump(mode="json"))
+
+        reply = await self._call("POST", "/absences", "POST /absences", json=form, settle=settle)
         return self._absence(reply, "POST /absences")
+
+    async def find_absence(self, marker: str) -> AbsenceModel | None:
+        """The absence whose externalProvider is exactly `marker`, if awork holds one."""
+        literal = marker.replace("'", "''")
+        params = {"filterby": f"externalProvider eq '{literal}'"}
+        found = await self._paged(
+            "/absences", "GET /absences", params, AbsenceModel, lambda absence: absence
+        )
+        exact = [a for a in found if a.externalProvider == marker]  # never trust the filter
+        return min(exact, key=lambda a: a.id) if exact else None
 
     async def update_absence(self, absence_id: str, body: AbsenceBody) -> AworkAbsence:
         form = AbsenceForm.from_body(body).model_dump()
@@ -171,12 +191,14 @@ class AworkClient:
         *,
         params: dict[str, str] | None = None,
         json: dict[str, object] | None = None,
+        settle: Settle | None = None,
     ) -> Reply:
         url = self._base_url + path
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
         reply = await self._sender.send(
             endpoint,
             lambda: httpx.Request(method, url, params=params, json=json, headers=headers),
+            settle=settle,
         )
         if reply.status == 401 and endpoint != "GET /apiusers":
             raise _auth_error(reply)
