@@ -19,6 +19,8 @@ from personio_sync.progress_line import ProgressPrinter
 from personio_sync.report_text import render_text
 from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
 
+HELD_EXIT = 3  # the run completed but held deletions back (D-Guard)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="personio-sync", description=__doc__)
@@ -30,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--today", type=date.fromisoformat, help="YYYY-MM-DD (default: now)")
     sync.add_argument("--dry-run", action="store_true", help="plan and report, write nothing")
     sync.add_argument("--output", choices=("text", "json"), default="text")
+    sync.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="delete even when more absences left Personio than the deletion guard allows",
+    )
 
     sandbox = sub.add_parser("sandbox", help="serve fake Personio and awork APIs on 127.0.0.1")
     sandbox.add_argument("--seed", help="seed file (YAML/JSON); default: the demo company")
@@ -73,6 +80,7 @@ def _sync(args: argparse.Namespace) -> int:
             endpoints=_endpoints(),
             today=args.today,
             progress=printer.update if printer else None,
+            allow_mass_delete=args.allow_mass_delete,
         )
     )
     if printer:
@@ -81,7 +89,7 @@ def _sync(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))
     else:
         print(render_text(report))
-    return 0
+    return HELD_EXIT if report.held is not None else 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -174,6 +174,9 @@ class LastRun(_Status):
     unchanged: Annotated[int, _count("awork absences already right.")] = 0
     skipped: Annotated[int, _count("Personio periods not transferred (see skippedReasons).")] = 0
     failed: Annotated[int, _count("Items that failed; see status.failures.")] = 0
+    heldDeletes: Annotated[
+        int, _count("Deletions held back by the deletion guard until allowed (D-Guard).")
+    ] = 0
     skippedReasons: Annotated[
         dict[str, int],
         Field(description="Skipped periods by reason, e.g. hourly: 3, unmatchedUser: 12."),

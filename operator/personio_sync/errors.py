@@ -6,6 +6,7 @@
     │   ├── PersonioAuthError        wrong client id / secret (401, invalid_client)
     │   ├── PersonioScopeError       credential lacks a scope (403)
     │   ├── PersonioEmailNotReadable persons come back without e-mail
+    │   ├── PersonioDataIncomplete   an answer that cannot be complete (periods, no types)
     │   ├── PersonioRateLimited      429 that outlasted the retries
     │   ├── PersonioStatusError      any other unexpected status
     │   └── PersonioTransportError   timeouts, dropped connections, malformed bodies
@@ -57,6 +58,10 @@ class PersonioScopeError(PersonioError):
 
 class PersonioEmailNotReadable(PersonioError):
     reason = "PersonioEmailNotReadable"
+
+
+class PersonioDataIncomplete(PersonioError):
+    reason = "PersonioDataIncomplete"
 
 
 class PersonioRateLimited(PersonioError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from personio_sync.engine.guard import describe
 from personio_sync.engine.report import SyncReport
 
 LIST_LIMIT = 20
@@ -37,6 +38,10 @@ def render_text(report: SyncReport) -> str:
         f"{acts.deleted} deleted, {acts.unchanged} unchanged, {acts.skipped} skipped, "
         f"{acts.failed} failed"
     )
+    if report.held is not None:
+        lines.append(
+            f"  {describe(report.held)}; if Personio is right, run again with --allow-mass-delete"
+        )
     if report.skipped_reasons:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.skipped_reasons.items()))
         lines.append(f"  skipped because {reasons}")

@@ -111,19 +111,21 @@ async def run_sync(
     progress: ProgressCallback | None = None,
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
+    allow_mass_delete: bool = False,
 ) -> SyncReport:
     """Run one sync. Raises a `personio_sync.errors.SyncError` when it cannot run at all
     (credentials, scopes, e-mail not readable, vendor unreachable after retries); item
     failures do not raise, they are in the report. `owner_key` comes from
     `personio_sync.engine.marker.owner_key(namespace, name)`. Pass `clients` to reuse
-    open clients (and read their request statistics afterwards)."""
+    open clients (and read their request statistics afterwards). `allow_mass_delete`
+    lets this one run delete past the deletion guard (D-Guard)."""
     started = time.monotonic()
     today = today or today_in(spec.timeZone, datetime.now(UTC))
     if clients is None:
         async with open_clients(credentials, endpoints, tuning) as opened:
-            report = await _run(spec, opened, owner_key, today, progress, tuning)
+            report = await _run(spec, opened, owner_key, today, progress, tuning, allow_mass_delete)
     else:
-        report = await _run(spec, clients, owner_key, today, progress, tuning)
+        report = await _run(spec, clients, owner_key, today, progress, tuning, allow_mass_delete)
     report.duration_seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -135,10 +137,13 @@ async def _run(
     today: date,
     progress: ProgressCallback | None,
     tuning: Tuning,
+    allow_mass_delete: bool,
 ) -> SyncReport:
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
     snapshot = await read_snapshot(clients, window, owner)
-    outcome = reconcile(spec, snapshot, today=today, owner=owner)
+    outcome = reconcile(
+        spec, snapshot, today=today, owner=owner, allow_mass_delete=allow_mass_delete
+    )
     if not spec.dryRun:
         await apply_plan(
             outcome.plan,

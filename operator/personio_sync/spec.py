@@ -26,6 +26,9 @@ API_GROUP = "personio-sync.dev"
 API_VERSION = "v1alpha1"
 KIND = "PersonioSync"
 PLURAL = "personiosyncs"
+# A new value lets the next run delete past the deletion guard, once (D-Guard).
+ALLOW_MASS_DELETE = f"{API_GROUP}/allow-mass-delete"
+ALLOW_MASS_DELETE_HANDLED = f"{API_GROUP}/allow-mass-delete-handled"
 
 INTERVAL_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 _INTERVAL_PART = re.compile(r"([0-9]+)([hms])")
@@ -121,6 +124,21 @@ class UserMapping(_Model):
     ]
 
 
+class DeletionGuard(_Model):
+    """How many owned absences one run may delete before it asks for consent (D-Guard)."""
+
+    maxPercent: Annotated[
+        StrictInt,
+        Field(
+            ge=0,
+            le=100,
+            description="A run deletes at most max(5, maxPercent % of the absences it owns in "
+            "the window); above that its deletions are held back until allowed with the "
+            "annotation personio-sync.dev/allow-mass-delete. Default 25, range 0-100.",
+        ),
+    ] = 25
+
+
 class DeletionPolicy(StrEnum):
     """What deleting the resource does to the absences it wrote (R19)."""
 
@@ -183,6 +201,10 @@ class PersonioSyncSpec(_Model):
             "first removes the absences this sync wrote."
         ),
     ] = DeletionPolicy.Retain
+    deletionGuard: Annotated[
+        DeletionGuard,
+        Field(description="Holds back deletions that would remove a large share of absences."),
+    ] = DeletionGuard()
 
     @field_validator("timeZone")
     @classmethod

@@ -63,6 +63,7 @@ DEMO_REPORT: dict[str, Any] = {
         "unchanged": 0,
         "skipped": 3,
         "failed": 0,
+        "heldDeletes": 0,
     },
     "failures": [],
 }

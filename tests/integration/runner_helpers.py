@@ -62,7 +62,7 @@ def http_timeout_for(sandbox: Sandbox) -> float:
     """Short only while a `timeout` fault is armed (the fake holds such a request until the
     client gives up); elsewhere long, so a loaded machine cannot fake a timeout."""
     armed = sandbox.personio.faults.rules() + sandbox.awork.faults.rules()
-    return 0.4 if any(rule["kind"] == "timeout" for rule in armed) else 5.0
+    return 0.4 if any(rule["kind"] in ("timeout", "lost_answer") for rule in armed) else 5.0
 
 
 def make_spec(**fields: Any) -> PersonioSyncSpec:
@@ -111,6 +111,7 @@ async def sync(
     today: date = TODAY,
     clients: Clients | None = None,
     concurrency: int = 8,
+    allow_mass_delete: bool = False,
 ) -> SyncReport:
     """One run_sync against the sandbox (fast clients unless `clients` is given)."""
     tuning = Tuning(write_concurrency=concurrency)
@@ -122,6 +123,7 @@ async def sync(
             today=today,
             tuning=tuning,
             clients=using,
+            allow_mass_delete=allow_mass_delete,
         )
 
 

@@ -221,10 +221,9 @@ async def test_r14_lasting_write_fault_stops_the_run_and_the_next_run_finishes(
     await assert_converges(demo, writes=5)
 
 
-async def test_r14_lost_response_to_a_create_leaves_no_duplicate_after_the_next_run(
-    demo: Sandbox,
-) -> None:
-    """awork created the absence but the answer never arrived: the client retries the POST."""
+async def test_d_once_lost_response_to_a_create_leaves_no_duplicate(demo: Sandbox) -> None:
+    """awork created the absence but the answer never arrived: the client finds it by its
+    marker instead of sending the POST again, so counts equal what awork holds."""
     lost: list[str] = []
 
     async def lose_first_answer(response: httpx.Response) -> None:
@@ -236,10 +235,21 @@ async def test_r14_lost_response_to_a_create_leaves_no_duplicate_after_the_next_
         report = await sync(demo, clients=clients)
 
     assert lost and report.actions.failed == 0
-    assert len(owned_rows(demo)) == 8  # one absence exists twice now
-    clear_journals(demo)
-    second = await run(demo)
-    assert second.actions.deleted == 1 and len(awork_writes(demo)) == 1
+    assert report.actions.created == len(owned_rows(demo)) == 7
+    assert clients.awork.stats.settled == 1
+    await assert_converges(demo, writes=0)
+
+
+async def test_d_once_stalled_create_answers_leave_no_duplicate_in_the_same_run(
+    demo: Sandbox,
+) -> None:
+    """awork stores two absences but stalls both answers past the client's timeout."""
+    inject(demo, "awork", "/absences", "POST", "lost_answer", times=2)
+
+    report = await run(demo)
+
+    await eventually(lambda: faulted(demo) == ["lost_answer"] * 2)  # journaled on give-up
+    assert report.actions.created == len(owned_rows(demo)) == 7
     await assert_converges(demo, writes=0)
 
 

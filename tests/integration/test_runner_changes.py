@@ -245,7 +245,9 @@ async def test_r4_type_filters_by_name_and_id_exclude_wins(demo: Sandbox) -> Non
     await sync(demo)
     spec = make_spec(absenceTypes={"include": ["sick LEAVE", VACATION], "exclude": ["Vacation"]})
 
-    report = await sync(demo, spec)
+    held = await sync(demo, spec)  # 6 of 7: past the deletion guard (D-Guard)
+    assert (held.actions.deleted, held.actions.held_deletes) == (0, 6)
+    report = await sync(demo, spec, allow_mass_delete=True)
 
     assert (report.actions.deleted, report.actions.unchanged) == (6, 1)  # R13: type now excluded
     assert owned_rows(demo) == expected_rows(demo, spec) == [DEMO_BY_PERIOD[4]]

@@ -148,9 +148,16 @@ def run(
     types: Sequence[AbsenceType] = TYPES,
     today: date = TODAY,
     owner: str = OWNER,
+    allow_mass_delete: bool = False,
 ) -> Outcome:
     snapshot = Snapshot(persons, types, periods, users, absences)
-    return reconcile(the_spec or spec(), snapshot, today=today, owner=owner)
+    return reconcile(
+        the_spec or spec(),
+        snapshot,
+        today=today,
+        owner=owner,
+        allow_mass_delete=allow_mass_delete,
+    )
 
 
 def body_of(outcome: Outcome, period_id: str) -> AbsenceBody:

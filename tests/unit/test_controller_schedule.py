@@ -133,3 +133,13 @@ def test_r17_success_schedules_a_full_interval() -> None:
     assert next_sync_time(run_end=end, failed=False, before=failed, interval=HOUR, base=BASE) == (
         end + HOUR
     )
+
+
+def test_d_guard_allow_mass_delete_annotation_runs_once_per_new_value() -> None:
+    history = synced_ok(T0)
+    pending = observe(history, allow_mass_delete="1")
+    assert pending.consent_pending and decide(pending, T0).reason == "MassDeleteAllowed"
+    used = observe(history, allow_mass_delete="1", allow_mass_delete_handled="1")
+    assert not used.consent_pending and decide(used, T0).run is False
+    again = observe(history, allow_mass_delete="2", allow_mass_delete_handled="1")
+    assert again.consent_pending and decide(again, T0).run

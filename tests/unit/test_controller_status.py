@@ -14,6 +14,7 @@ from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import (
     ActionCounts,
     Failure,
+    HeldDeletes,
     PlannedAction,
     SyncReport,
     UserReport,
@@ -215,3 +216,23 @@ def test_r16_planned_sample_only_for_dry_runs() -> None:
     real = status.after_report({}, report(planned=planned), stamp=STAMP, next_sync=NEXT)
     assert dry["lastRun"]["planned"][0]["personioId"] == "p1"
     assert real["lastRun"]["planned"] == []
+
+
+def test_d_guard_held_deletions_make_ready_and_synced_false_with_the_way_out() -> None:
+    held = HeldDeletes(count=40, owned_in_window=100, limit=25, source_empty=False)
+    run = report(actions=ActionCounts(created=1, held_deletes=40), held=held)
+    doc = status.after_report({}, run, stamp=STAMP, next_sync=NEXT)
+    conds = by_type(doc)
+    for kind in ("Ready", "Synced"):
+        assert (conds[kind]["status"], conds[kind]["reason"]) == ("False", "MassDeletionHeld")
+    message = conds["Ready"]["message"]
+    assert "40 deletions held back" in message and "25" in message
+    assert "personio-sync.dev/allow-mass-delete" in message
+    assert doc["lastRun"]["heldDeletes"] == 40
+    PersonioSyncStatus.model_validate(doc)
+
+
+def test_d_guard_empty_source_says_personio_listed_nothing() -> None:
+    held = HeldDeletes(count=3, owned_in_window=3, limit=5, source_empty=True)
+    doc = status.after_report({}, report(held=held), stamp=STAMP, next_sync=NEXT)
+    assert "Personio listed no absence periods" in by_type(doc)["Synced"]["message"]

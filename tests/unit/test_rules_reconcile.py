@@ -93,7 +93,10 @@ def test_r13_description_mode_change_updates() -> None:
 def test_r13_owned_absence_whose_period_left_the_source_is_deleted(
     why: str, periods: list[AbsencePeriod], the_spec: object
 ) -> None:
-    outcome = run(the_spec, **PEOPLE, periods=periods, absences=[synced()])
+    # An empty Personio answer needs consent (D-Guard, tested in test_rules_guard.py).
+    outcome = run(
+        the_spec, **PEOPLE, periods=periods, absences=[synced()], allow_mass_delete=not periods
+    )
     assert deletes(outcome) == [("aw1", "a", "left source")], why
     assert outcome.plan.creates == [] and outcome.plan.updates == []
 
@@ -107,7 +110,7 @@ def test_r13_history_outside_the_window_is_left_alone() -> None:
 
 def test_r13_owned_absence_reaching_into_the_window_is_deleted() -> None:
     edge = period("edge", "p1", "2026-03-16", "2026-03-18")  # last day is the window's first
-    outcome = run(**PEOPLE, periods=[], absences=[synced(edge, "aw-edge")])
+    outcome = run(**PEOPLE, periods=[], absences=[synced(edge, "aw-edge")], allow_mass_delete=True)
     assert deletes(outcome) == [("aw-edge", "edge", "left source")]
 
 
@@ -238,7 +241,8 @@ def test_r14_duplicates_of_an_unmatched_persons_period_keep_one() -> None:
 
 
 def test_r14_duplicates_of_a_period_that_left_are_all_deleted() -> None:
-    outcome = run(**PEOPLE, periods=[], absences=[synced(aid="aw1"), synced(aid="aw2")])
+    absences = [synced(aid="aw1"), synced(aid="aw2")]
+    outcome = run(**PEOPLE, periods=[], absences=absences, allow_mass_delete=True)
     assert deletes(outcome) == [("aw1", "a", "left source"), ("aw2", "a", "left source")]
 
 

@@ -78,9 +78,16 @@ def test_r9_generic_text_is_ignored_in_type_name_mode() -> None:
     assert body_for(p, the_spec=the_spec).description == VACATION.name
 
 
-def test_r9_unknown_type_falls_back_to_a_neutral_text() -> None:
+def test_r9_d_guard_unknown_type_changes_nothing() -> None:
+    """Decision (docs/rules.md, D-Guard): a type missing from the list is incomplete data,
+    not a reason to rewrite the text: the owned absence stays, nothing is created."""
     p = period("a", "p1", "2026-04-06", "2026-04-06", type_id="type-gone")
-    assert body_for(p, types=[]).description == "Absent"
+    new = period("b", "p1", "2026-04-08", "2026-04-08", type_id="type-gone")
+    existing = owned("aw1", "a", "u1", "2026-04-06T00:00:00", "2026-04-06T23:59:59")
+    outcome = run(**ANNA, periods=[p, new], absences=[existing])
+    assert outcome.plan.writes == 0
+    assert outcome.report.skipped_reasons == {"unknownType": 2}
+    assert outcome.report.actions.unchanged == 1
 
 
 def test_r9_description_change_updates() -> None:

@@ -58,6 +58,7 @@ def test_every_field_can_be_set() -> None:
         "dryRun": True,
         "suspend": True,
         "deletionPolicy": "Delete",
+        "deletionGuard": {"maxPercent": 60},
     }
     spec = parse_spec(raw)
     assert spec.model_dump(mode="json") == raw

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from personio_sync.controller.secrets import SecretProblem
 from personio_sync.crd import CONDITION_TYPES, MAX_MESSAGE, Condition
-from personio_sync.engine.report import SyncReport
+from personio_sync.engine.guard import describe
+from personio_sync.engine.report import HeldDeletes, SyncReport
 from personio_sync.errors import (
     AworkAuthError,
     AworkError,
@@ -26,6 +27,7 @@ from personio_sync.errors import (
     SyncError,
     clip,
 )
+from personio_sync.spec import ALLOW_MASS_DELETE
 
 READY = "Ready"
 PERSONIO = "PersonioCredentialsValid"
@@ -78,8 +80,18 @@ def for_report(report: SyncReport) -> list[Cond]:
     return [ready, personio, _accepted(AWORK, "awork"), synced]
 
 
+def held_message(held: HeldDeletes, name: str = "<name>") -> str:
+    """What was held back and how to let it through once (D-Guard)."""
+    return (
+        f"{describe(held)}. If Personio is right, allow them once: kubectl annotate "
+        f'--overwrite psync {name} {ALLOW_MASS_DELETE}="$(date +%s)"'
+    )
+
+
 def _synced(report: SyncReport) -> Cond:
     acts = report.actions
+    if report.held is not None:
+        return Cond(SYNCED, "False", "MassDeletionHeld", held_message(report.held))
     if acts.failed:
         return Cond(
             SYNCED,

@@ -192,5 +192,5 @@ def finalizer_patch(
     return {"metadata": {"resourceVersion": meta.get("resourceVersion"), "finalizers": wanted}}
 
 
-def annotation_patch(key: str, value: str) -> dict[str, Any]:
-    return {"metadata": {"annotations": {key: value}}}
+def annotation_patch(values: Mapping[str, str]) -> dict[str, Any]:
+    return {"metadata": {"annotations": dict(values)}}

@@ -15,6 +15,7 @@ from typing import Any
 
 from personio_sync import runner
 from personio_sync.controller import status as status_mod
+from personio_sync.controller.conditions import held_message
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeError
 from personio_sync.controller.schedule import next_sync_time
@@ -90,8 +91,11 @@ class ProgressWriter:
             log.warning("%s/%s: progress not written: %s", namespace, name, exc)
 
 
-async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[str, Any] | None:
-    """Run once and write the outcome; returns the resource as written (None: it is gone)."""
+async def sync(
+    ctx: Context, body: Mapping[str, Any], seen: SecretSeen, *, allow_mass_delete: bool = False
+) -> dict[str, Any] | None:
+    """Run once and write the outcome; returns the resource as written (None: it is gone).
+    `allow_mass_delete`: the resource's one-off consent to pass the deletion guard."""
     previous = body.get("status") or {}
     generation = (body.get("metadata") or {}).get("generation")
     try:
@@ -100,7 +104,7 @@ async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[
         return await _write_error(ctx, body, InvalidSpec(str(exc)), attempted=False)
     started = time.monotonic()
     try:
-        report = await _run(ctx, body, spec, seen)
+        report = await _run(ctx, body, spec, seen, allow_mass_delete)
     except Exception as exc:  # a SyncError says what to fix; anything else is our bug
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
         return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
@@ -131,7 +135,11 @@ def _as_sync_error(exc: Exception, body: Mapping[str, Any]) -> SyncError:
 
 
 async def _run(
-    ctx: Context, body: Mapping[str, Any], spec: PersonioSyncSpec, seen: SecretSeen
+    ctx: Context,
+    body: Mapping[str, Any],
+    spec: PersonioSyncSpec,
+    seen: SecretSeen,
+    allow_mass_delete: bool,
 ) -> SyncReport:
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
@@ -145,6 +153,7 @@ async def _run(
                 endpoints=endpoints,
                 progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
                 clients=clients,
+                allow_mass_delete=allow_mass_delete,
             )
         finally:
             ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
@@ -189,6 +198,9 @@ def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) ->
     """Normal for the outcome; Warning for each problem an admin should act on (R20)."""
     ctx.event(body, "Normal", "DryRun" if report.dry_run else "Synced", status_mod.summary(report))
     users = report.users
+    if report.held is not None:
+        name = ident(body)[1]
+        ctx.event(body, "Warning", "MassDeletionHeld", held_message(report.held, name))
     if report.actions.failed:
         first = report.failures[0].reason if report.failures else ""
         ctx.event(

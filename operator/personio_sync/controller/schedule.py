@@ -38,6 +38,15 @@ class Observation:
     sync_now: str | None = None  # the annotation's value
     sync_now_handled: str | None = None  # the value last acted upon
     secret_changed: bool = False  # set by the Secret watch, in memory
+    allow_mass_delete: str | None = None  # D-Guard consent annotation's value
+    allow_mass_delete_handled: str | None = None
+
+    @property
+    def consent_pending(self) -> bool:
+        """A new allow-mass-delete value: the next run may delete past the guard, once."""
+        return bool(self.allow_mass_delete) and (
+            self.allow_mass_delete != self.allow_mass_delete_handled
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ def decide(obs: Observation, now: datetime) -> Decision:
         return Decision(True, "SpecChanged")
     if obs.sync_now and obs.sync_now != obs.sync_now_handled:
         return Decision(True, "SyncRequested")
+    if obs.consent_pending:
+        return Decision(True, "MassDeleteAllowed")
     if obs.secret_changed:
         return Decision(True, "SecretChanged")
     due = due_time(obs.history, obs.interval)

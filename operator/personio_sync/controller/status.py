@@ -88,6 +88,7 @@ def last_run(report: SyncReport) -> LastRun:
         unchanged=acts.unchanged,
         skipped=acts.skipped,
         failed=acts.failed,
+        heldDeletes=acts.held_deletes,
         skippedReasons=dict(report.skipped_reasons),
         planned=[
             PlannedAction(

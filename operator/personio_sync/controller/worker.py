@@ -22,7 +22,12 @@ from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDL
 from personio_sync.controller.kube import KubeConflict, annotation_patch, finalizer_patch
 from personio_sync.controller.schedule import Decision, Observation, decide
 from personio_sync.errors import SyncError
-from personio_sync.spec import SpecError, parse_spec
+from personio_sync.spec import (
+    ALLOW_MASS_DELETE,
+    ALLOW_MASS_DELETE_HANDLED,
+    SpecError,
+    parse_spec,
+)
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -57,6 +62,8 @@ def observation(body: Mapping[str, Any], *, secret_changed: bool) -> Observation
         sync_now=annotations.get(SYNC_NOW),
         sync_now_handled=annotations.get(SYNC_NOW_HANDLED),
         secret_changed=secret_changed,
+        allow_mass_delete=annotations.get(ALLOW_MASS_DELETE),
+        allow_mass_delete_handled=annotations.get(ALLOW_MASS_DELETE_HANDLED),
     )
 
 
@@ -144,9 +151,10 @@ class Worker:
             body = self.body
             log.info("%s/%s: sync started (%s)", self.namespace, self.name, decision.reason)
             self.secret_changed = False
+            allow = observation(body, secret_changed=False).consent_pending
             self.ctx.metrics.in_progress.inc()
             try:
-                written = await reconcile.sync(self.ctx, body, self.seen)
+                written = await reconcile.sync(self.ctx, body, self.seen, allow_mass_delete=allow)
             finally:
                 self.ctx.metrics.in_progress.dec()
         if written is not None:
@@ -155,12 +163,18 @@ class Worker:
         return 0.0
 
     async def _acknowledge(self, body: Mapping[str, Any]) -> None:
-        """Any run satisfies a pending sync-now request: record its value as handled."""
+        """Any run satisfies a pending sync-now request and uses up a mass-delete consent
+        (D-Guard): record their values as handled."""
         annotations = (body.get("metadata") or {}).get("annotations") or {}
-        value = annotations.get(SYNC_NOW)
-        if not value or value == annotations.get(SYNC_NOW_HANDLED):
+        handled = {}
+        pairs = ((SYNC_NOW, SYNC_NOW_HANDLED), (ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED))
+        for key, done in pairs:
+            value = annotations.get(key)
+            if value and value != annotations.get(done):
+                handled[done] = str(value)
+        if not handled:
             return
-        patch = annotation_patch(SYNC_NOW_HANDLED, str(value))
+        patch = annotation_patch(handled)
         written = await self.ctx.kube.patch_resource(self.namespace, self.name, patch)
         if written is not None:
             self.observe(written)

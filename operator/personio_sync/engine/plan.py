@@ -15,6 +15,8 @@ from personio_sync.engine.marker import period_id_of
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, DateRange
 from personio_sync.engine.source import Desired
 
+LEFT_SOURCE = "left source"
+
 
 @dataclass(frozen=True, slots=True)
 class Create:
@@ -43,6 +45,7 @@ class Plan:
     creates: list[Create] = field(default_factory=list)
     updates: list[Update] = field(default_factory=list)
     deletes: list[Delete] = field(default_factory=list)
+    held: list[Delete] = field(default_factory=list)  # mass deletions awaiting consent
     unchanged: int = 0
 
     @property
@@ -99,5 +102,5 @@ def plan_changes(
             elif keep_one:
                 plan.deletes.append(Delete(absence.id, period_id, "duplicate"))
             elif awork_dates(absence).overlaps(window):  # history outside stays (R13)
-                plan.deletes.append(Delete(absence.id, period_id, "left source"))
+                plan.deletes.append(Delete(absence.id, period_id, LEFT_SOURCE))
     return plan

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from personio_sync.engine.guard import DeletionGuard, hold_mass_deletions, owned_in_window
 from personio_sync.engine.matching import Matching, Override, match_users
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkAbsence, AworkUser, Person
 from personio_sync.engine.plan import Plan, plan_changes
 from personio_sync.engine.report import PlannedAction, SyncReport
 from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
 from personio_sync.engine.window import sync_window
-from personio_sync.errors import ConfigError
+from personio_sync.errors import ConfigError, PersonioDataIncomplete
 from personio_sync.spec import DescriptionMode, HourlyAbsences, PersonioSyncSpec
 
 SAMPLE_SIZE = 20
@@ -68,7 +69,25 @@ def check_type_filters(spec: PersonioSyncSpec, types: Sequence[AbsenceType]) -> 
             )
 
 
-def reconcile(spec: PersonioSyncSpec, snapshot: Snapshot, *, today: date, owner: str) -> Outcome:
+def check_complete(snapshot: Snapshot) -> None:
+    """Periods without a single absence type cannot be a whole answer (D-Guard): refuse
+    to plan rather than rewrite every description to a guess."""
+    if snapshot.periods and not snapshot.types:
+        raise PersonioDataIncomplete(
+            f"Personio listed {len(snapshot.periods)} absence periods but no absence types; "
+            "nothing was changed (the next run tries again)"
+        )
+
+
+def reconcile(
+    spec: PersonioSyncSpec,
+    snapshot: Snapshot,
+    *,
+    today: date,
+    owner: str,
+    allow_mass_delete: bool = False,
+) -> Outcome:
+    check_complete(snapshot)
     check_type_filters(spec, snapshot.types)
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
     overrides = [Override(m.personioEmail, m.aworkEmail) for m in spec.userMappings]
@@ -76,7 +95,11 @@ def reconcile(spec: PersonioSyncSpec, snapshot: Snapshot, *, today: date, owner:
     types = {t.id: t for t in snapshot.types}
     desired = desired_absences(snapshot.periods, types, matching, window, owner, policy_of(spec))
     plan = plan_changes(desired, snapshot.owned, owner, window)
-    report = SyncReport(window=window, dry_run=spec.dryRun, users=matching.report)
+    guard = DeletionGuard(spec.deletionGuard.maxPercent, allow_mass_delete)
+    owned = owned_in_window(snapshot.owned, owner, window)
+    held = hold_mass_deletions(plan, owned=owned, source_empty=not snapshot.periods, guard=guard)
+    report = SyncReport(window=window, dry_run=spec.dryRun, users=matching.report, held=held)
+    report.actions.held_deletes = len(plan.held)
     report.actions.unchanged = plan.unchanged
     report.actions.skipped = sum(desired.skipped.values())
     report.skipped_reasons = dict(desired.skipped)

@@ -30,6 +30,17 @@ class ActionCounts:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    held_deletes: int = 0  # D-Guard: deletions waiting for consent
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDeletes:
+    """Deletions held back for consent (D-Guard), with the numbers to judge them by."""
+
+    count: int
+    owned_in_window: int
+    limit: int
+    source_empty: bool
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class SyncReport:
     # Why periods were skipped, e.g. {"hourly": 3, "unmatchedUser": 12}.
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     duration_seconds: float = 0.0
+    held: HeldDeletes | None = None  # D-Guard: set when deletions were held back
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's `--output json` shape (issue #2), also the base of `.status.lastRun`."""
@@ -80,6 +92,7 @@ class SyncReport:
                 "unchanged": self.actions.unchanged,
                 "skipped": self.actions.skipped,
                 "failed": self.actions.failed,
+                "heldDeletes": self.actions.held_deletes,
             },
             "failures": [
                 {"personioId": f.personio_id, "email": f.email, "reason": f.reason}

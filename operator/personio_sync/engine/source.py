@@ -68,12 +68,19 @@ def desired_absences(
     desired = Desired()
     for period in periods:
         kind = types.get(period.type_id)
-        if not _counts(period, policy) or not type_selected(kind, period.type_id, policy):
+        if not _counts(period, policy):
             continue  # not in the source set: an owned absence for it gets deleted (R13)
         days = period_days(period, window)
         if not days.dates.overlaps(window):
             continue
-        hourly = is_hourly(period) or (kind is not None and kind.unit == "HOUR")
+        if kind is None:
+            # D-Guard: incomplete data changes nothing; no guessed text, no deletion.
+            desired.kept.add(period.id)
+            desired.skipped["unknownType"] += 1
+            continue
+        if not type_selected(kind, period.type_id, policy):
+            continue
+        hourly = is_hourly(period) or kind.unit == "HOUR"
         if hourly and not policy.hourly_as_full_day:
             desired.skipped["hourly"] += 1
             continue
@@ -89,7 +96,7 @@ def desired_absences(
         if len(owner_prefix(owner) + period.id) > MAX_LENGTH:
             desired.skipped["idTooLongForMarker"] += 1  # cannot be owned safely (R11)
             continue
-        text = policy.generic_text or (kind.name if kind else "Absent")
+        text = policy.generic_text or kind.name
         desired.bodies[period.id] = absence_body(
             days, user_id=user_id, description=text, marker=make_marker(owner, period.id)
         )
