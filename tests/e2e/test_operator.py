@@ -27,6 +27,7 @@ from personio_sync.devtools.kubeapi import KubeApi, psync_path
 from personio_sync.devtools.kubectl import Kubectl
 from personio_sync.devtools.polling import eventually
 from personio_sync.fakes.sandbox import Sandbox
+from personio_sync.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 
 pytestmark = pytest.mark.e2e
 
@@ -199,6 +200,34 @@ def test_r13_personio_changes_and_cancellations_converge_on_sync_now(
     assert set(owned(sandbox)) == {"p-alice-1", "p-alice-3"}
     assert body["status"]["lastRun"]["created"] == 1
     assert body["status"]["lastRun"]["deleted"] == 1
+    assert HAND_MADE in sandbox.awork_state.absences
+
+
+def test_d_guard_empty_personio_answer_is_held_until_the_annotation_allows_it(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace)
+    wait_for(kube_api, namespace, is_ready)
+    sandbox.personio.set_knobs(list_cap={"periods": 0})  # 200, but no periods at all
+    sync_now(kubectl, namespace, "1")
+    body = wait_for(kube_api, namespace, handled("1"))
+    ready = conditions(body)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "MassDeletionHeld")
+    assert ALLOW_MASS_DELETE in ready["message"]
+    assert body["status"]["lastRun"]["heldDeletes"] == 2
+    assert set(owned(sandbox)) == {"p-alice-1", "p-alice-2"}
+    events = yaml.safe_load(kubectl("get", "events", "-n", namespace, "-o", "json"))["items"]
+    assert any(e["reason"] == "MassDeletionHeld" for e in events)
+
+    kubectl("annotate", "--overwrite", "psync", "team", "-n", namespace, f"{ALLOW_MASS_DELETE}=ok")
+
+    def consent_used(b: dict[str, Any]) -> bool:
+        return b["metadata"].get("annotations", {}).get(ALLOW_MASS_DELETE_HANDLED) == "ok"
+
+    body = wait_for(kube_api, namespace, lambda b: consent_used(b) and is_ready(b))
+    assert body["status"]["lastRun"]["deleted"] == 2 and owned(sandbox) == {}
     assert HAND_MADE in sandbox.awork_state.absences
 
 
