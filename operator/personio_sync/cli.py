@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from personio_sync.credentials import credentials_from_env, credentials_from_secret
-from personio_sync.engine.marker import owner_key
+from personio_sync.engine.marker import legacy_owner_key, owner_key
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, SyncError
 from personio_sync.manifests import load_resource, load_secret
@@ -19,6 +19,7 @@ from personio_sync.progress_line import ProgressPrinter
 from personio_sync.report_text import render_text
 from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
 
+CLI_INSTANCE = "cli"
 HELD_EXIT = 3  # the run completed but held deletions back (D-Guard)
 
 
@@ -32,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--today", type=date.fromisoformat, help="YYYY-MM-DD (default: now)")
     sync.add_argument("--dry-run", action="store_true", help="plan and report, write nothing")
     sync.add_argument("--output", choices=("text", "json"), default="text")
+    sync.add_argument(
+        "--instance-id",
+        default=CLI_INSTANCE,
+        help="part of the owner key (default %(default)s): the operator's absences are "
+        "another owner's, so a copy of its manifest conflicts instead of duplicating",
+    )
     sync.add_argument(
         "--allow-mass-delete",
         action="store_true",
@@ -72,11 +79,14 @@ def _sync(args: argparse.Namespace) -> int:
         else credentials_from_env(os.environ)
     )
     printer = ProgressPrinter(sys.stderr) if args.output == "text" else None
+    owner = owner_key(resource.namespace, resource.name, args.instance_id)
+    legacy = legacy_owner_key(resource.namespace, resource.name)
     report: SyncReport = asyncio.run(
         run_sync(
             spec,
             creds,
-            owner_key=owner_key(resource.namespace, resource.name),
+            owner_key=owner,
+            adopt_from={legacy, *spec.adoptFrom} - {owner},
             endpoints=_endpoints(),
             today=args.today,
             progress=printer.update if printer else None,

@@ -36,6 +36,7 @@ CRD_NAME = f"{PLURAL}.{API_GROUP}"
 # limit; counts stay exact. The API server refuses a status patch with longer lists.
 MAX_LISTED_USERS = 100
 MAX_FAILURES = 50
+MAX_CONFLICTS = 100
 MAX_PLANNED = 20
 MAX_CONDITIONS = 16
 MAX_MESSAGE = 4096
@@ -177,6 +178,7 @@ class LastRun(_Status):
     heldDeletes: Annotated[
         int, _count("Deletions held back by the deletion guard until allowed (D-Guard).")
     ] = 0
+    conflicts: Annotated[int, _count("Periods another owner holds (see status.conflicts).")] = 0
     skippedReasons: Annotated[
         dict[str, int],
         Field(description="Skipped periods by reason, e.g. hourly: 3, unmatchedUser: 12."),
@@ -208,6 +210,14 @@ class Progress(_Status):
     message: Annotated[
         str | None, Field(max_length=MAX_MESSAGE, description="What is being done now.")
     ] = None
+
+
+class OwnershipConflict(_Status):
+    """A Personio period whose awork absence another sync owns: left alone (D-Owner)."""
+
+    personioId: Annotated[str, Field(max_length=200, description="The Personio period's id.")]
+    email: Annotated[str, Field(max_length=254, description="The person's e-mail, if known.")]
+    owner: Annotated[str, Field(max_length=64, description="The other owner's key.")]
 
 
 class PersonioSyncStatus(_Status):
@@ -253,6 +263,22 @@ class PersonioSyncStatus(_Status):
     progress: Annotated[
         Progress | None, Field(description="Progress of the run in flight, if any.")
     ] = None
+    ownerKey: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="This sync's owner key: part of the marker on every awork absence it "
+            "writes; another PersonioSync adopts them with spec.adoptFrom (D-Owner).",
+        ),
+    ] = None
+    conflicts: Annotated[
+        list[OwnershipConflict],
+        Field(
+            max_length=MAX_CONFLICTS,
+            description=f"Periods another owner holds (at most {MAX_CONFLICTS}; "
+            "lastRun.conflicts is the exact count).",
+        ),
+    ] = []
 
 
 # --- pydantic JSON Schema -> Kubernetes structural OpenAPI v3 schema -----------------

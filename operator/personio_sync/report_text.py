@@ -42,6 +42,12 @@ def render_text(report: SyncReport) -> str:
         lines.append(
             f"  {describe(report.held)}; if Personio is right, run again with --allow-mass-delete"
         )
+    if report.conflicts:
+        owners = ", ".join(sorted({c.owner for c in report.conflicts}))
+        lines.append(
+            f"  {len(report.conflicts)} periods left alone: another owner holds them "
+            f"({owners}); add its key to spec.adoptFrom to take them over"
+        )
     if report.skipped_reasons:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.skipped_reasons.items()))
         lines.append(f"  skipped because {reasons}")
@@ -51,5 +57,7 @@ def render_text(report: SyncReport) -> str:
             for p in report.planned
         ]
     lines += [f"  FAILED {f.personio_id} {f.email}: {f.reason}" for f in report.failures[:50]]
+    if report.owner:
+        lines.append(f"Owner key: {report.owner}")
     lines.append(f"Took {report.duration_seconds:.1f}s")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,7 +18,7 @@ import httpx
 from personio_sync.apply import apply_plan
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
-from personio_sync.engine.marker import owner_prefix
+from personio_sync.engine.marker import ANY_OWNER, owner_prefix
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.reconcile import Snapshot, reconcile
 from personio_sync.engine.report import SyncReport
@@ -112,20 +112,23 @@ async def run_sync(
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
     allow_mass_delete: bool = False,
+    adopt_from: Collection[str] = (),
 ) -> SyncReport:
     """Run one sync. Raises a `personio_sync.errors.SyncError` when it cannot run at all
     (credentials, scopes, e-mail not readable, vendor unreachable after retries); item
     failures do not raise, they are in the report. `owner_key` comes from
     `personio_sync.engine.marker.owner_key(namespace, name)`. Pass `clients` to reuse
     open clients (and read their request statistics afterwards). `allow_mass_delete`
-    lets this one run delete past the deletion guard (D-Guard)."""
+    lets this one run delete past the deletion guard (D-Guard); `adopt_from` names owner
+    keys whose absences this owner takes over (D-Owner)."""
     started = time.monotonic()
     today = today or today_in(spec.timeZone, datetime.now(UTC))
+    consent, adopt = allow_mass_delete, frozenset(adopt_from)
     if clients is None:
         async with open_clients(credentials, endpoints, tuning) as opened:
-            report = await _run(spec, opened, owner_key, today, progress, tuning, allow_mass_delete)
+            report = await _run(spec, opened, owner_key, today, progress, tuning, consent, adopt)
     else:
-        report = await _run(spec, clients, owner_key, today, progress, tuning, allow_mass_delete)
+        report = await _run(spec, clients, owner_key, today, progress, tuning, consent, adopt)
     report.duration_seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -138,11 +141,17 @@ async def _run(
     progress: ProgressCallback | None,
     tuning: Tuning,
     allow_mass_delete: bool,
+    adopt_from: frozenset[str],
 ) -> SyncReport:
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
-    snapshot = await read_snapshot(clients, window, owner)
+    snapshot = await read_snapshot(clients, window)
     outcome = reconcile(
-        spec, snapshot, today=today, owner=owner, allow_mass_delete=allow_mass_delete
+        spec,
+        snapshot,
+        today=today,
+        owner=owner,
+        allow_mass_delete=allow_mass_delete,
+        adopt_from=adopt_from,
     )
     if not spec.dryRun:
         await apply_plan(
@@ -155,8 +164,11 @@ async def _run(
     return outcome.report
 
 
-async def read_snapshot(clients: Clients, window: DateRange, owner: str) -> Snapshot:
+async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
     """Read both systems at once; when both fail, Personio's error is raised first.
+
+    awork is read for every owner's markers, not only ours: the engine needs the others
+    to see conflicts (D-Owner).
 
     Every read happens before any write, so a credential problem on either side
     leaves awork untouched (R23).
@@ -166,7 +178,7 @@ async def read_snapshot(clients: Clients, window: DateRange, owner: str) -> Snap
         clients.personio.list_absence_types(),
         clients.personio.list_absence_periods(window),
         clients.awork.list_users(),
-        clients.awork.list_owned_absences(owner_prefix(owner)),
+        clients.awork.list_owned_absences(ANY_OWNER),
         return_exceptions=True,
     )
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -198,7 +210,9 @@ async def delete_owned(
 
 
 async def _delete_all(awork: AworkClient, owner: str, concurrency: int) -> int:
-    owned = await awork.list_owned_absences(owner_prefix(owner))
+    prefix = owner_prefix(owner)
+    listed = await awork.list_owned_absences(prefix)
+    owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
     semaphore = asyncio.Semaphore(concurrency)
 
     async def delete(absence_id: str) -> None:

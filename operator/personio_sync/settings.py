@@ -87,6 +87,15 @@ class OperatorSettings(BaseSettings):
             "free port, for tests).",
         ),
     ] = 8080
+    instance_id: Annotated[
+        str,
+        Field(
+            max_length=128,
+            description="PERSONIO_SYNC_INSTANCE_ID: tells this installation's absences from "
+            "another cluster's in a shared awork workspace (part of every owner key); empty "
+            "means the UID of the kube-system namespace.",
+        ),
+    ] = ""
     namespaces: Annotated[
         list[str],
         NoDecode,

@@ -33,6 +33,7 @@ ALLOW_MASS_DELETE_HANDLED = f"{API_GROUP}/allow-mass-delete-handled"
 INTERVAL_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 _INTERVAL_PART = re.compile(r"([0-9]+)([hms])")
 MIN_INTERVAL = timedelta(minutes=1)
+OWNER_KEY_PATTERN = r"^[0-9a-f]{12}$"
 
 
 class _Model(BaseModel):
@@ -205,6 +206,15 @@ class PersonioSyncSpec(_Model):
         DeletionGuard,
         Field(description="Holds back deletions that would remove a large share of absences."),
     ] = DeletionGuard()
+    adoptFrom: Annotated[
+        list[Annotated[str, Field(pattern=OWNER_KEY_PATTERN)]],
+        Field(
+            max_length=20,
+            description="Owner keys (status.ownerKey of another PersonioSync, 12 hex "
+            "characters) whose awork absences this sync takes over, for renames and "
+            "migrations; at most 20.",
+        ),
+    ] = []
 
     @field_validator("timeZone")
     @classmethod

@@ -64,8 +64,10 @@ DEMO_REPORT: dict[str, Any] = {
         "skipped": 3,
         "failed": 0,
         "heldDeletes": 0,
+        "conflicts": 0,
     },
     "failures": [],
+    "conflicts": [],  # and "owner": the run's owner key
 }
 # Rows for periods that only count with a spec option.
 PENDING_ROW = row(8, CAROL, "2026-09-19T00:00:00", "2026-09-23T23:59:59", "Vacation")

@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from personio_sync.clients import AworkClient, PersonioClient
-from personio_sync.engine.marker import owner_key
+from personio_sync.engine.marker import owner_key, parse_marker
 from personio_sync.engine.report import SyncReport
 from personio_sync.fakes import Sandbox
 from personio_sync.fakes.knobs import AworkKnobs, JournalEntry
@@ -112,6 +112,7 @@ async def sync(
     clients: Clients | None = None,
     concurrency: int = 8,
     allow_mass_delete: bool = False,
+    adopt_from: Collection[str] = (),
 ) -> SyncReport:
     """One run_sync against the sandbox (fast clients unless `clients` is given)."""
     tuning = Tuning(write_concurrency=concurrency)
@@ -124,6 +125,7 @@ async def sync(
             tuning=tuning,
             clients=using,
             allow_mass_delete=allow_mass_delete,
+            adopt_from=adopt_from,
         )
 
 
@@ -305,19 +307,27 @@ def expected_rows(
     today: date = TODAY,
     owner: str = OWNER,
 ) -> list[Row]:
-    """What awork should hold for `owner` when every period's person is matched or absent."""
+    """What awork should hold for `owner` when every period's person is matched or absent.
+
+    A period another owner holds is left alone (D-Owner): what `owner` holds for it stays."""
     spec = spec or make_spec()
     personio, awork = sandbox.personio_state.dump(), sandbox.awork_state.dump()
+    markers = [parse_marker(a.get("externalProvider")) for a in awork["absences"]]
+    conflicts = {m[1] for m in markers if m is not None and m[0] != owner}
     user_of = matched_users(personio, awork)
     types = {t["id"]: t for t in personio["absence_types"]}
     start = today - timedelta(days=spec.window.pastDays)
     end = today + timedelta(days=spec.window.futureDays)
     statuses = {"APPROVED", "PENDING"} if spec.includePending else {"APPROVED"}
-    rows = []
+    rows = [
+        r
+        for r in owned_rows(sandbox, owner)
+        if (parse_marker(r.marker) or ("", ""))[1] in conflicts
+    ]
     for period in personio["absence_periods"]:
         kind = types.get(period["absence_type_id"])
         user = user_of.get(period["person_id"])
-        if period["status"] not in statuses or user is None:
+        if period["status"] not in statuses or user is None or period["id"] in conflicts:
             continue
         if not _type_selected(kind, period["absence_type_id"], spec):
             continue

@@ -37,7 +37,7 @@ from personio_sync.engine.marker import owner_key
 from personio_sync.engine.window import today_in
 from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
 
-OWNER = owner_key("hr", "acme")  # the example's namespace/name
+OWNER = owner_key("hr", "acme", "cli")  # the example's namespace/name, the CLI's instance
 
 
 @pytest.fixture
@@ -84,7 +84,10 @@ def test_sync_json_prints_exactly_the_report(demo: Sandbox) -> None:
     result = cli(*sync_args("--output", "json", "--today", TODAY.isoformat()), sandbox=demo)
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == DEMO_REPORT  # stdout holds the JSON and nothing else
+    assert json.loads(result.stdout) == {
+        **DEMO_REPORT,
+        "owner": OWNER,
+    }  # stdout holds the JSON and nothing else
     assert result.stderr == ""
     assert owned_rows(demo, OWNER) == expected_rows(demo, owner=OWNER)
 
@@ -109,7 +112,7 @@ def test_r16_sync_dry_run_writes_nothing(demo: Sandbox) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {**DEMO_REPORT, "dryRun": True}
+    assert json.loads(result.stdout) == {**DEMO_REPORT, "dryRun": True, "owner": OWNER}
     assert awork_writes(demo) == []
     assert owned_rows(demo, OWNER) == []
 
@@ -163,6 +166,7 @@ def test_sync_text_prints_the_report(demo: Sandbox) -> None:
         "Absences done: 7 created, 0 updated, 0 deleted, 0 unchanged, 3 skipped, 0 failed" in lines
     )
     assert "  skipped because hourly: 1, unmatchedUser: 2" in lines
+    assert lines[-2] == f"Owner key: {OWNER}"
     assert re.fullmatch(r"Took \d+\.\ds", lines[-1])
 
 

@@ -279,32 +279,48 @@ async def test_r4_hourly_absence_as_full_day(demo: Sandbox) -> None:
 # --- two owners and deletion --------------------------------------------------------------
 
 
-async def test_r11_two_owners_never_touch_each_others_absences(demo: Sandbox) -> None:
-    sick_only = make_spec(absenceTypes={"include": ["Sick leave"]})
+async def test_r11_d_owner_second_owner_reports_conflicts_and_writes_nothing(
+    demo: Sandbox,
+) -> None:
+    """Two PersonioSyncs on one workspace: the second never duplicates (D-Owner)."""
     await sync(demo)
-    await sync(demo, sick_only, owner=OTHER_OWNER)
-    mine, theirs = owned_rows(demo), owned_rows(demo, OTHER_OWNER)
-    assert len(mine) == 7 and len(theirs) == 1
-
-    demo.personio_state.cancel(period(4))  # both own a copy of Bob's sick leave
-    demo.personio_state.reject(period(1))
+    mine = owned_rows(demo)
     clear_journals(demo)
-    report = await sync(demo, make_spec(absenceTypes={"exclude": ["Sick leave"]}))
 
-    assert (report.actions.deleted, report.actions.unchanged) == (2, 5)
-    assert owned_rows(demo, OTHER_OWNER) == theirs  # not even its now stale copy
-    assert len(awork_writes(demo)) == 2
+    other = await sync(demo, make_spec(absenceTypes={"include": ["Sick leave"]}), owner=OTHER_OWNER)
+
+    assert [(c.period_id, c.owner) for c in other.conflicts] == [(period(4), OWNER)]
+    assert other.actions.conflicts == 1 and other.actions.created == 0
+    assert awork_writes(demo) == [] and owned_rows(demo, OTHER_OWNER) == []
+    assert owned_rows(demo) == mine
+
+
+async def test_r11_d_owner_adopt_from_moves_every_absence_in_place(demo: Sandbox) -> None:
+    """A rename: the new owner rewrites each marker with a PUT, the old one then conflicts."""
+    await sync(demo)
+    ids = sorted(a["id"] for a in demo.awork_state.dump()["absences"])
     clear_journals(demo)
-    other = await sync(demo, sick_only, owner=OTHER_OWNER)
-    assert other.actions.deleted == 1 and owned_rows(demo, OTHER_OWNER) == []
-    assert owned_rows(demo) == expected_rows(
-        demo, make_spec(absenceTypes={"exclude": ["Sick leave"]})
-    )
+
+    moved = await sync(demo, owner=OTHER_OWNER, adopt_from=[OWNER])
+
+    assert (moved.actions.updated, moved.actions.created, moved.actions.deleted) == (7, 0, 0)
+    assert {e.method for e in awork_writes(demo)} == {"PUT"}
+    assert sorted(a["id"] for a in demo.awork_state.dump()["absences"]) == ids
+    assert owned_rows(demo) == [] and len(owned_rows(demo, OTHER_OWNER)) == 7
+    clear_journals(demo)
+    old = await sync(demo)
+    assert old.actions.conflicts == 7 and awork_writes(demo) == []
+    assert {c.owner for c in old.conflicts} == {OTHER_OWNER}
 
 
 async def test_r19_delete_owned_removes_exactly_the_owned_absences(demo: Sandbox) -> None:
-    await sync(demo)
     await sync(demo, owner=OTHER_OWNER)
+    await sync(demo, owner=OWNER, adopt_from=[OTHER_OWNER])  # takes all seven over
+    for absence in demo.awork_state.dump()["absences"]:  # and the other owner writes anew
+        if absence.get("externalProvider"):
+            theirs = absence["externalProvider"].replace(OWNER, OTHER_OWNER)
+            copy = {k: v for k, v in absence.items() if k != "id"}
+            demo.awork_state.add_absence({**copy, "externalProvider": theirs})
     keep = others(demo)  # the other owner's and the hand-made ones
     assert len(keep) == 8
     clear_journals(demo)

@@ -149,6 +149,7 @@ def run(
     today: date = TODAY,
     owner: str = OWNER,
     allow_mass_delete: bool = False,
+    adopt_from: Sequence[str] = (),
 ) -> Outcome:
     snapshot = Snapshot(persons, types, periods, users, absences)
     return reconcile(
@@ -157,6 +158,7 @@ def run(
         today=today,
         owner=owner,
         allow_mass_delete=allow_mass_delete,
+        adopt_from=adopt_from,
     )
 
 

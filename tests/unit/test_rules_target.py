@@ -262,7 +262,8 @@ def test_r12_hand_made_absences_alone_plan_nothing() -> None:
     assert run(**ANNA, absences=manual).plan.writes == 0
 
 
-def test_r12_another_owners_absences_are_not_touched() -> None:
+def test_r12_d_owner_another_owners_absences_are_not_touched_and_not_duplicated() -> None:
+    """Decision (docs/rules.md, D-Owner): a period another owner holds is a conflict."""
     theirs = owned(
         "aw-theirs", "a", "u1", "2026-04-01T00:00:00", "2026-04-01T23:59:59", owner=OTHER_OWNER
     )
@@ -274,8 +275,9 @@ def test_r12_another_owners_absences_are_not_touched() -> None:
         periods=[period("a", "p1", "2026-04-07", "2026-04-08")],
         absences=[theirs, theirs_gone],
     )
-    assert [c.period_id for c in outcome.plan.creates] == ["a"]
-    assert outcome.plan.updates == [] and outcome.plan.deletes == []
+    assert outcome.plan.writes == 0
+    assert [(c.period_id, c.owner) for c in outcome.report.conflicts] == [("a", OTHER_OWNER)]
+    assert outcome.report.actions.conflicts == 1
 
 
 def test_r12_owner_whose_key_extends_ours_is_someone_else() -> None:

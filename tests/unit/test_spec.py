@@ -59,6 +59,7 @@ def test_every_field_can_be_set() -> None:
         "suspend": True,
         "deletionPolicy": "Delete",
         "deletionGuard": {"maxPercent": 60},
+        "adoptFrom": ["0123456789ab"],
     }
     spec = parse_spec(raw)
     assert spec.model_dump(mode="json") == raw

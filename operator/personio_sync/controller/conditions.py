@@ -68,7 +68,9 @@ def for_report(report: SyncReport) -> list[Cond]:
         )
     synced = _synced(report)
     ready = Cond(READY, synced.status, synced.reason, synced.message)
-    if synced.status == "True" and report.users.broken_mappings:
+    if synced.status == "True" and report.conflicts:
+        ready = Cond(READY, "False", "OwnershipConflict", conflict_message(report))
+    elif synced.status == "True" and report.users.broken_mappings:
         ready = Cond(
             READY,
             "True",
@@ -85,6 +87,17 @@ def held_message(held: HeldDeletes, name: str = "<name>") -> str:
     return (
         f"{describe(held)}. If Personio is right, allow them once: kubectl annotate "
         f'--overwrite psync {name} {ALLOW_MASS_DELETE}="$(date +%s)"'
+    )
+
+
+def conflict_message(report: SyncReport) -> str:
+    """Which other owners hold periods of ours, and the two ways out (D-Owner)."""
+    owners = sorted({c.owner for c in report.conflicts})
+    return (
+        f"{len(report.conflicts)} absences are already synced by another owner "
+        f"({', '.join(owners[:5])}; see status.conflicts) and were left alone. If this "
+        "resource should own them, add those keys to spec.adoptFrom; otherwise remove the "
+        "other PersonioSync (its status.ownerKey) or this one"
     )
 
 

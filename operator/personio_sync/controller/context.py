@@ -15,6 +15,7 @@ import kopf
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.peering import PeeringGate
+from personio_sync.engine.marker import legacy_owner_key, owner_key
 from personio_sync.errors import clip
 from personio_sync.settings import OperatorSettings
 
@@ -56,6 +57,11 @@ class Context:
     event: Callable[[Mapping[str, Any], str, str, str], None] = post_event
     started: bool = field(default=False)
     gate: PeeringGate | None = None  # None: standalone, nobody to defer to
+    instance_id: str = ""  # part of every owner key (D-Owner); set at start
+
+    def owner_keys(self, namespace: str, name: str) -> tuple[str, str]:
+        """(this installation's owner key, the key versions before D-Owner wrote)."""
+        return owner_key(namespace, name, self.instance_id), legacy_owner_key(namespace, name)
 
     @property
     def retry_base(self) -> timedelta:

@@ -18,7 +18,7 @@ import kopf
 
 from personio_sync.controller.context import Context
 from personio_sync.controller.httpserver import HealthServer
-from personio_sync.controller.kube import KubeClient
+from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.peering import PeeringConfig, PeeringGate
 from personio_sync.controller.supervisor import Supervisor
@@ -65,6 +65,24 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.connect_timeout = 30
 
 
+async def cluster_instance_id(kube: KubeClient) -> str:
+    """The kube-system namespace's UID: stable for the cluster's life, unique per cluster,
+    so the same namespace/name in two clusters is two owners (D-Owner)."""
+    try:
+        namespace = await kube.get_namespace("kube-system")
+    except KubeError as exc:
+        namespace, why = None, str(exc)
+    else:
+        why = "it has no uid"
+    uid = ((namespace or {}).get("metadata") or {}).get("uid")
+    if not uid:
+        raise kopf.PermanentError(
+            f"cannot read the kube-system namespace to derive the instance id ({why}); set "
+            "PERSONIO_SYNC_INSTANCE_ID or grant get on namespaces/kube-system"
+        )
+    return str(uid)
+
+
 @kopf.on.login(registry=registry)
 def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
     return connection(settings)
@@ -91,6 +109,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         slots=asyncio.Semaphore(ours.max_concurrent_syncs),
         gate=PeeringGate(kube, peering) if peering else None,
     )
+    ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)
     server = HealthServer(metrics, healthy=lambda: ctx.started)
     await server.start(ours.http_host, ours.http_port)
     memo.runtime = Runtime(ctx=ctx, supervisor=Supervisor(ctx), server=server)

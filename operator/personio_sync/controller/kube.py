@@ -136,6 +136,9 @@ class KubeClient:
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._json("GET", f"/api/v1/namespaces/{_q(namespace)}/secrets/{_q(name)}")
 
+    async def get_namespace(self, name: str) -> dict[str, Any] | None:
+        return await self._json("GET", f"/api/v1/namespaces/{_q(name)}")
+
     async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._json("GET", _resource_path(namespace, name))
 

@@ -15,12 +15,11 @@ from typing import Any
 
 from personio_sync import runner
 from personio_sync.controller import status as status_mod
-from personio_sync.controller.conditions import held_message
+from personio_sync.controller.conditions import conflict_message, held_message
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeError
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
-from personio_sync.engine.marker import owner_key
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, SyncError
 from personio_sync.progress import Progress
@@ -144,12 +143,14 @@ async def _run(
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
+    owner, legacy = ctx.owner_keys(namespace, name)
     async with runner.open_clients(credentials, endpoints) as clients:
         try:
             return await runner.run_sync(
                 spec,
                 credentials,
-                owner_key=owner_key(namespace, name),
+                owner_key=owner,
+                adopt_from={legacy, *spec.adoptFrom} - {owner},
                 endpoints=endpoints,
                 progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
                 clients=clients,
@@ -198,6 +199,8 @@ def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) ->
     """Normal for the outcome; Warning for each problem an admin should act on (R20)."""
     ctx.event(body, "Normal", "DryRun" if report.dry_run else "Synced", status_mod.summary(report))
     users = report.users
+    if report.conflicts:
+        ctx.event(body, "Warning", "OwnershipConflict", conflict_message(report))
     if report.held is not None:
         name = ident(body)[1]
         ctx.event(body, "Warning", "MassDeletionHeld", held_message(report.held, name))
@@ -248,9 +251,11 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
             raise
         credentials = seen.credentials
     async with ctx.slots:
-        count = await runner.delete_owned(
-            credentials, owner_key=owner_key(namespace, name), endpoints=ctx.settings.endpoints
-        )
+        count = 0
+        for key in ctx.owner_keys(namespace, name):  # and what an older version wrote
+            count += await runner.delete_owned(
+                credentials, owner_key=key, endpoints=ctx.settings.endpoints
+            )
     ctx.event(
         body, "Normal", "DeletedOwnedAbsences", f"deleted {count} awork absences this sync wrote"
     )

@@ -19,11 +19,13 @@ from personio_sync.controller import conditions
 from personio_sync.controller.conditions import Cond
 from personio_sync.controller.schedule import History
 from personio_sync.crd import (
+    MAX_CONFLICTS,
     MAX_FAILURES,
     MAX_LISTED_USERS,
     MAX_PLANNED,
     ItemFailure,
     LastRun,
+    OwnershipConflict,
     PersonioSyncStatus,
     PlannedAction,
     Progress,
@@ -89,6 +91,7 @@ def last_run(report: SyncReport) -> LastRun:
         skipped=acts.skipped,
         failed=acts.failed,
         heldDeletes=acts.held_deletes,
+        conflicts=acts.conflicts,
         skippedReasons=dict(report.skipped_reasons),
         planned=[
             PlannedAction(
@@ -102,6 +105,13 @@ def last_run(report: SyncReport) -> LastRun:
         ],
         durationSeconds=max(0.0, report.duration_seconds),
     )
+
+
+def ownership_conflicts(report: SyncReport) -> list[OwnershipConflict]:
+    return [
+        OwnershipConflict(personioId=c.period_id, email=c.email, owner=c.owner)
+        for c in report.conflicts[:MAX_CONFLICTS]
+    ]
 
 
 def failures(report: SyncReport) -> list[ItemFailure]:
@@ -132,6 +142,17 @@ def _previous(model: type[Any], raw: object) -> Any:
         return None
 
 
+def _previous_ownership(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """ownerKey and conflicts describe the last completed run: they stay until the next."""
+    items = previous.get("conflicts")
+    kept = [_previous(OwnershipConflict, c) for c in (items if isinstance(items, list) else [])]
+    key = previous.get("ownerKey")
+    return {
+        "ownerKey": key if isinstance(key, str) else None,
+        "conflicts": [c for c in kept[:MAX_CONFLICTS] if c is not None],
+    }
+
+
 def _previous_failures(raw: object) -> list[ItemFailure]:
     items = raw if isinstance(raw, list) else []
     kept = [_previous(ItemFailure, item) for item in items[:MAX_FAILURES]]
@@ -152,6 +173,8 @@ def after_report(
         users=user_status(report.users),
         lastRun=last_run(report),
         failures=failures(report),
+        ownerKey=report.owner or None,
+        conflicts=ownership_conflicts(report),
     )
     return dump(status)
 
@@ -178,6 +201,7 @@ def after_error(
         users=_previous(UserStatus, previous.get("users")),
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
+        **_previous_ownership(previous),
     )
     return dump(status)
 
@@ -197,6 +221,7 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
         users=_previous(UserStatus, previous.get("users")),
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
+        **_previous_ownership(previous),
     )
     return dump(status)
 

@@ -1,8 +1,9 @@
 """The ownership marker written to awork's `externalProvider` (R11).
 
 `personio-sync:<owner>:<period id>`: the prefix says this operator wrote it, the
-owner key is derived from namespace/name (so a re-created resource adopts its
-absences), and the period id links back to Personio. 100 characters at most.
+owner key is derived from the installation's instance id and namespace/name (so a
+re-created resource adopts its absences, and another cluster's does not), and the
+period id links back to Personio. 100 characters at most.
 """
 
 from __future__ import annotations
@@ -10,12 +11,22 @@ from __future__ import annotations
 import hashlib
 
 PREFIX = "personio-sync"
+ANY_OWNER = f"{PREFIX}:"  # what every personio-sync marker starts with
 MAX_LENGTH = 100
 
 
-def owner_key(namespace: str, name: str) -> str:
-    """A short, stable key for one PersonioSync; namespace/name may be long, the key is not."""
-    return hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:12]
+def owner_key(namespace: str, name: str, instance_id: str = "") -> str:
+    """A short, stable key for one PersonioSync of one installation (D-Owner).
+
+    The instance id tells two clusters (or the CLI and the operator) apart, so the same
+    namespace/name there is two owners. Without one, the key is the one versions before
+    D-Owner wrote: the upgrade adopts absences under it (`legacy_owner_key`)."""
+    scope = f"{instance_id}/" if instance_id else ""
+    return hashlib.sha256(f"{scope}{namespace}/{name}".encode()).hexdigest()[:12]
+
+
+def legacy_owner_key(namespace: str, name: str) -> str:
+    return owner_key(namespace, name)
 
 
 def owner_prefix(owner: str) -> str:
@@ -28,6 +39,14 @@ def make_marker(owner: str, period_id: str) -> str:
     if len(marker) > MAX_LENGTH:
         raise ValueError(f"absence period id too long for the awork marker: {period_id[:40]}…")
     return marker
+
+
+def parse_marker(marker: str | None) -> tuple[str, str] | None:
+    """(owner key, period id) of any personio-sync marker; None for anything else."""
+    if not marker or not marker.startswith(f"{PREFIX}:"):
+        return None
+    owner, sep, period_id = marker[len(PREFIX) + 1 :].partition(":")
+    return (owner, period_id) if sep and owner and period_id else None
 
 
 def period_id_of(marker: str | None, owner: str) -> str | None:

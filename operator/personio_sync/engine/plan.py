@@ -7,12 +7,13 @@ lists them with the marker's prefix, and anything else is filtered out here too.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from personio_sync.engine.marker import period_id_of
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, DateRange
+from personio_sync.engine.ownership import body_of
 from personio_sync.engine.source import Desired
 
 LEFT_SOURCE = "left source"
@@ -72,8 +73,13 @@ def awork_dates(absence: AworkAbsence) -> DateRange:
 
 
 def plan_changes(
-    desired: Desired, owned: Sequence[AworkAbsence], owner: str, window: DateRange
+    desired: Desired,
+    owned: Sequence[AworkAbsence],
+    owner: str,
+    window: DateRange,
+    adopting: Collection[str] = (),
 ) -> Plan:
+    """`adopting`: ids of absences whose marker must be rewritten to ours (D-Owner)."""
     plan = Plan()
     by_period: dict[str, list[AworkAbsence]] = defaultdict(list)
     for absence in owned:
@@ -89,7 +95,7 @@ def plan_changes(
             continue
         keep, *extra = existing  # R14: one absence per period, the rest are duplicates
         plan.deletes.extend(Delete(a.id, period_id, "duplicate") for a in extra)
-        if matches(keep, body):
+        if matches(keep, body) and keep.id not in adopting:
             plan.unchanged += 1
         else:
             plan.updates.append(Update(keep.id, period_id, body, email))
@@ -97,7 +103,9 @@ def plan_changes(
     for period_id, leftovers in by_period.items():
         keep_one = period_id in desired.kept
         for index, absence in enumerate(sorted(leftovers, key=lambda a: a.id)):
-            if keep_one and index == 0:
+            if keep_one and index == 0 and absence.id in adopting:
+                plan.updates.append(Update(absence.id, period_id, body_of(absence), ""))
+            elif keep_one and index == 0:
                 plan.unchanged += 1
             elif keep_one:
                 plan.deletes.append(Delete(absence.id, period_id, "duplicate"))

@@ -5,13 +5,14 @@ Pure: the runner fetches, calls this, then applies the plan. Tests call it direc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from personio_sync.engine.guard import DeletionGuard, hold_mass_deletions, owned_in_window
 from personio_sync.engine.matching import Matching, Override, match_users
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkAbsence, AworkUser, Person
+from personio_sync.engine.ownership import set_aside_conflicts, sort_holdings
 from personio_sync.engine.plan import Plan, plan_changes
 from personio_sync.engine.report import PlannedAction, SyncReport
 from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
@@ -86,7 +87,9 @@ def reconcile(
     today: date,
     owner: str,
     allow_mass_delete: bool = False,
+    adopt_from: Collection[str] = (),
 ) -> Outcome:
+    """`adopt_from`: owner keys whose absences become this owner's (D-Owner)."""
     check_complete(snapshot)
     check_type_filters(spec, snapshot.types)
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
@@ -94,12 +97,17 @@ def reconcile(
     matching = match_users(snapshot.persons, snapshot.users, overrides)
     types = {t.id: t for t in snapshot.types}
     desired = desired_absences(snapshot.periods, types, matching, window, owner, policy_of(spec))
-    plan = plan_changes(desired, snapshot.owned, owner, window)
+    holdings = sort_holdings(snapshot.owned, owner, adopt_from)
+    conflicts = set_aside_conflicts(desired, holdings, owner)
+    plan = plan_changes(desired, holdings.ours, owner, window, holdings.adopting)
     guard = DeletionGuard(spec.deletionGuard.maxPercent, allow_mass_delete)
-    owned = owned_in_window(snapshot.owned, owner, window)
+    owned = owned_in_window(holdings.ours, owner, window)
     held = hold_mass_deletions(plan, owned=owned, source_empty=not snapshot.periods, guard=guard)
     report = SyncReport(window=window, dry_run=spec.dryRun, users=matching.report, held=held)
     report.actions.held_deletes = len(plan.held)
+    report.owner = owner
+    report.conflicts = conflicts
+    report.actions.conflicts = len(conflicts)
     report.actions.unchanged = plan.unchanged
     report.actions.skipped = sum(desired.skipped.values())
     report.skipped_reasons = dict(desired.skipped)

@@ -31,6 +31,7 @@ class ActionCounts:
     skipped: int = 0
     failed: int = 0
     held_deletes: int = 0  # D-Guard: deletions waiting for consent
+    conflicts: int = 0  # D-Owner: periods another owner holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,15 @@ class HeldDeletes:
     owned_in_window: int
     limit: int
     source_empty: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A period another owner already holds: nothing was written for it (D-Owner)."""
+
+    period_id: str
+    email: str
+    owner: str  # the other owner's key
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,8 @@ class SyncReport:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     duration_seconds: float = 0.0
     held: HeldDeletes | None = None  # D-Guard: set when deletions were held back
+    owner: str = ""  # this run's owner key (D-Owner)
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's `--output json` shape (issue #2), also the base of `.status.lastRun`."""
@@ -93,9 +105,15 @@ class SyncReport:
                 "skipped": self.actions.skipped,
                 "failed": self.actions.failed,
                 "heldDeletes": self.actions.held_deletes,
+                "conflicts": self.actions.conflicts,
             },
             "failures": [
                 {"personioId": f.personio_id, "email": f.email, "reason": f.reason}
                 for f in self.failures
+            ],
+            "owner": self.owner,
+            "conflicts": [
+                {"personioId": c.period_id, "email": c.email, "owner": c.owner}
+                for c in self.conflicts
             ],
         }
