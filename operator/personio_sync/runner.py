@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 
-from personio_sync.apply import apply_plan
+from personio_sync.apply import Fence, apply_plan
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import owner_prefix
@@ -31,6 +32,7 @@ __all__ = [
     "Clients",
     "Credentials",
     "Endpoints",
+    "Fence",
     "Progress",
     "ProgressCallback",
     "Tuning",
@@ -79,16 +81,35 @@ class Clients:
     awork: AworkClient
 
 
+def _fenced(fence: Fence | None) -> dict[str, list[Any]]:
+    """httpx hooks that call `fence` right before every awork write leaves the process.
+
+    apply_plan checks the fence before each write too, but a write may then wait in the
+    pacer or a retry back-off; checked here, a replica frozen past its lease sends
+    nothing after it resumes but what was already on the wire."""
+    if fence is None:
+        return {}
+
+    async def check(request: httpx.Request) -> None:
+        if request.method != "GET":
+            fence()
+
+    return {"request": [check]}
+
+
 @asynccontextmanager
 async def open_clients(
-    credentials: Credentials, endpoints: Endpoints, tuning: Tuning = Tuning()
+    credentials: Credentials,
+    endpoints: Endpoints,
+    tuning: Tuning = Tuning(),
+    fence: Fence | None = None,
 ) -> AsyncIterator[Clients]:
     """Both clients on one pooled HTTP client each, closed when the run ends."""
     limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
         httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
-        httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
+        httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks=_fenced(fence)) as awork_http,
     ):
         yield Clients(
             personio=PersonioClient(
@@ -111,19 +132,22 @@ async def run_sync(
     progress: ProgressCallback | None = None,
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
+    fence: Fence | None = None,
 ) -> SyncReport:
     """Run one sync. Raises a `personio_sync.errors.SyncError` when it cannot run at all
     (credentials, scopes, e-mail not readable, vendor unreachable after retries); item
     failures do not raise, they are in the report. `owner_key` comes from
     `personio_sync.engine.marker.owner_key(namespace, name)`. Pass `clients` to reuse
-    open clients (and read their request statistics afterwards)."""
+    open clients (and read their request statistics afterwards; open them with the same
+    `fence`). `fence` is called before every awork write and raises to stop the run
+    (errors.LeadershipLost when the operator replica lost its leader Lease)."""
     started = time.monotonic()
     today = today or today_in(spec.timeZone, datetime.now(UTC))
     if clients is None:
-        async with open_clients(credentials, endpoints, tuning) as opened:
-            report = await _run(spec, opened, owner_key, today, progress, tuning)
+        async with open_clients(credentials, endpoints, tuning, fence) as opened:
+            report = await _run(spec, opened, owner_key, today, progress, tuning, fence)
     else:
-        report = await _run(spec, clients, owner_key, today, progress, tuning)
+        report = await _run(spec, clients, owner_key, today, progress, tuning, fence)
     report.duration_seconds = round(time.monotonic() - started, 3)
     return report
 
@@ -135,6 +159,7 @@ async def _run(
     today: date,
     progress: ProgressCallback | None,
     tuning: Tuning,
+    fence: Fence | None,
 ) -> SyncReport:
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
     snapshot = await read_snapshot(clients, window, owner)
@@ -146,6 +171,7 @@ async def _run(
             outcome.report,
             progress=progress,
             concurrency=tuning.write_concurrency,
+            fence=fence,
         )
     return outcome.report
 
@@ -180,24 +206,30 @@ async def delete_owned(
     endpoints: Endpoints = Endpoints(),
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
+    fence: Fence | None = None,
 ) -> int:
     """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count.
 
     Raises the first `AworkError`; the deletes still in flight are cancelled, and the
-    finalizer's next attempt lists what is left. Pass `clients` to reuse open clients.
+    finalizer's next attempt lists what is left. Pass `clients` to reuse open clients;
+    `fence` as for `run_sync`.
     """
     if clients is None:
-        async with open_clients(credentials, endpoints, tuning) as opened:
-            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency)
-    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency)
+        async with open_clients(credentials, endpoints, tuning, fence) as opened:
+            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency, fence)
+    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency, fence)
 
 
-async def _delete_all(awork: AworkClient, owner: str, concurrency: int) -> int:
+async def _delete_all(
+    awork: AworkClient, owner: str, concurrency: int, fence: Fence | None = None
+) -> int:
     owned = await awork.list_owned_absences(owner_prefix(owner))
     semaphore = asyncio.Semaphore(concurrency)
 
     async def delete(absence_id: str) -> None:
         async with semaphore:
+            if fence is not None:
+                fence()
             await awork.delete_absence(absence_id)
 
     try:  # a TaskGroup, not gather: a failure must not leave deletes running unawaited

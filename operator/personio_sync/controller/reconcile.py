@@ -2,7 +2,9 @@
 
 Translation only: the spec and Secret become models, `runner.run_sync` does the work,
 the outcome becomes `.status`, Events and metrics. Every failure path writes a status
-that says what to fix; none writes to awork (the runner reads everything first).
+that says what to fix; none writes to awork (the runner reads everything first). A
+replica that lost the leader Lease is the exception: LeadershipLost abandons the run
+with no status at all, since the new leader runs it again and writes its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
 from personio_sync.engine.marker import owner_key
 from personio_sync.engine.report import SyncReport
-from personio_sync.errors import ConfigError, SyncError
+from personio_sync.errors import ConfigError, LeadershipLost, SyncError
 from personio_sync.progress import Progress
 from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
 
@@ -82,6 +84,8 @@ class ProgressWriter:
             return
         self._last = now
         namespace, name = ident(self._body)
+        if not self._ctx.leading():
+            return  # the run is about to stop at the fence; the status is not ours now
         try:
             await self._ctx.kube.merge_status(
                 namespace, name, {"progress": status_mod.progress(update)}
@@ -101,6 +105,8 @@ async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[
     started = time.monotonic()
     try:
         report = await _run(ctx, body, spec, seen)
+    except LeadershipLost:
+        raise  # abandoned, not failed: the status is the new leader's to write
     except Exception as exc:  # a SyncError says what to fix; anything else is our bug
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
         return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
@@ -136,7 +142,7 @@ async def _run(
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
-    async with runner.open_clients(credentials, endpoints) as clients:
+    async with runner.open_clients(credentials, endpoints, fence=ctx.fence) as clients:
         try:
             return await runner.run_sync(
                 spec,
@@ -145,6 +151,7 @@ async def _run(
                 endpoints=endpoints,
                 progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
                 clients=clients,
+                fence=ctx.fence,
             )
         finally:
             ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
@@ -237,7 +244,10 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
         credentials = seen.credentials
     async with ctx.slots:
         count = await runner.delete_owned(
-            credentials, owner_key=owner_key(namespace, name), endpoints=ctx.settings.endpoints
+            credentials,
+            owner_key=owner_key(namespace, name),
+            endpoints=ctx.settings.endpoints,
+            fence=ctx.fence,
         )
     ctx.event(
         body, "Normal", "DeletedOwnedAbsences", f"deleted {count} awork absences this sync wrote"
