@@ -38,7 +38,6 @@ TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
 VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
 ALICE = "5c3d0000-0000-4000-8000-000000000001"
 CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
-CREDENTIAL_VALUES = tuple(CREDS.values())
 PERIODS = 150
 WRITES = ("POST", "PUT", "DELETE")
 ABANDONED = "run abandoned, the lease was lost"  # the worker's one line

@@ -144,7 +144,7 @@ class LeaderElector:
                 acquired = await self._try_acquire_or_renew()
         except KubeConflict:
             acquired = False  # someone wrote the Lease between our read and our write
-        except Exception as exc:  # the API server is away or slow: stay a candidate
+        except Exception as exc:  # the API server is away, slow or refuses: stay a candidate
             self._report(f"{type(exc).__name__}: {clip(str(exc), 200)}")
             acquired = False
         else:
@@ -236,7 +236,7 @@ class LeaderElector:
 
     def _report(self, problem: str | None) -> None:
         if problem is not None and problem != self._problem:
-            log.warning("lease %s: cannot reach the API server: %s", self.where, problem)
+            log.warning("lease %s: cannot acquire or renew it: %s", self.where, problem)
         elif problem is None and self._problem is not None:
             log.info("lease %s: the API server answers again", self.where)
         self._problem = problem
