@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from personio_sync.clients.awork import AworkClient
@@ -23,6 +23,9 @@ from personio_sync.progress import Progress, ProgressCallback
 
 PROGRESS_EVERY_SECONDS = 2.0
 Write = Create | Update | Delete
+# Raises (errors.LeadershipLost) when this process may no longer write; called before each
+# write, so a replica that lost the leader Lease stops at once (docs/rules.md D-Lease).
+Fence = Callable[[], None]
 
 
 @dataclass
@@ -98,12 +101,15 @@ async def apply_plan(
     *,
     progress: ProgressCallback | None = None,
     concurrency: int = 16,
+    fence: Fence | None = None,
 ) -> None:
     tracker = _Tracker(plan.writes, awork, progress, time.monotonic())
     pending = _writes(plan)
 
     async def worker() -> None:
         for write in pending:
+            if fence is not None:
+                fence()
             try:
                 await _perform(write, awork)
             except AworkError as error:
@@ -119,7 +125,7 @@ async def apply_plan(
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(concurrency, plan.writes))):
                 group.create_task(worker())
-    except ExceptionGroup as failed:  # only a run-stopping AworkError escapes a worker
+    except ExceptionGroup as failed:  # a run-stopping AworkError, or the fence
         raise failed.exceptions[0] from None
     if plan.writes:
         await tracker.tick(final=True)

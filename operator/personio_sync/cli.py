@@ -58,8 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     scope = run.add_mutually_exclusive_group()
     scope.add_argument("--namespace", "-n", action="append", default=[], help="repeatable")
     scope.add_argument("--all-namespaces", "-A", action="store_true")
-    run.add_argument("--peering", help="kopf peering name (for several replicas)")
-    run.add_argument("--standalone", action="store_true", help="no peering")
+    run.add_argument(
+        "--peering",
+        help="name of the Lease the replicas elect their leader through "
+        "(default personio-sync, in $POD_NAMESPACE)",
+    )
+    run.add_argument(
+        "--standalone", action="store_true", help="no leader election: this process syncs"
+    )
     return parser
 
 

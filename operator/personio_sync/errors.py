@@ -10,11 +10,12 @@
     │   ├── PersonioRateLimited      429 that outlasted the retries
     │   ├── PersonioStatusError      any other unexpected status
     │   └── PersonioTransportError   timeouts, dropped connections, malformed bodies
-    └── AworkError
-        ├── AworkAuthError           wrong API key (401)
-        ├── AworkRateLimited
-        ├── AworkStatusError         (carries the parsed ErrorResponse code)
-        └── AworkTransportError
+    ├── AworkError
+    │   ├── AworkAuthError           wrong API key (401)
+    │   ├── AworkRateLimited
+    │   ├── AworkStatusError         (carries the parsed ErrorResponse code)
+    │   └── AworkTransportError
+    └── LeadershipLost               this replica lost the leader Lease (run abandoned)
 
 Each has a stable `reason` (used as the status condition's reason) and a message
 that says what to fix. Messages are built from fixed text plus remote error codes
@@ -103,3 +104,12 @@ class AworkStatusError(AworkError):
 
 class AworkTransportError(AworkError):
     reason = "AworkUnreachable"
+
+
+class LeadershipLost(SyncError):
+    """This replica no longer holds the leader Lease: the run is abandoned, not failed.
+
+    Raised by the fence before a write; the new leader runs the sync again, so the
+    status is left alone (it is the new leader's to write)."""
+
+    reason = "LeadershipLost"

@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 
-from personio_sync.apply import apply_plan
+from personio_sync.apply import Fence, apply_plan
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
@@ -31,6 +32,7 @@ __all__ = [
     "Clients",
     "Credentials",
     "Endpoints",
+    "Fence",
     "Progress",
     "ProgressCallback",
     "Tuning",
@@ -79,16 +81,35 @@ class Clients:
     awork: AworkClient
 
 
+def _fenced(fence: Fence | None) -> dict[str, list[Any]]:
+    """httpx hooks that call `fence` right before every awork write leaves the process.
+
+    apply_plan checks the fence before each write too, but a write may then wait in the
+    pacer or a retry back-off; checked here, a replica frozen past its lease sends
+    nothing after it resumes but what was already on the wire."""
+    if fence is None:
+        return {}
+
+    async def check(request: httpx.Request) -> None:
+        if request.method != "GET":
+            fence()
+
+    return {"request": [check]}
+
+
 @asynccontextmanager
 async def open_clients(
-    credentials: Credentials, endpoints: Endpoints, tuning: Tuning = Tuning()
+    credentials: Credentials,
+    endpoints: Endpoints,
+    tuning: Tuning = Tuning(),
+    fence: Fence | None = None,
 ) -> AsyncIterator[Clients]:
     """Both clients on one pooled HTTP client each, closed when the run ends."""
     limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
         httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
-        httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
+        httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks=_fenced(fence)) as awork_http,
     ):
         yield Clients(
             personio=PersonioClient(
@@ -113,35 +134,42 @@ async def run_sync(
     clients: Clients | None = None,
     allow_mass_delete: bool = False,
     adopt_from: Collection[str] = (),
+    fence: Fence | None = None,
 ) -> SyncReport:
     """Run one sync. Raises a `personio_sync.errors.SyncError` when it cannot run at all
     (credentials, scopes, e-mail not readable, vendor unreachable after retries); item
     failures do not raise, they are in the report. `owner_key` comes from
     `personio_sync.engine.marker.owner_key(namespace, name)`. Pass `clients` to reuse
-    open clients (and read their request statistics afterwards). `allow_mass_delete`
-    lets this one run delete past the deletion guard (D-Guard); `adopt_from` names owner
-    keys whose absences this owner takes over (D-Owner)."""
+    open clients (and read their request statistics afterwards; open them with the same
+    `fence`). `allow_mass_delete` lets this one run delete past the deletion guard
+    (D-Guard); `adopt_from` names owner keys whose absences this owner takes over
+    (D-Owner). `fence` is called before every awork write and raises to stop the run
+    (errors.LeadershipLost when the operator replica lost its leader Lease)."""
     started = time.monotonic()
     today = today or today_in(spec.timeZone, datetime.now(UTC))
-    consent, adopt = allow_mass_delete, frozenset(adopt_from)
+    options = _Options(progress, tuning, fence, allow_mass_delete, frozenset(adopt_from))
     if clients is None:
-        async with open_clients(credentials, endpoints, tuning) as opened:
-            report = await _run(spec, opened, owner_key, today, progress, tuning, consent, adopt)
+        async with open_clients(credentials, endpoints, tuning, fence) as opened:
+            report = await _run(spec, opened, owner_key, today, options)
     else:
-        report = await _run(spec, clients, owner_key, today, progress, tuning, consent, adopt)
+        report = await _run(spec, clients, owner_key, today, options)
     report.duration_seconds = round(time.monotonic() - started, 3)
     return report
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How one run goes, beyond what to sync (run_sync's keyword arguments)."""
+
+    progress: ProgressCallback | None
+    tuning: Tuning
+    fence: Fence | None
+    allow_mass_delete: bool
+    adopt_from: frozenset[str]
+
+
 async def _run(
-    spec: PersonioSyncSpec,
-    clients: Clients,
-    owner: str,
-    today: date,
-    progress: ProgressCallback | None,
-    tuning: Tuning,
-    allow_mass_delete: bool,
-    adopt_from: frozenset[str],
+    spec: PersonioSyncSpec, clients: Clients, owner: str, today: date, options: _Options
 ) -> SyncReport:
     window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
     snapshot = await read_snapshot(clients, window)
@@ -150,16 +178,17 @@ async def _run(
         snapshot,
         today=today,
         owner=owner,
-        allow_mass_delete=allow_mass_delete,
-        adopt_from=adopt_from,
+        allow_mass_delete=options.allow_mass_delete,
+        adopt_from=options.adopt_from,
     )
     if not spec.dryRun:
         await apply_plan(
             outcome.plan,
             clients.awork,
             outcome.report,
-            progress=progress,
-            concurrency=tuning.write_concurrency,
+            progress=options.progress,
+            concurrency=options.tuning.write_concurrency,
+            fence=options.fence,
         )
     return outcome.report
 
@@ -197,19 +226,23 @@ async def delete_owned(
     endpoints: Endpoints = Endpoints(),
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
+    fence: Fence | None = None,
 ) -> int:
     """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count.
 
     Raises the first `AworkError`; the deletes still in flight are cancelled, and the
-    finalizer's next attempt lists what is left. Pass `clients` to reuse open clients.
+    finalizer's next attempt lists what is left. Pass `clients` to reuse open clients;
+    `fence` as for `run_sync`.
     """
     if clients is None:
-        async with open_clients(credentials, endpoints, tuning) as opened:
-            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency)
-    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency)
+        async with open_clients(credentials, endpoints, tuning, fence) as opened:
+            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency, fence)
+    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency, fence)
 
 
-async def _delete_all(awork: AworkClient, owner: str, concurrency: int) -> int:
+async def _delete_all(
+    awork: AworkClient, owner: str, concurrency: int, fence: Fence | None = None
+) -> int:
     prefix = owner_prefix(owner)
     listed = await awork.list_owned_absences(prefix)
     owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
@@ -217,6 +250,8 @@ async def _delete_all(awork: AworkClient, owner: str, concurrency: int) -> int:
 
     async def delete(absence_id: str) -> None:
         async with semaphore:
+            if fence is not None:
+                fence()
             await awork.delete_absence(absence_id)
 
     try:  # a TaskGroup, not gather: a failure must not leave deletes running unawaited

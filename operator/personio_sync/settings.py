@@ -122,6 +122,15 @@ class OperatorSettings(BaseSettings):
             "status.progress.",
         ),
     ] = 10.0
+    lease_namespace: Annotated[
+        str,
+        Field(
+            min_length=1,
+            validation_alias=AliasChoices("POD_NAMESPACE"),
+            description="POD_NAMESPACE: namespace of the leader Lease, the operator's own "
+            "(the chart sets it from the downward API); `default` outside a cluster.",
+        ),
+    ] = "default"
 
     @field_validator("personio_api_url", "awork_api_url")
     @classmethod

@@ -120,7 +120,7 @@ def test_documented_install_upgrade_uninstall(
     docs.run(uninstall)
     assert absent(kubectl, "deployment", RELEASE, "-n", namespace)
     assert absent(kubectl, "role", f"{namespace}-{RELEASE}", "-n", docs.team_ns)
-    assert absent(kubectl, "kopfpeering", f"{namespace}-{RELEASE}", "-n", docs.team_ns)
+    assert absent(kubectl, "role", f"{RELEASE}-leader-election", "-n", namespace)
     assert not can_i(kubectl, sa, "get", "secrets", "-n", docs.team_ns)
     # Helm never deletes CRDs: the users' PersonioSyncs survive an uninstall.
     get(kubectl, "crd", "personiosyncs.personio-sync.dev")
@@ -139,7 +139,6 @@ def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     for what in (("serviceaccount", RELEASE), ("service", f"{RELEASE}-metrics"),
                  ("poddisruptionbudget", RELEASE)):  # fmt: skip
         get(kubectl, *what, "-n", ns)
-    get(kubectl, "clusterkopfpeering", cluster_name)
     binding = get(kubectl, "clusterrolebinding", cluster_name)
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": RELEASE, "namespace": ns}]
     get(kubectl, "secret", "acme-credentials", "-n", docs.team_ns)
@@ -147,11 +146,26 @@ def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     for allowed in (("watch", "personiosyncs", "--all-namespaces"),
                     ("patch", "personiosyncs", "--subresource=status", "-n", docs.team_ns),
                     ("get", "secrets", "-n", docs.team_ns),
-                    ("create", "events", "-n", docs.team_ns),
-                    ("patch", f"clusterkopfpeerings/{cluster_name}")):  # fmt: skip
+                    ("create", "events", "-n", docs.team_ns)):  # fmt: skip
         assert can_i(kubectl, sa, *allowed), allowed
-    for denied in (*FORBIDDEN_EVERYWHERE, ("patch", "clusterkopfpeerings/someone-else")):
+    for denied in FORBIDDEN_EVERYWHERE:
         assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
+    check_lease_rbac(kubectl, sa, ns, lease=cluster_name)
+
+
+def check_lease_rbac(kubectl: Kubectl, sa: str, ns: str, *, lease: str) -> None:
+    """D-Lease: the release's own Lease in its own namespace, to create, read and renew."""
+    for allowed in (
+        ("create", "leases"),
+        ("get", f"leases/{lease}"),
+        ("update", f"leases/{lease}"),
+    ):
+        assert can_i(kubectl, sa, *allowed, "-n", ns), allowed
+    for denied in (("update", "leases/someone-else"), ("get", "leases/someone-else"),
+                   ("delete", f"leases/{lease}"), ("patch", f"leases/{lease}"),
+                   ("list", "leases")):  # fmt: skip
+        assert not can_i(kubectl, sa, *denied, "-n", ns), denied
+    assert not can_i(kubectl, sa, "update", f"leases/{lease}", "-n", "kube-system")
 
 
 # Never allowed, whatever the scope: the operator creates no workloads, writes no
@@ -174,6 +188,7 @@ FORBIDDEN_EVERYWHERE: tuple[tuple[str, ...], ...] = (
     ("create", "serviceaccounts/token"),
     ("list", "namespaces"),
     ("create", "events.events.k8s.io"),
+    ("create", "leases.coordination.k8s.io"),
 )
 
 
@@ -183,19 +198,17 @@ def check_namespaced_upgrade(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     assert args["containers"][0]["args"][2:] == [f"--namespace={docs.team_ns}"]
     assert absent(kubectl, "clusterrole", name)
     assert absent(kubectl, "clusterrolebinding", name)
-    assert absent(kubectl, "clusterkopfpeering", name)
     get(kubectl, "role", name, "-n", docs.team_ns)
-    get(kubectl, "kopfpeering", name, "-n", docs.team_ns)
 
     assert can_i(kubectl, sa, "get", "secrets", "-n", docs.team_ns)
     assert can_i(kubectl, sa, "watch", "personiosyncs", "-n", docs.team_ns)
-    assert can_i(kubectl, sa, "patch", f"kopfpeerings/{name}", "-n", docs.team_ns)
+    check_lease_rbac(kubectl, sa, ns, lease=name)
     # Outside the watched namespace: nothing, not even the operator's own namespace.
     for other in (ns, "default", "kube-system"):
         assert not can_i(kubectl, sa, "get", "secrets", "-n", other), other
         assert not can_i(kubectl, sa, "list", "personiosyncs", "-n", other), other
     assert not can_i(kubectl, sa, "list", "secrets", "--all-namespaces")
-    assert not can_i(kubectl, sa, "list", "clusterkopfpeerings")
+    assert not can_i(kubectl, sa, "list", "leases", "--all-namespaces")
     for denied in FORBIDDEN_EVERYWHERE:
         assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
 

@@ -154,12 +154,12 @@ def replica(release: Release, pod: str, http_port: int | None = None) -> Iterato
     """One operator process, started as the Deployment's container would be."""
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/nonexistent"),
            "KUBECONFIG": str(release.sa_kubeconfig)}  # fmt: skip
+    downward = {"metadata.name": pod, "metadata.namespace": release.operator_ns}
     for var in release.container["env"]:
         if "value" in var:
             env[var["name"]] = var["value"]
         else:
-            assert var["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", var
-            env[var["name"]] = pod
+            env[var["name"]] = downward[var["valueFrom"]["fieldRef"]["fieldPath"]]
     if http_port is not None:
         env["PERSONIO_SYNC_HTTP_PORT"] = str(http_port)
     log_path = release.logs / f"{pod}.log"
@@ -194,14 +194,18 @@ def resynced(release: Release, before: dict[str, Any]) -> dict[str, Any]:
     return status
 
 
-RESUMED = "Resuming operations after the pause"  # kopf's words when a paused replica starts
+def healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
-def peers(release: Release, peering: str) -> set[str]:
-    """The pods with a heartbeat in the peering object (identities start with POD_ID)."""
-    found = release.kubectl.json("get", "kopfpeering", peering, "-n", release.team_ns)
-    identities = (found.get("status") or {}).keys()
-    return {pod for pod in ("pod-a", "pod-b") if any(pod in i for i in identities)}
+def lease_holder(release: Release) -> str:
+    """The pod holding the leader Lease (holderIdentity starts with POD_ID); "" if none."""
+    lease_name = release.container["args"][1].removeprefix("--peering=")
+    found = release.kubectl.json("get", "lease", lease_name, "-n", release.operator_ns)
+    return str((found.get("spec") or {}).get("holderIdentity") or "").split("/")[0]
 
 
 def owned_period_ids(sandbox: Sandbox) -> list[str]:
@@ -233,19 +237,20 @@ def test_operator_with_the_charts_token_syncs(release: Release, sandbox: Sandbox
         assert not unexpected_forbidden(pod.log())
 
 
-def test_two_replicas_one_active_the_other_takes_over(release: Release, sandbox: Sandbox) -> None:
-    """HA: the newer replica stands by; when the active one stops, it takes over."""
-    peering = release.container["args"][1].removeprefix("--peering=")
+def test_d_lease_two_replicas_one_active_the_other_takes_over(
+    release: Release, sandbox: Sandbox
+) -> None:
+    """HA with the chart's token (its Lease RBAC): the newer replica stands by; when the
+    active one stops, it takes the Lease over and syncs."""
     with replica(release, "pod-a") as active:
         first = eventually(lambda: synced(release), within=STARTUP, what="first sync")
-        with replica(release, "pod-b", http_port=free_port()) as standby:
-            # pod-b starts paused (peering is mandatory) and stays so while it sees the
-            # older, higher-priority pod-a; its heartbeat shows it is up.
-            eventually(lambda: peers(release, peering) == {"pod-a", "pod-b"},
-                       within=STARTUP, what="both replicas in the peering object")  # fmt: skip
-            assert RESUMED not in standby.log()
+        assert lease_holder(release) == "pod-a"
+        port_b = free_port()
+        with replica(release, "pod-b", http_port=port_b) as standby:
+            eventually(lambda: healthy(port_b), within=STARTUP, what="pod-b up")
+            assert lease_holder(release) == "pod-a"
             active.stop()
-            eventually(lambda: RESUMED in standby.log(), within=90, what="pod-b taking over")
+            eventually(lambda: lease_holder(release) == "pod-b", within=90, what="pod-b leading")
 
             # A change in Personio, synced on demand: only pod-b is left to do it.
             gone = owned_period_ids(sandbox)[0]

@@ -1,5 +1,5 @@
-"""The chart's CRDs: the PersonioSync CRD is a byte-for-byte copy of crds/, and the kopf
-peering CRDs are the resources kopf actually watches.
+"""The chart's CRD: the PersonioSync CRD is a byte-for-byte copy of crds/, and the only one
+(kopf runs standalone: leader election uses a built-in Lease, no peering CRDs).
 
 helm packages charts/personio-sync/crds/ as files (a symlink would be packaged as a
 dangling link or not at all), so the CRD is copied; this test fails when the copy is stale:
@@ -12,9 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from kopf._cogs.structs import references  # kopf's own selectors for its peering resources
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_CRDS = ROOT / "charts" / "personio-sync" / "crds"
@@ -33,31 +31,7 @@ def test_chart_crd_is_the_generated_crd() -> None:
 
 
 def test_chart_ships_no_other_crds() -> None:
-    assert sorted(p.name for p in CHART_CRDS.iterdir()) == ["kopf-peering.yaml", CRD_FILE]
-
-
-@pytest.mark.parametrize(
-    ("selector", "scope", "kind"),
-    [
-        (references.CLUSTER_PEERINGS_K, "Cluster", "ClusterKopfPeering"),
-        (references.NAMESPACED_PEERINGS_K, "Namespaced", "KopfPeering"),
-    ],
-)
-def test_peering_crds_match_what_kopf_watches(
-    selector: references.Selector, scope: str, kind: str
-) -> None:
-    crds = {d["metadata"]["name"]: d for d in load_all(CHART_CRDS / "kopf-peering.yaml")}
-    crd = crds[f"{selector.any_name}.{selector.group}"]
-    assert crd["spec"]["group"] == selector.group
-    assert crd["spec"]["scope"] == scope
-    assert crd["spec"]["names"]["kind"] == kind
-    (version,) = crd["spec"]["versions"]
-    assert version["name"] == selector.version and version["served"] and version["storage"]
-    # kopf writes the heartbeats into .status through the main resource: no subresource,
-    # and the status schema must keep the (dynamic) peer keys.
-    assert "subresources" not in version
-    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
-    assert status["x-kubernetes-preserve-unknown-fields"] is True
+    assert sorted(p.name for p in CHART_CRDS.iterdir()) == [CRD_FILE]
 
 
 def camel_words(path: str) -> list[str]:

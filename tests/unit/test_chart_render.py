@@ -41,6 +41,12 @@ OPERATOR_RULES = [
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
 ]  # fmt: skip
+LEASE = f"{NAMESPACE}-{RELEASE}-personio-sync"
+LEASE_RULES = [
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+     "resourceNames": [LEASE], "verbs": ["get", "update"]},
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +114,9 @@ def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) 
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted([
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
-        "PodDisruptionBudget", "ClusterKopfPeering",
+        "PodDisruptionBudget", "Role", "RoleBinding",
     ])  # fmt: skip
-    peering = f"{NAMESPACE}-{RELEASE}-personio-sync"
-    assert container(docs)["args"] == ["run", f"--peering={peering}", "--all-namespaces"]
-    assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == peering
+    assert container(docs)["args"] == ["run", f"--peering={LEASE}", "--all-namespaces"]
     binding = one(docs, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == one(docs, "ClusterRole")["metadata"]["name"]
     assert binding["subjects"] == [
@@ -121,14 +125,31 @@ def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) 
 
 
 def test_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
-    peering = f"{NAMESPACE}-{RELEASE}-personio-sync"
-    assert one(render(helm, tmp_path, {}), "ClusterRole")["rules"] == [
-        *OPERATOR_RULES,
-        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
-         "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
-         "resourceNames": [peering], "verbs": ["patch"]},
-    ]  # fmt: skip
+    docs = render(helm, tmp_path, {})
+    assert one(docs, "ClusterRole")["rules"] == OPERATOR_RULES
+    lease_role = one(docs, "Role")
+    assert lease_role["metadata"]["namespace"] == NAMESPACE
+    assert lease_role["rules"] == LEASE_RULES
+
+
+@pytest.mark.parametrize("variant", ["default", "namespaced"])
+def test_d_lease_the_leader_lease_is_in_the_release_namespace(
+    helm: Path, tmp_path: Path, variant: str
+) -> None:
+    """The Lease's name is the operator's --peering, its namespace the pod's (downward API)."""
+    docs = render(helm, tmp_path, VARIANTS[variant])
+    assert container(docs)["args"][1] == f"--peering={LEASE}"
+    assert env(docs)["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    (lease_role,) = [r for r in by_kind(docs, "Role") if r["metadata"]["namespace"] == NAMESPACE]
+    (binding,) = [
+        b
+        for b in by_kind(docs, "RoleBinding")
+        if b["roleRef"]["name"] == lease_role["metadata"]["name"]
+    ]
+    assert binding["metadata"]["namespace"] == NAMESPACE
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": f"{RELEASE}-personio-sync", "namespace": NAMESPACE}
+    ]
 
 
 def test_watch_namespaces_creates_only_roles_in_those_namespaces(
@@ -136,15 +157,15 @@ def test_watch_namespaces_creates_only_roles_in_those_namespaces(
 ) -> None:
     docs = render(helm, tmp_path, VARIANTS["namespaced"])
     assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
-    assert not by_kind(docs, "ClusterKopfPeering")
-    for kind in ("Role", "RoleBinding", "KopfPeering"):
+    for kind in ("Role", "RoleBinding"):
         assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, kind)) == [
+            NAMESPACE,  # the leader Lease's Role
             "team-a",
             "team-b",
         ], kind
-    role = by_kind(docs, "Role")[0]
-    assert role["rules"][: len(OPERATOR_RULES)] == OPERATOR_RULES
-    assert {r["resources"][0] for r in role["rules"][len(OPERATOR_RULES) :]} == {"kopfpeerings"}
+    for role in by_kind(docs, "Role"):
+        expected = LEASE_RULES if role["metadata"]["namespace"] == NAMESPACE else OPERATOR_RULES
+        assert role["rules"] == expected
     for binding in by_kind(docs, "RoleBinding"):
         assert binding["subjects"][0]["namespace"] == NAMESPACE
     args = container(docs)["args"]
@@ -156,7 +177,7 @@ def test_cluster_scoped_names_are_unique_per_release_namespace(helm: Path, tmp_p
     names = {
         one(render(helm, tmp_path, {}, namespace), kind)["metadata"]["name"]
         for namespace in ("ns-one", "ns-two")
-        for kind in ("ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering")
+        for kind in ("ClusterRole", "ClusterRoleBinding")
     }
     assert len(names) == 2
 

@@ -18,7 +18,8 @@
 {{- end }}
 
 {{/*
-Name of cluster-scoped objects (ClusterRole, ClusterRoleBinding, ClusterKopfPeering):
+Name of cluster-scoped objects (ClusterRole, ClusterRoleBinding) and of the Roles in
+watched namespaces:
 prefixed with the release namespace, so two releases of the same name in different
 namespaces never share (or fight over) one object.
 */}}
@@ -54,8 +55,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{- define "personio-sync.peeringName" -}}
+{{/* The Lease the replicas elect their leader through (in the release namespace). */}}
+{{- define "personio-sync.leaseName" -}}
 {{- default (include "personio-sync.clusterScopedName" .) .Values.peering.name }}
+{{- end }}
+
+{{- define "personio-sync.leaseRoleName" -}}
+{{- printf "%s-leader-election" (include "personio-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "personio-sync.image" -}}
@@ -67,9 +73,8 @@ The operator's RBAC rules, the same for the ClusterRole (all namespaces) and for
 (watched namespaces). Exactly what the operator does, nothing more:
 - PersonioSync: watch, and patch (kopf's annotations, the deletion finalizer), status;
 - Secrets: read the credentials a PersonioSync references, and watch them for rotation;
-- Events: kopf posts core/v1 Events (it never uses events.k8s.io);
-- peering: read every peer's heartbeat, write only our own peering object.
-Argument: a dict with "peering" (the kopf.dev plural) and "root" (the chart context).
+- Events: kopf posts core/v1 Events (it never uses events.k8s.io).
+The leader Lease has its own Role in the release namespace (rbac.yaml).
 */}}
 {{- define "personio-sync.rules" -}}
 - apiGroups: [personio-sync.dev]
@@ -84,24 +89,21 @@ Argument: a dict with "peering" (the kopf.dev plural) and "root" (the chart cont
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-- apiGroups: [kopf.dev]
-  resources: [{{ .peering }}]
-  verbs: [get, list, watch]
-- apiGroups: [kopf.dev]
-  resources: [{{ .peering }}]
-  resourceNames: [{{ include "personio-sync.peeringName" .root | quote }}]
-  verbs: [patch]
 {{- end }}
 
 {{/*
 The operator's configuration as environment variables (read by its settings object only).
-POD_ID names this replica in the kopf peering object.
+POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
 */}}
 {{- define "personio-sync.env" -}}
 - name: POD_ID
   valueFrom:
     fieldRef:
       fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
 - name: PERSONIO_API_URL
   value: {{ .Values.operator.personioApiUrl | quote }}
 - name: AWORK_API_URL

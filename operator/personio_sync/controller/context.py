@@ -13,8 +13,8 @@ from typing import Any, cast
 import kopf
 
 from personio_sync.controller.kube import KubeClient
+from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.peering import PeeringGate
 from personio_sync.engine.marker import legacy_owner_key, owner_key
 from personio_sync.errors import clip
 from personio_sync.settings import OperatorSettings
@@ -56,7 +56,7 @@ class Context:
     now: Callable[[], datetime] = utc_now
     event: Callable[[Mapping[str, Any], str, str, str], None] = post_event
     started: bool = field(default=False)
-    gate: PeeringGate | None = None  # None: standalone, nobody to defer to
+    leadership: LeaderElector | None = None  # None: standalone, nobody to defer to
     instance_id: str = ""  # part of every owner key (D-Owner); set at start
 
     def owner_keys(self, namespace: str, name: str) -> tuple[str, str]:
@@ -66,3 +66,11 @@ class Context:
     @property
     def retry_base(self) -> timedelta:
         return timedelta(seconds=self.settings.retry_base_seconds)
+
+    @property
+    def fence(self) -> Callable[[], None] | None:
+        """Called before every awork write: raises LeadershipLost once the lease is lost."""
+        return None if self.leadership is None else self.leadership.fence
+
+    def leading(self) -> bool:
+        return self.leadership is None or self.leadership.leading()

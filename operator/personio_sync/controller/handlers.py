@@ -9,6 +9,7 @@ kopf keeps its own bookkeeping in annotations: `.status` is ours alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ import kopf
 from personio_sync.controller.context import Context
 from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.kube import KubeClient, KubeError
+from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.peering import PeeringConfig, PeeringGate
 from personio_sync.controller.supervisor import Supervisor
 from personio_sync.settings import OperatorSettings
 from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
@@ -35,6 +36,8 @@ class Runtime:
     ctx: Context
     supervisor: Supervisor
     server: HealthServer
+    election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
+    lease_kube: KubeClient | None = None
 
 
 def runtime(memo: Any) -> Runtime:
@@ -100,26 +103,41 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         return info
 
     metrics = Metrics()
-    kube = KubeClient(relogin)
-    peering: PeeringConfig | None = memo.peering
+    lease: str | None = memo.lease  # None: standalone
+    elector, lease_kube = None, None
+    if lease is not None:  # its own connection: renewals never queue behind status writes
+        lease_kube = KubeClient(relogin, timeout=5.0)
+        elector = LeaderElector(lease_kube, namespace=ours.lease_namespace, name=lease)
+    kube = KubeClient(relogin, fence=elector.fence if elector else None)
     ctx = Context(
         settings=ours,
         kube=kube,
         metrics=metrics,
         slots=asyncio.Semaphore(ours.max_concurrent_syncs),
-        gate=PeeringGate(kube, peering) if peering else None,
+        leadership=elector,
     )
     ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)
     server = HealthServer(metrics, healthy=lambda: ctx.started)
     await server.start(ours.http_host, ours.http_port)
-    memo.runtime = Runtime(ctx=ctx, supervisor=Supervisor(ctx), server=server)
+    rt = Runtime(ctx=ctx, supervisor=Supervisor(ctx), server=server, lease_kube=lease_kube)
+    if elector is not None:
+        rt.election = asyncio.create_task(elector.run(), name="leader election")
+    memo.runtime = rt
     ctx.started = True
 
 
 @kopf.on.cleanup(registry=registry)
 async def stop(memo: Any, **_: Any) -> None:
+    """Workers first (no write after this), then hand the Lease over at once."""
     rt = runtime(memo)
     await rt.supervisor.stop()
+    if rt.election is not None and rt.ctx.leadership is not None:
+        rt.election.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rt.election
+        await rt.ctx.leadership.release()
+    if rt.lease_kube is not None:
+        await rt.lease_kube.close()
     await rt.server.stop()
     await rt.ctx.kube.close()
 

@@ -1,9 +1,10 @@
-"""The few Kubernetes API calls kopf does not make for us: Secrets, status, finalizer.
+"""The few Kubernetes API calls kopf does not make for us: Secrets, status, finalizer, Lease.
 
 kopf watches and posts events; the sync workers run outside kopf's handler cycle, so
 they read Secrets and write status themselves over httpx, with the same credentials
 kopf resolves at login (the same login functions, called again on a 401). No `kubernetes`
-package: four endpoints do not justify it.
+package: a handful of endpoints do not justify it. A client built with a `fence` calls
+it before every write, so a replica that lost the leader Lease writes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
 Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 
 class KubeError(Exception):
@@ -88,9 +90,12 @@ def auth_headers(info: kopf.ConnectionInfo) -> dict[str, str]:
 class KubeClient:
     """Typed-enough access to the handful of endpoints the workers need."""
 
-    def __init__(self, login: Login, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, login: Login, *, timeout: float = 30.0, fence: Callable[[], None] | None = None
+    ) -> None:
         self._login = login
         self._timeout = timeout
+        self._fence = fence
         self._http: httpx.AsyncClient | None = None
 
     async def _client(self, refresh: bool = False) -> httpx.AsyncClient:
@@ -142,12 +147,26 @@ class KubeClient:
     async def get_resource(self, namespace: str, name: str) -> dict[str, Any] | None:
         return await self._json("GET", _resource_path(namespace, name))
 
-    async def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
-        """kopf's peering object: ClusterKopfPeering, or KopfPeering in `namespace`."""
-        if namespace is None:
-            return await self._json("GET", f"/apis/kopf.dev/v1/clusterkopfpeerings/{_q(name)}")
-        path = f"/apis/kopf.dev/v1/namespaces/{_q(namespace)}/kopfpeerings/{_q(name)}"
-        return await self._json("GET", path)
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._json("GET", f"{LEASES.format(namespace=_q(namespace))}/{_q(name)}")
+
+    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST; 409 (KubeConflict) when another replica created it first."""
+        path = LEASES.format(namespace=_q(namespace))
+        return await self._required("POST", path, json=dict(body))
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """PUT guarded by body's resourceVersion: 409 (KubeConflict) if it changed meanwhile."""
+        path = f"{LEASES.format(namespace=_q(namespace))}/{_q(name)}"
+        return await self._required("PUT", path, json=dict(body))
+
+    async def _required(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        found = await self._json(method, path, **kwargs)
+        if found is None:
+            raise KubeError(f"Kubernetes API {method} {path}: 404", 404)
+        return found
 
     async def replace_status(
         self, namespace: str, name: str, status: Mapping[str, Any]
@@ -169,6 +188,8 @@ class KubeClient:
         return await self._patch(_resource_path(namespace, name), dict(patch), MERGE_PATCH)
 
     async def _patch(self, path: str, body: object, content_type: str) -> dict[str, Any] | None:
+        if self._fence is not None:
+            self._fence()
         return await self._json("PATCH", path, json=body, headers={"Content-Type": content_type})
 
 

@@ -1,37 +1,23 @@
 """`personio-sync run`: start kopf with our handlers, settings and scope.
 
-Peering (several replicas): with `peering`, kopf lets one replica work and pauses the
-others. Replicas of one Deployment would all get the same priority and pause each
-other, so by default the oldest process wins (priority falls with start time): a new
-replica waits until the active one is gone instead of taking over mid-run.
+High availability (several replicas): unless standalone, the replicas elect one leader
+through a coordination.k8s.io/v1 Lease (controller/leadership.py) named by `--peering`
+(default "personio-sync") in the operator's own namespace (POD_NAMESPACE). Only the
+leader's workers sync. kopf itself always runs standalone: every replica watches, so a
+standby holds current state and takes over within seconds; kopf's own peering would
+pause the watches, and its heartbeat cannot fence a frozen leader.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import time
-from typing import Any
 
 import kopf
 
 from personio_sync.controller.handlers import registry
-from personio_sync.controller.peering import PeeringConfig, own_identity
+from personio_sync.controller.leadership import DEFAULT_LEASE_NAME
 from personio_sync.settings import LogFormat, OperatorSettings, load_settings
-
-DEFAULT_PEERING = "default"  # kopf's name when --peering is not given
-
-
-def kopf_identity(identity: str) -> Any:
-    """kopf types its identity as a NewType of str; it is a plain str at run time."""
-    return identity
-
-
-def oldest_wins_priority(now: float | None = None) -> int:
-    """Lower for later starts; random low digits break ties between simultaneous starts."""
-    started_ms = int((time.time() if now is None else now) * 1000)
-    return -(started_ms * 1000 + random.randrange(1000))
 
 
 def configure_logging(settings: OperatorSettings) -> None:
@@ -65,31 +51,20 @@ async def operate(
     peering: str | None = None,
     standalone: bool = False,
     liveness: str | None = None,
-    priority: int | None = None,
     stop_flag: asyncio.Event | None = None,
 ) -> None:
     """The operator as a coroutine (tests may pass `stop_flag`).
 
-    Unless standalone, our workers follow the same peering object kopf uses (the named
-    one, or kopf's "default" when it auto-detects peering)."""
-    config = None
-    if not standalone:
-        config = PeeringConfig(
-            name=peering or DEFAULT_PEERING,
-            identity=own_identity(),
-            priority=oldest_wins_priority() if priority is None else priority,
-            clusterwide=not namespaces,
-        )
+    `peering` names the leader Lease (default "personio-sync"); `standalone` runs
+    without one: this process alone syncs."""
+    lease = None if standalone else (peering or DEFAULT_LEASE_NAME)
     await kopf.operator(
         registry=registry,
         clusterwide=not namespaces,
         namespaces=namespaces,
-        standalone=True if standalone else None,
-        peering_name=peering,
-        priority=config.priority if config else None,
-        identity=kopf_identity(config.identity) if config else None,
+        standalone=True,  # kopf's peering stays off: our Lease decides (see above)
         liveness_endpoint=liveness,
-        memo=kopf.Memo(settings=settings, peering=config),
+        memo=kopf.Memo(settings=settings, lease=lease),
         stop_flag=stop_flag,
     )
 
@@ -101,7 +76,6 @@ def run_operator(
     peering: str | None = None,
     standalone: bool = False,
     liveness: str | None = None,
-    priority: int | None = None,
 ) -> int:
     """Run until SIGINT/SIGTERM. Raises ConfigError (exit 2 in the CLI) on bad settings."""
     settings = load_settings()
@@ -113,7 +87,6 @@ def run_operator(
             peering=peering,
             standalone=standalone,
             liveness=liveness,
-            priority=priority,
         )
     )
     return 0

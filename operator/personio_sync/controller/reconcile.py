@@ -2,7 +2,9 @@
 
 Translation only: the spec and Secret become models, `runner.run_sync` does the work,
 the outcome becomes `.status`, Events and metrics. Every failure path writes a status
-that says what to fix; none writes to awork (the runner reads everything first).
+that says what to fix; none writes to awork (the runner reads everything first). A
+replica that lost the leader Lease is the exception: LeadershipLost abandons the run
+with no status at all, since the new leader runs it again and writes its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from personio_sync.controller.kube import KubeError
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
 from personio_sync.engine.report import SyncReport
-from personio_sync.errors import ConfigError, SyncError
+from personio_sync.errors import ConfigError, LeadershipLost, SyncError
 from personio_sync.progress import Progress
 from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
 
@@ -82,6 +84,8 @@ class ProgressWriter:
             return
         self._last = now
         namespace, name = ident(self._body)
+        if not self._ctx.leading():
+            return  # the run is about to stop at the fence; the status is not ours now
         try:
             await self._ctx.kube.merge_status(
                 namespace, name, {"progress": status_mod.progress(update)}
@@ -104,6 +108,8 @@ async def sync(
     started = time.monotonic()
     try:
         report = await _run(ctx, body, spec, seen, allow_mass_delete)
+    except LeadershipLost:
+        raise  # abandoned, not failed: the status is the new leader's to write
     except Exception as exc:  # a SyncError says what to fix; anything else is our bug
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
         return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
@@ -144,7 +150,7 @@ async def _run(
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
     owner, legacy = ctx.owner_keys(namespace, name)
-    async with runner.open_clients(credentials, endpoints) as clients:
+    async with runner.open_clients(credentials, endpoints, fence=ctx.fence) as clients:
         try:
             return await runner.run_sync(
                 spec,
@@ -155,6 +161,7 @@ async def _run(
                 progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
                 clients=clients,
                 allow_mass_delete=allow_mass_delete,
+                fence=ctx.fence,
             )
         finally:
             ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
@@ -254,7 +261,7 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
         count = 0
         for key in ctx.owner_keys(namespace, name):  # and what an older version wrote
             count += await runner.delete_owned(
-                credentials, owner_key=key, endpoints=ctx.settings.endpoints
+                credentials, owner_key=key, endpoints=ctx.settings.endpoints, fence=ctx.fence
             )
     ctx.event(
         body, "Normal", "DeletedOwnedAbsences", f"deleted {count} awork absences this sync wrote"

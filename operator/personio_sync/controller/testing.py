@@ -85,12 +85,18 @@ class OperatorProcess:
             time.sleep(0.1)
         raise RuntimeError(f"the operator did not get healthy in {timeout}s:\n{self.log_tail()}")
 
+    def send_signal(self, signum: int) -> None:
+        """For fault tests: SIGKILL (a crash), SIGSTOP and SIGCONT (a frozen process)."""
+        assert self._popen is not None, "not started"
+        self._popen.send_signal(signum)
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, as a pod gets; SIGKILL if it does not exit in time."""
         if self._popen is None:
             return 0
         if self._popen.poll() is None:
             self._popen.send_signal(signal.SIGTERM)
+            self._popen.send_signal(signal.SIGCONT)  # a stopped process could not act on it
             try:
                 self._popen.wait(timeout)
             except subprocess.TimeoutExpired:

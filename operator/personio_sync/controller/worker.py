@@ -5,6 +5,8 @@ and that finalizer blocks deletion whenever the operator is not running. R19 wan
 finalizer only while `deletionPolicy: Delete`, so the worker is ours; kopf still
 delivers every change (handlers.py feeds `observe`). Each resource has its own task,
 so a slow tenant never delays another's schedule; `Context.slots` caps how many run.
+With several replicas only the leader's workers act (controller/leadership.py): the
+others wait for the Lease, and a leader that loses it abandons its run at the fence.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from personio_sync.controller import status as status_mod
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.kube import KubeConflict, annotation_patch, finalizer_patch
 from personio_sync.controller.schedule import Decision, Observation, decide
-from personio_sync.errors import SyncError
+from personio_sync.errors import LeadershipLost, SyncError
 from personio_sync.spec import (
     ALLOW_MASS_DELETE,
     ALLOW_MASS_DELETE_HANDLED,
@@ -109,8 +111,15 @@ class Worker:
     async def _loop(self) -> None:
         while True:
             self.wake.clear()
+            leadership = self.ctx.leadership
+            if leadership is not None and not leadership.leading():
+                await leadership.wait_leading()  # whatever is due then runs at once
+                continue
             try:
                 delay = await self._step()
+            except LeadershipLost:
+                log.warning("%s/%s: run abandoned, the lease was lost", self.namespace, self.name)
+                continue
             except Exception:  # an API outage or a bug: log it, keep the worker alive
                 log.exception("%s/%s: reconcile failed", self.namespace, self.name)
                 delay = self.ctx.settings.retry_base_seconds
@@ -141,13 +150,12 @@ class Worker:
 
     async def _run(self) -> float:
         """Run if still due once a slot is free; returns when to look again."""
-        gate = self.ctx.gate
-        if gate is not None and not await gate.may_run(self.namespace, self.ctx.now()):
-            return self.ctx.settings.retry_base_seconds
         async with self.ctx.slots:
             decision = self._decide()  # the resource may have changed while we queued
             if not decision.run or (self.body.get("metadata") or {}).get("deletionTimestamp"):
                 return 0.0
+            if not self.ctx.leading():
+                return 0.0  # lost the lease while queued: the loop waits for it again
             body = self.body
             log.info("%s/%s: sync started (%s)", self.namespace, self.name, decision.reason)
             self.secret_changed = False
