@@ -7,13 +7,15 @@
     │   ├── PersonioScopeError       credential lacks a scope (403)
     │   ├── PersonioEmailNotReadable persons come back without e-mail
     │   ├── PersonioRateLimited      429 that outlasted the retries
-    │   ├── PersonioStatusError      any other unexpected status
+    │   ├── PersonioStatusError      an unexpected definite answer (4xx)
     │   └── PersonioTransportError   timeouts, dropped connections, malformed bodies
+    │       └── PersonioServerError  5xx after the retries
     └── AworkError
         ├── AworkAuthError           wrong API key (401)
         ├── AworkRateLimited
-        ├── AworkStatusError         (carries the parsed ErrorResponse code)
+        ├── AworkStatusError         4xx (carries the parsed ErrorResponse code)
         └── AworkTransportError
+            └── AworkServerError     5xx after the retries
 
 Each has a stable `reason` (used as the status condition's reason) and a message
 that says what to fix. Messages are built from fixed text plus remote error codes
@@ -75,6 +77,14 @@ class PersonioTransportError(PersonioError):
     reason = "PersonioUnreachable"
 
 
+class PersonioServerError(PersonioTransportError):
+    """Personio kept answering 5xx: as unreachable as a timeout (same reason)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class AworkError(SyncError):
     reason = "AworkError"
 
@@ -98,3 +108,11 @@ class AworkStatusError(AworkError):
 
 class AworkTransportError(AworkError):
     reason = "AworkUnreachable"
+
+
+class AworkServerError(AworkTransportError):
+    """awork kept answering 5xx: as unreachable as a timeout (same reason)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import httpx
 
 from personio_sync.apply import apply_plan
+from personio_sync.clients import PacerRegistry
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import owner_prefix
@@ -81,9 +82,14 @@ class Clients:
 
 @asynccontextmanager
 async def open_clients(
-    credentials: Credentials, endpoints: Endpoints, tuning: Tuning = Tuning()
+    credentials: Credentials,
+    endpoints: Endpoints,
+    tuning: Tuning = Tuning(),
+    *,
+    pacers: PacerRegistry | None = None,
 ) -> AsyncIterator[Clients]:
-    """Both clients on one pooled HTTP client each, closed when the run ends."""
+    """Both clients on one pooled HTTP client each, closed when the run ends. With
+    `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1)."""
     limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
@@ -97,7 +103,14 @@ async def open_clients(
                 credentials.personio_client_id,
                 credentials.personio_client_secret,
             ),
-            awork=AworkClient(awork_http, endpoints.awork_url, credentials.awork_api_key),
+            awork=AworkClient(
+                awork_http,
+                endpoints.awork_url,
+                credentials.awork_api_key,
+                pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
+                if pacers
+                else None,
+            ),
         )
 
 

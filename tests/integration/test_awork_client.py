@@ -16,6 +16,7 @@ from personio_sync.engine.model import AbsenceBody
 from personio_sync.errors import (
     AworkAuthError,
     AworkRateLimited,
+    AworkServerError,
     AworkStatusError,
     AworkTransportError,
 )
@@ -296,7 +297,7 @@ async def test_transient_fault_retried_then_success(
 @pytest.mark.parametrize(
     ("kind", "error"),
     [
-        ("status", AworkStatusError),
+        ("status", AworkServerError),
         ("timeout", AworkTransportError),
         ("malformed", AworkTransportError),
         ("drop", AworkTransportError),
@@ -314,7 +315,8 @@ async def test_persistent_fault_gives_specific_error(
     with pytest.raises(error) as caught:
         await awork.create_absence(body())
     assert awork.stats.requests["POST /absences"] == 4
-    if isinstance(caught.value, AworkStatusError):
+    assert caught.value.reason == "AworkUnreachable"  # FAIR-4: 5xx, timeouts alike
+    if isinstance(caught.value, AworkServerError):
         assert caught.value.status_code == 503
     else:
         assert caught.value.__cause__ is not None
