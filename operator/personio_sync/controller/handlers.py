@@ -8,7 +8,6 @@ kopf keeps its own bookkeeping in annotations: `.status` is ours alone.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.peering import PeeringConfig, PeeringGate
+from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.supervisor import Supervisor
 from personio_sync.settings import OperatorSettings
 from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
@@ -88,7 +88,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         settings=ours,
         kube=kube,
         metrics=metrics,
-        slots=asyncio.Semaphore(ours.max_concurrent_syncs),
+        slots=FairSlots(ours.max_concurrent_syncs),
         gate=PeeringGate(kube, peering) if peering else None,
     )
     server = HealthServer(metrics, healthy=lambda: ctx.started)

@@ -7,6 +7,7 @@ that says what to fix; none writes to awork (the runner reads everything first).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any
 from personio_sync import runner
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeError
+from personio_sync.controller.kube import KubeError, KubeUnavailable, until_answered
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
 from personio_sync.engine.marker import owner_key
@@ -30,6 +31,18 @@ log = logging.getLogger("personio_sync.controller")
 
 class InvalidSpec(ConfigError):
     reason = "InvalidSpec"
+
+
+class KubernetesUnavailable(SyncError):
+    """The API server or etcd did not answer a call the run needs (KUBE-3)."""
+
+    reason = "KubernetesUnavailable"
+
+
+class RunTimedOut(SyncError):
+    """The run outlived PERSONIO_SYNC_RUN_TIMEOUT_SECONDS and was stopped (FAIR-3)."""
+
+    reason = "RunTimedOut"
 
 
 @dataclass
@@ -56,6 +69,12 @@ async def read_credentials(
     """The referenced Secret in the resource's own namespace only (R21)."""
     try:
         secret = await ctx.kube.get_secret(namespace, name)
+    except KubeUnavailable:
+        raise KubernetesUnavailable(
+            f"the Kubernetes API server (or etcd behind it) did not answer when reading "
+            f"Secret {name!r}; nothing was written to awork, and the run is retried as soon "
+            "as it answers again"
+        ) from None
     except KubeError as exc:
         raise SecretProblem(
             f"cannot read Secret {name!r}: {exc} (does the operator's RBAC allow it?)",
@@ -86,8 +105,24 @@ class ProgressWriter:
             await self._ctx.kube.merge_status(
                 namespace, name, {"progress": status_mod.progress(update)}
             )
+        except KubeUnavailable:  # KUBE-2: the client logged the outage once; work goes on
+            pass
         except KubeError as exc:  # progress is a courtesy; the run goes on
             log.warning("%s/%s: progress not written: %s", namespace, name, exc)
+
+
+async def mark_syncing(ctx: Context, body: Mapping[str, Any]) -> None:
+    """KUBE-4: `Synced` says a run is in progress; best effort, never delays the run."""
+    namespace, name = ident(body)
+    previous = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    stamp = status_mod.Stamp(generation=generation, now=ctx.now())
+    try:
+        await ctx.kube.merge_status(namespace, name, status_mod.syncing(previous, stamp=stamp))
+    except KubeUnavailable:
+        pass
+    except KubeError as exc:
+        log.warning("%s/%s: run-in-progress mark not written: %s", namespace, name, exc)
 
 
 async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[str, Any] | None:
@@ -98,10 +133,15 @@ async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[
         spec = parse_spec(body.get("spec") or {})
     except SpecError as exc:
         return await _write_error(ctx, body, InvalidSpec(str(exc)), attempted=False)
+    await mark_syncing(ctx, body)
     started = time.monotonic()
+    deadline = asyncio.timeout(ctx.settings.run_timeout_seconds)
     try:
-        report = await _run(ctx, body, spec, seen)
+        async with deadline:
+            report = await _run(ctx, body, spec, seen)
     except Exception as exc:  # a SyncError says what to fix; anything else is our bug
+        if isinstance(exc, TimeoutError) and deadline.expired():
+            exc = _timed_out(ctx, body)
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
         return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
@@ -122,6 +162,15 @@ class InternalError(SyncError):
     reason = "InternalError"
 
 
+def _timed_out(ctx: Context, body: Mapping[str, Any]) -> RunTimedOut:
+    limit = ctx.settings.run_timeout_seconds
+    log.warning("%s/%s: the run outlived its deadline of %.0f s", *ident(body), limit)
+    return RunTimedOut(
+        f"the run did not finish within {limit:.0f} s (PERSONIO_SYNC_RUN_TIMEOUT_SECONDS) and "
+        "was stopped; writes done so far stay, the next run carries on from there"
+    )
+
+
 def _as_sync_error(exc: Exception, body: Mapping[str, Any]) -> SyncError:
     if isinstance(exc, SyncError):
         return exc
@@ -136,7 +185,7 @@ async def _run(
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
-    async with runner.open_clients(credentials, endpoints) as clients:
+    async with runner.open_clients(credentials, endpoints, pacers=ctx.pacers) as clients:
         try:
             return await runner.run_sync(
                 spec,
@@ -163,7 +212,9 @@ async def _write_error(
     generation = (body.get("metadata") or {}).get("generation")
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
     next_sync = None
-    if spec is not None:
+    if isinstance(error, KubernetesUnavailable):
+        next_sync = stamp.now  # KUBE-3: not the resource's fault, no back-off
+    elif spec is not None:
         next_sync = next_sync_time(
             run_end=stamp.now,
             failed=True,
@@ -174,15 +225,19 @@ async def _write_error(
     new_status = status_mod.after_error(
         previous, error, stamp=stamp, next_sync=next_sync, attempted=attempted
     )
-    ctx.event(body, "Warning", error.reason, error.message)
-    return await _write(ctx, body, new_status)
+    written = await _write(ctx, body, new_status)
+    ctx.event(body, "Warning", error.reason, error.message)  # after: the API server answers
+    return written
 
 
 async def _write(
     ctx: Context, body: Mapping[str, Any], new_status: dict[str, Any]
 ) -> dict[str, Any] | None:
+    """The run's outcome, retried until the API server answers (KUBE-2)."""
     namespace, name = ident(body)
-    return await ctx.kube.replace_status(namespace, name, new_status)
+    return await until_answered(
+        lambda: ctx.kube.replace_status(namespace, name, new_status), sleep=ctx.sleep
+    )
 
 
 def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) -> None:
@@ -235,7 +290,7 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
         if seen.credentials is None:
             raise
         credentials = seen.credentials
-    async with ctx.slots:
+    async with ctx.slots.slot():
         count = await runner.delete_owned(
             credentials, owner_key=owner_key(namespace, name), endpoints=ctx.settings.endpoints
         )
