@@ -63,6 +63,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # KUBE-1: ride out an API server or etcd restart (minutes) with quiet retries instead
+    # of escalating after kopf's default ~1 minute with a traceback per watch.
+    settings.networking.error_backoffs = [1, 1, 2, 3, 5, 8, 10, 10, 10, 10, 10, 10, 15, 15, 15]
 
 
 @kopf.on.login(registry=registry)

@@ -115,7 +115,7 @@ class KubeClient:
         self,
         login: Login,
         *,
-        timeout: float = 30.0,
+        timeout: float = 10.0,  # etcd down makes the API server hang: notice it soon
         transport: httpx.AsyncBaseTransport | None = None,  # tests inject one
     ) -> None:
         self._login = login

@@ -28,6 +28,8 @@ from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
 
 log = logging.getLogger("personio_sync.controller")
 
+COURTESY_SECONDS = 5.0  # how long a progress write may hold up the vendor work
+
 
 class InvalidSpec(ConfigError):
     reason = "InvalidSpec"
@@ -100,29 +102,35 @@ class ProgressWriter:
         if now - self._last < self._every:
             return
         self._last = now
-        namespace, name = ident(self._body)
-        try:
-            await self._ctx.kube.merge_status(
-                namespace, name, {"progress": status_mod.progress(update)}
-            )
-        except KubeUnavailable:  # KUBE-2: the client logged the outage once; work goes on
-            pass
-        except KubeError as exc:  # progress is a courtesy; the run goes on
-            log.warning("%s/%s: progress not written: %s", namespace, name, exc)
+        patch = {"progress": status_mod.progress(update)}
+        await _courtesy(self._ctx, self._body, "progress", patch)
 
 
 async def mark_syncing(ctx: Context, body: Mapping[str, Any]) -> None:
     """KUBE-4: `Synced` says a run is in progress; best effort, never delays the run."""
-    namespace, name = ident(body)
     previous = body.get("status") or {}
     generation = (body.get("metadata") or {}).get("generation")
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
+    await _courtesy(ctx, body, "run-in-progress mark", status_mod.syncing(previous, stamp=stamp))
+
+
+async def _courtesy(
+    ctx: Context, body: Mapping[str, Any], what: str, patch: Mapping[str, Any]
+) -> None:
+    """A status patch the run can do without (KUBE-2): given up after a few seconds (etcd
+    down makes the API server hang, not refuse), skipped quietly during an outage."""
+    namespace, name = ident(body)
+    limit = asyncio.timeout(COURTESY_SECONDS)
     try:
-        await ctx.kube.merge_status(namespace, name, status_mod.syncing(previous, stamp=stamp))
+        async with limit:
+            await ctx.kube.merge_status(namespace, name, patch)
     except KubeUnavailable:
-        pass
+        pass  # the client logged the outage once
+    except TimeoutError:
+        if not limit.expired():
+            raise
     except KubeError as exc:
-        log.warning("%s/%s: run-in-progress mark not written: %s", namespace, name, exc)
+        log.warning("%s/%s: %s not written: %s", namespace, name, what, exc)
 
 
 async def sync(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> dict[str, Any] | None:
