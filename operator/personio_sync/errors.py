@@ -8,13 +8,15 @@
     │   ├── PersonioEmailNotReadable persons come back without e-mail
     │   ├── PersonioDataIncomplete   an answer that cannot be complete (periods, no types)
     │   ├── PersonioRateLimited      429 that outlasted the retries
-    │   ├── PersonioStatusError      any other unexpected status
+    │   ├── PersonioStatusError      an unexpected definite answer (4xx)
     │   └── PersonioTransportError   timeouts, dropped connections, malformed bodies
+    │       └── PersonioServerError  5xx after the retries
     ├── AworkError
     │   ├── AworkAuthError           wrong API key (401)
     │   ├── AworkRateLimited
-    │   ├── AworkStatusError         (carries the parsed ErrorResponse code)
+    │   ├── AworkStatusError         4xx (carries the parsed ErrorResponse code)
     │   └── AworkTransportError
+    │       └── AworkServerError     5xx after the retries
     └── LeadershipLost               this replica lost the leader Lease (run abandoned)
 
 Each has a stable `reason` (used as the status condition's reason) and a message
@@ -81,6 +83,14 @@ class PersonioTransportError(PersonioError):
     reason = "PersonioUnreachable"
 
 
+class PersonioServerError(PersonioTransportError):
+    """Personio kept answering 5xx: as unreachable as a timeout (same reason)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class AworkError(SyncError):
     reason = "AworkError"
 
@@ -104,6 +114,14 @@ class AworkStatusError(AworkError):
 
 class AworkTransportError(AworkError):
     reason = "AworkUnreachable"
+
+
+class AworkServerError(AworkTransportError):
+    """awork kept answering 5xx: as unreachable as a timeout (same reason)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class LeadershipLost(SyncError):

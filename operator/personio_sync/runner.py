@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from personio_sync.apply import Fence, apply_plan
+from personio_sync.clients import PacerRegistry
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
@@ -103,8 +104,11 @@ async def open_clients(
     endpoints: Endpoints,
     tuning: Tuning = Tuning(),
     fence: Fence | None = None,
+    *,
+    pacers: PacerRegistry | None = None,
 ) -> AsyncIterator[Clients]:
-    """Both clients on one pooled HTTP client each, closed when the run ends."""
+    """Both clients on one pooled HTTP client each, closed when the run ends. With
+    `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1)."""
     limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
@@ -118,7 +122,14 @@ async def open_clients(
                 credentials.personio_client_id,
                 credentials.personio_client_secret,
             ),
-            awork=AworkClient(awork_http, endpoints.awork_url, credentials.awork_api_key),
+            awork=AworkClient(
+                awork_http,
+                endpoints.awork_url,
+                credentials.awork_api_key,
+                pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
+                if pacers
+                else None,
+            ),
         )
 
 

@@ -131,6 +131,15 @@ class OperatorSettings(BaseSettings):
             "(the chart sets it from the downward API); `default` outside a cluster.",
         ),
     ] = "default"
+    run_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=86400,
+            description="PERSONIO_SYNC_RUN_TIMEOUT_SECONDS: a run still going after this long "
+            "is stopped and reported as RunTimedOut; the next run carries on from there.",
+        ),
+    ] = 3600.0
 
     @field_validator("personio_api_url", "awork_api_url")
     @classmethod

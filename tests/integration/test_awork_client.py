@@ -13,11 +13,12 @@ from aiohttp import web
 from clients_helpers import API_KEY, FAST, AworkFactory, awork_user
 
 from contract.schemas import validate_awork
-from personio_sync.clients import AworkClient
+from personio_sync.clients import AworkClient, PacerRegistry
 from personio_sync.engine.model import AbsenceBody
 from personio_sync.errors import (
     AworkAuthError,
     AworkRateLimited,
+    AworkServerError,
     AworkStatusError,
     AworkTransportError,
 )
@@ -298,7 +299,7 @@ async def test_transient_fault_retried_then_success(
 @pytest.mark.parametrize(
     ("kind", "error"),
     [
-        ("status", AworkStatusError),
+        ("status", AworkServerError),
         ("timeout", AworkTransportError),
         ("malformed", AworkTransportError),
         ("drop", AworkTransportError),
@@ -318,7 +319,8 @@ async def test_persistent_fault_gives_specific_error(
         await awork.create_absence(body())
     assert awork.stats.requests["POST /absences"] == 4
     assert awork.stats.requests["GET /absences"] == 4 and awork.stats.settled == 0
-    if isinstance(caught.value, AworkStatusError):
+    assert caught.value.reason == "AworkUnreachable"  # FAIR-4: 5xx, timeouts alike
+    if isinstance(caught.value, AworkServerError):
         assert caught.value.status_code == 503
     else:
         assert caught.value.__cause__ is not None
@@ -373,3 +375,23 @@ async def test_concurrent_writes_paced_without_429_storm(
     assert len(awork_fake.state.absences) == 40
     assert awork.stats.rate_limited == 0  # without the pacer: 20 of 40 get a 429
     assert awork.stats.pacing_wait_seconds > 0
+
+
+async def test_fair_1_runs_on_one_workspace_share_one_budget(
+    awork_fake: FakeAwork, make_awork: AworkFactory
+) -> None:
+    """Two clients (two runs) with the same key and one PacerRegistry: together they stay
+    under the workspace's budget. Each pacing alone would spend the whole budget."""
+    awork_fake.set_knobs(rate_limits=True, per_minute=20, time_scale=60)  # a 1 s "minute"
+    registry = PacerRegistry()
+    runs = [make_awork(pacer=registry.get(awork_fake.url, API_KEY)) for _ in range(2)]
+    gate = asyncio.Semaphore(16)
+
+    async def create(awork: AworkClient, i: int) -> None:
+        async with gate:
+            await awork.create_absence(body(pid=f"p{i}"))
+
+    await asyncio.gather(*(create(runs[i % 2], i) for i in range(40)))
+
+    assert len(awork_fake.state.absences) == 40
+    assert [awork.stats.rate_limited for awork in runs] == [0, 0]

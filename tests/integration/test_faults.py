@@ -37,13 +37,13 @@ from personio_sync.engine.report import SyncReport
 from personio_sync.errors import (
     AworkAuthError,
     AworkRateLimited,
-    AworkStatusError,
+    AworkServerError,
     AworkTransportError,
     PersonioAuthError,
     PersonioEmailNotReadable,
     PersonioRateLimited,
     PersonioScopeError,
-    PersonioStatusError,
+    PersonioServerError,
     PersonioTransportError,
     SyncError,
 )
@@ -69,14 +69,14 @@ WRITES = [
     pytest.param("DELETE", "drop", id="DELETE-drop"),
 ]
 PERSONIO_ERRORS: dict[str, type[SyncError]] = {
-    "status": PersonioStatusError,
+    "status": PersonioServerError,
     "rate_limit": PersonioRateLimited,
     "timeout": PersonioTransportError,
     "malformed": PersonioTransportError,
     "drop": PersonioTransportError,
 }
 AWORK_ERRORS: dict[str, type[SyncError]] = {
-    "status": AworkStatusError,
+    "status": AworkServerError,
     "rate_limit": AworkRateLimited,
     "timeout": AworkTransportError,
     "malformed": AworkTransportError,

@@ -16,7 +16,7 @@ from personio_sync.errors import (
     PersonioEmailNotReadable,
     PersonioRateLimited,
     PersonioScopeError,
-    PersonioStatusError,
+    PersonioServerError,
     PersonioTransportError,
 )
 from personio_sync.fakes.personio import FakePersonio
@@ -287,7 +287,7 @@ async def test_transient_fault_retried_then_success(
 @pytest.mark.parametrize(
     ("kind", "error"),
     [
-        ("status", PersonioStatusError),
+        ("status", PersonioServerError),
         ("timeout", PersonioTransportError),
         ("malformed", PersonioTransportError),
         ("drop", PersonioTransportError),
@@ -306,7 +306,8 @@ async def test_persistent_fault_gives_specific_error(
         await personio.list_absence_periods(WINDOW)
     assert caught.value.__cause__ is not None or kind == "status"
     assert personio.stats.requests["GET /v2/absence-periods"] == 4  # 1 + max_retries
-    if isinstance(caught.value, PersonioStatusError):
+    assert caught.value.reason == "PersonioUnreachable"  # FAIR-4: 5xx, timeouts alike
+    if isinstance(caught.value, PersonioServerError):
         assert caught.value.status_code == 503
 
 

@@ -7,6 +7,8 @@ is written once and parametrised by a `Vendor` (its exception factories) and a
 decoding happens inside the loop because a truncated body is as retryable as a
 dropped connection. Non-retryable statuses (2xx, 4xx other than 429) are returned
 for the vendor client to interpret; only the client knows what a 401 or 404 means.
+A 5xx that outlasts the retries is a `…ServerError`, a kind of "unreachable": the
+vendor gave no useful answer, just as with a timeout (FAIR-4).
 
 Nothing here ever formats a request header, body or token into a message or log.
 """
@@ -69,6 +71,7 @@ class Vendor:
     transport_error: Callable[[str], SyncError]
     rate_limited: Callable[[str], SyncError]
     status_error: Callable[[str, int], SyncError]
+    server_error: Callable[[str, int], SyncError]  # 5xx that outlasted the retries
 
 
 @dataclass(frozen=True)
@@ -184,12 +187,13 @@ class RetryingSender:
                 f"after {attempt + 1} attempts; the sync retries on its next run"
             )
             return _Retry(self._vendor.rate_limited(message), None, wait, rate_limit=True)
-        if status >= 500:
+        if status >= 500:  # FAIR-4: a vendor that keeps failing is unreachable, not wrong
             message = (
                 f"{self._vendor.name} answered {status} for {endpoint} after "
-                f"{attempt + 1} attempts: {clip(response.text, 120) or 'no details'}"
+                f"{attempt + 1} attempts: {clip(response.text, 120) or 'no details'}; "
+                "the sync retries on its next run"
             )
-            error = self._vendor.status_error(message, status)
+            error = self._vendor.server_error(message, status)
             return _Retry(error, None, self.backoff.delay(attempt), maybe_done=True)
         try:
             body = response.json() if response.content.strip() else None

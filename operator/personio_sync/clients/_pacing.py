@@ -15,11 +15,17 @@ makes concurrent writers fire into the limit together and back off together (a
 A window whose reset has passed is forgotten (budget unknown → requests flow until
 the next response tells us again). Without rate-limit headers nothing is paced.
 The 429 handling in the retry loop stays the backstop.
+
+awork's budget belongs to the workspace, not to a client: concurrent runs with the
+same API key that paced themselves separately each spent the whole budget and together
+hit 429. `PacerRegistry` hands every client of one workspace the same pacer (FAIR-1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import weakref
 from dataclasses import dataclass
 
 import httpx
@@ -89,6 +95,38 @@ class RateLimitPacer:
         waits = [self._blocked_until - now]
         waits += [w.reset_at - now for w in self._windows.values() if w.remaining <= self._reserve]
         return max(0.0, *waits)
+
+
+class PacerRegistry:
+    """One `RateLimitPacer` per awork workspace, shared by every run against it (FAIR-1).
+
+    Keyed by a hash of base URL and API key: the key itself is never kept where a dump
+    of the registry could show it. A pacer lives while some client uses it (weak values),
+    so a rotated key leaves nothing behind."""
+
+    def __init__(self, *, max_wait: float = 60.0, second_window: float = SECOND_WINDOW) -> None:
+        self._max_wait = max_wait
+        self._second_window = second_window
+        self._pacers: weakref.WeakValueDictionary[str, RateLimitPacer] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def __len__(self) -> int:
+        return len(self._pacers)
+
+    def get(self, base_url: str, api_key: str) -> RateLimitPacer:
+        key = workspace_key(base_url, api_key)
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = RateLimitPacer(max_wait=self._max_wait, second_window=self._second_window)
+            self._pacers[key] = pacer
+        return pacer
+
+
+def workspace_key(base_url: str, api_key: str) -> str:
+    """Which awork budget a client spends: same URL and key, same workspace."""
+    raw = f"{base_url.rstrip('/')}\n{api_key}".encode()
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _now() -> float:

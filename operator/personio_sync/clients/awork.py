@@ -34,6 +34,7 @@ from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 from personio_sync.errors import (
     AworkAuthError,
     AworkRateLimited,
+    AworkServerError,
     AworkStatusError,
     AworkTransportError,
     clip,
@@ -51,6 +52,7 @@ _VENDOR = Vendor(
     transport_error=AworkTransportError,
     rate_limited=AworkRateLimited,
     status_error=AworkStatusError,
+    server_error=AworkServerError,
 )
 
 
@@ -71,6 +73,7 @@ class AworkClient:
         page_size: int = MAX_PAGE_SIZE,
         pace: bool = True,
         second_window: float = 1.0,  # awork's burst window; only time-scaled fakes shorten it
+        pacer: RateLimitPacer | None = None,  # shared by every client of the workspace
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -84,7 +87,7 @@ class AworkClient:
             backoff=Backoff(base=backoff_base, cap=backoff_max),
             rate_limit_wait=self._wait_after_429,
             pacer=(
-                RateLimitPacer(max_wait=max_rate_limit_wait, second_window=second_window)
+                (pacer or RateLimitPacer(max_wait=max_rate_limit_wait, second_window=second_window))
                 if pace
                 else None
             ),

@@ -38,6 +38,7 @@ from personio_sync.errors import (
     PersonioError,
     PersonioRateLimited,
     PersonioScopeError,
+    PersonioServerError,
     PersonioStatusError,
     PersonioTransportError,
     clip,
@@ -58,6 +59,7 @@ _VENDOR = Vendor(
     transport_error=PersonioTransportError,
     rate_limited=PersonioRateLimited,
     status_error=PersonioStatusError,
+    server_error=PersonioServerError,
 )
 
 

@@ -20,6 +20,7 @@ from personio_sync.engine.report import HeldDeletes, SyncReport
 from personio_sync.errors import (
     AworkAuthError,
     AworkError,
+    ConfigError,
     PersonioAuthError,
     PersonioEmailNotReadable,
     PersonioError,
@@ -33,6 +34,7 @@ READY = "Ready"
 PERSONIO = "PersonioCredentialsValid"
 AWORK = "AworkCredentialsValid"
 SYNCED = "Synced"
+SYNCING = "Syncing"  # Synced's reason while a run is in flight (KUBE-4)
 
 Status = Literal["True", "False", "Unknown"]
 
@@ -158,13 +160,16 @@ def _credential_conditions(error: SyncError, message: str) -> list[Cond]:
         return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "False", error.reason, message)]
     if isinstance(error, AworkError):
         return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "Unknown", error.reason, message)]
-    why = "not checked: the configuration must be fixed first"
+    if isinstance(error, ConfigError):
+        why = "not checked: the configuration must be fixed first"
+    else:  # the control plane, the run deadline or a bug: the credentials are not the issue
+        why = f"not known: the run ended with {error.reason}"
     return [_not_checked(PERSONIO, why), _not_checked(AWORK, why)]
 
 
 def for_suspended(previous: Sequence[Mapping[str, Any]]) -> list[Cond]:
     """Suspension changes Ready only; the other conditions still describe the last run."""
-    kept = [_from_dict(c) for c in previous if c.get("type") != READY]
+    kept = [from_dict(c) for c in previous if c.get("type") != READY]
     ready = Cond(
         READY, "False", "Suspended", "spec.suspend is true: no syncs until it is set to false"
     )
@@ -178,7 +183,7 @@ def pending() -> list[Cond]:
     ]
 
 
-def _from_dict(raw: Mapping[str, Any]) -> Cond:
+def from_dict(raw: Mapping[str, Any]) -> Cond:
     status = raw.get("status")
     return Cond(
         type=str(raw.get("type", "")),

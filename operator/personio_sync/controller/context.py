@@ -1,20 +1,23 @@
-"""What every worker shares: settings, the Kubernetes client, metrics, the global cap."""
+"""What every worker shares: settings, the Kubernetes client, metrics, the run slots and
+the awork pacers (one per workspace, FAIR-1)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import kopf
 
+from personio_sync.clients import PacerRegistry
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.slots import FairSlots
 from personio_sync.engine.marker import legacy_owner_key, owner_key
 from personio_sync.errors import clip
 from personio_sync.settings import OperatorSettings
@@ -52,8 +55,10 @@ class Context:
     settings: OperatorSettings
     kube: KubeClient
     metrics: Metrics
-    slots: asyncio.Semaphore
+    slots: FairSlots
+    pacers: PacerRegistry = field(default_factory=PacerRegistry)
     now: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests fast-forward it
     event: Callable[[Mapping[str, Any], str, str, str], None] = post_event
     started: bool = field(default=False)
     leadership: LeaderElector | None = None  # None: standalone, nobody to defer to

@@ -22,6 +22,7 @@ from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.supervisor import Supervisor
 from personio_sync.settings import OperatorSettings
 from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
@@ -66,6 +67,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
+    # KUBE-1: ride out an API server or etcd restart (minutes) with quiet retries instead
+    # of escalating after kopf's default ~1 minute with a traceback per watch.
+    settings.networking.error_backoffs = [1, 1, 2, 3, 5, 8, 10, 10, 10, 10, 10, 10, 15, 15, 15]
 
 
 async def cluster_instance_id(kube: KubeClient) -> str:
@@ -113,7 +117,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         settings=ours,
         kube=kube,
         metrics=metrics,
-        slots=asyncio.Semaphore(ours.max_concurrent_syncs),
+        slots=FairSlots(ours.max_concurrent_syncs),
         leadership=elector,
     )
     ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)

@@ -5,16 +5,23 @@ they read Secrets and write status themselves over httpx, with the same credenti
 kopf resolves at login (the same login functions, called again on a 401). No `kubernetes`
 package: a handful of endpoints do not justify it. A client built with a `fence` calls
 it before every write, so a replica that lost the leader Lease writes nothing.
+
+The control plane is not the vendor: a dropped connection, a timeout or a 5xx/429 from
+the API server (etcd down answers 500/504) is a `KubeUnavailable`, never a bare httpx
+error, so callers can tell "Kubernetes is away" from "our bug". The client logs one line
+when the API server stops answering and one when it answers again, not one per call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 import os
 import ssl
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -23,11 +30,18 @@ import kopf
 from personio_sync.errors import clip
 from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
 
+log = logging.getLogger("personio_sync.controller")
+
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
 Login = Callable[[], Awaitable[kopf.ConnectionInfo]]
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0  # an API server back after a restart is noticed within this
 
 
 class KubeError(Exception):
@@ -40,6 +54,15 @@ class KubeError(Exception):
 
 class KubeConflict(KubeError):
     """409: the object changed under us (optimistic concurrency); re-read and retry."""
+
+
+class KubeUnavailable(KubeError):
+    """The API server (or etcd behind it) did not answer usefully: retry later (status 0:
+    no answer at all)."""
+
+
+def _unavailable_status(code: int) -> bool:
+    return code >= 500 or code == 429
 
 
 def _decoded(data: str | bytes) -> bytes:
@@ -91,12 +114,19 @@ class KubeClient:
     """Typed-enough access to the handful of endpoints the workers need."""
 
     def __init__(
-        self, login: Login, *, timeout: float = 30.0, fence: Callable[[], None] | None = None
+        self,
+        login: Login,
+        *,
+        timeout: float = 10.0,  # etcd down makes the API server hang: notice it soon
+        transport: httpx.AsyncBaseTransport | None = None,  # tests inject one
+        fence: Callable[[], None] | None = None,
     ) -> None:
         self._login = login
         self._timeout = timeout
+        self._transport = transport
         self._fence = fence
         self._http: httpx.AsyncClient | None = None
+        self.available = True  # as of the last call; flips are logged once each
 
     async def _client(self, refresh: bool = False) -> httpx.AsyncClient:
         if self._http is None or refresh:
@@ -108,6 +138,7 @@ class KubeClient:
                 verify=ssl_context(info),
                 headers=auth_headers(info),
                 timeout=self._timeout,
+                transport=self._transport,
             )
         return self._http
 
@@ -117,12 +148,34 @@ class KubeClient:
             self._http = None
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        http = await self._client()
-        response = await http.request(method, path, **kwargs)
-        if response.status_code == 401:  # token rotated (service account): log in again
-            http = await self._client(refresh=True)
+        where = f"Kubernetes API {method} {path.split('?')[0]}"
+        try:
+            http = await self._client()
             response = await http.request(method, path, **kwargs)
+            if response.status_code == 401:  # token rotated (service account): log in again
+                http = await self._client(refresh=True)
+                response = await http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:  # refused, reset, timed out: no answer at all
+            self._mark(available=False, why=type(exc).__name__)
+            raise KubeUnavailable(f"{where}: no answer ({type(exc).__name__})", 0) from exc
+        if _unavailable_status(response.status_code):
+            self._mark(available=False, why=f"HTTP {response.status_code}")
+            raise KubeUnavailable(
+                f"{where}: {response.status_code} {clip(response.text, 300)}",
+                response.status_code,
+            )
+        self._mark(available=True, why="")
         return response
+
+    def _mark(self, *, available: bool, why: str) -> None:
+        """One log line per change of state, however many calls fail or succeed."""
+        if available == self.available:
+            return
+        self.available = available
+        if available:
+            log.info("Kubernetes API server reachable again")
+        else:
+            log.warning("Kubernetes API server unreachable (%s); retrying quietly", why)
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any] | None:
         response = await self._send(method, path, **kwargs)
@@ -135,7 +188,10 @@ class KubeClient:
                 f"{clip(response.text, 300)}",
                 response.status_code,
             )
-        body: dict[str, Any] = response.json()
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:  # cut short by a server going down mid-answer
+            raise KubeUnavailable(f"Kubernetes API {method}: unreadable answer", 0) from None
         return body
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -191,6 +247,27 @@ class KubeClient:
         if self._fence is not None:
             self._fence()
         return await self._json("PATCH", path, json=body, headers={"Content-Type": content_type})
+
+
+async def until_answered(
+    call: Callable[[], Awaitable[T]],
+    *,
+    sleep: Sleep = asyncio.sleep,
+    first: float = RETRY_FIRST_SECONDS,
+    cap: float = RETRY_MAX_SECONDS,
+) -> T:
+    """`call()`, retried with back-off while the API server is unavailable (KUBE-2).
+
+    Only `KubeUnavailable` is retried: a 4xx is a definite answer. There is no attempt
+    limit: the caller's task is cancelled at shutdown (or by the run deadline), which
+    ends the wait; the client logs the outage once, so the retries here are silent."""
+    delay = first
+    while True:
+        try:
+            return await call()
+        except KubeUnavailable:
+            await sleep(delay)
+            delay = min(cap, delay * 2)
 
 
 def _q(part: str) -> str:

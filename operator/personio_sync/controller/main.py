@@ -33,6 +33,16 @@ def configure_logging(settings: OperatorSettings) -> None:
     if settings.log_level.value != "DEBUG":  # "Handler 'resource_event' succeeded" per event
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if settings.log_level.value != "DEBUG":
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet_kopf_retries)
+
+
+def quiet_kopf_retries(record: logging.LogRecord) -> bool:
+    """Drop kopf's ERROR line per retried API call (KUBE-1): during an API server outage it
+    writes one per attempt of every watch and event; our client logs the outage once. Its
+    final "giving up" line stays."""
+    return not (record.name.startswith("kopf.") and "failed; will retry" in record.getMessage())
 
 
 def scope(

@@ -9,6 +9,7 @@ with no status at all, since the new leader runs it again and writes its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from personio_sync import runner
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.conditions import conflict_message, held_message
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeError
+from personio_sync.controller.kube import KubeError, KubeUnavailable, until_answered
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
 from personio_sync.engine.report import SyncReport
@@ -29,9 +30,23 @@ from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
 
 log = logging.getLogger("personio_sync.controller")
 
+COURTESY_SECONDS = 5.0  # how long a progress write may hold up the vendor work
+
 
 class InvalidSpec(ConfigError):
     reason = "InvalidSpec"
+
+
+class KubernetesUnavailable(SyncError):
+    """The API server or etcd did not answer a call the run needs (KUBE-3)."""
+
+    reason = "KubernetesUnavailable"
+
+
+class RunTimedOut(SyncError):
+    """The run outlived PERSONIO_SYNC_RUN_TIMEOUT_SECONDS and was stopped (FAIR-3)."""
+
+    reason = "RunTimedOut"
 
 
 @dataclass
@@ -58,6 +73,12 @@ async def read_credentials(
     """The referenced Secret in the resource's own namespace only (R21)."""
     try:
         secret = await ctx.kube.get_secret(namespace, name)
+    except KubeUnavailable:
+        raise KubernetesUnavailable(
+            f"the Kubernetes API server (or etcd behind it) did not answer when reading "
+            f"Secret {name!r}; nothing was written to awork, and the run is retried as soon "
+            "as it answers again"
+        ) from None
     except KubeError as exc:
         raise SecretProblem(
             f"cannot read Secret {name!r}: {exc} (does the operator's RBAC allow it?)",
@@ -83,15 +104,37 @@ class ProgressWriter:
         if now - self._last < self._every:
             return
         self._last = now
-        namespace, name = ident(self._body)
         if not self._ctx.leading():
             return  # the run is about to stop at the fence; the status is not ours now
-        try:
-            await self._ctx.kube.merge_status(
-                namespace, name, {"progress": status_mod.progress(update)}
-            )
-        except KubeError as exc:  # progress is a courtesy; the run goes on
-            log.warning("%s/%s: progress not written: %s", namespace, name, exc)
+        patch = {"progress": status_mod.progress(update)}
+        await _courtesy(self._ctx, self._body, "progress", patch)
+
+
+async def mark_syncing(ctx: Context, body: Mapping[str, Any]) -> None:
+    """KUBE-4: `Synced` says a run is in progress; best effort, never delays the run."""
+    previous = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    stamp = status_mod.Stamp(generation=generation, now=ctx.now())
+    await _courtesy(ctx, body, "run-in-progress mark", status_mod.syncing(previous, stamp=stamp))
+
+
+async def _courtesy(
+    ctx: Context, body: Mapping[str, Any], what: str, patch: Mapping[str, Any]
+) -> None:
+    """A status patch the run can do without (KUBE-2): given up after a few seconds (etcd
+    down makes the API server hang, not refuse), skipped quietly during an outage."""
+    namespace, name = ident(body)
+    limit = asyncio.timeout(COURTESY_SECONDS)
+    try:
+        async with limit:
+            await ctx.kube.merge_status(namespace, name, patch)
+    except KubeUnavailable:
+        pass  # the client logged the outage once
+    except TimeoutError:
+        if not limit.expired():
+            raise
+    except KubeError as exc:
+        log.warning("%s/%s: %s not written: %s", namespace, name, what, exc)
 
 
 async def sync(
@@ -105,12 +148,17 @@ async def sync(
         spec = parse_spec(body.get("spec") or {})
     except SpecError as exc:
         return await _write_error(ctx, body, InvalidSpec(str(exc)), attempted=False)
+    await mark_syncing(ctx, body)
     started = time.monotonic()
+    deadline = asyncio.timeout(ctx.settings.run_timeout_seconds)
     try:
-        report = await _run(ctx, body, spec, seen, allow_mass_delete)
+        async with deadline:
+            report = await _run(ctx, body, spec, seen, allow_mass_delete)
     except LeadershipLost:
         raise  # abandoned, not failed: the status is the new leader's to write
     except Exception as exc:  # a SyncError says what to fix; anything else is our bug
+        if isinstance(exc, TimeoutError) and deadline.expired():
+            exc = _timed_out(ctx, body)
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
         return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
@@ -129,6 +177,15 @@ async def sync(
 
 class InternalError(SyncError):
     reason = "InternalError"
+
+
+def _timed_out(ctx: Context, body: Mapping[str, Any]) -> RunTimedOut:
+    limit = ctx.settings.run_timeout_seconds
+    log.warning("%s/%s: the run outlived its deadline of %.0f s", *ident(body), limit)
+    return RunTimedOut(
+        f"the run did not finish within {limit:.0f} s (PERSONIO_SYNC_RUN_TIMEOUT_SECONDS) and "
+        "was stopped; writes done so far stay, the next run carries on from there"
+    )
 
 
 def _as_sync_error(exc: Exception, body: Mapping[str, Any]) -> SyncError:
@@ -150,7 +207,8 @@ async def _run(
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
     owner, legacy = ctx.owner_keys(namespace, name)
-    async with runner.open_clients(credentials, endpoints, fence=ctx.fence) as clients:
+    opened = runner.open_clients(credentials, endpoints, fence=ctx.fence, pacers=ctx.pacers)
+    async with opened as clients:
         try:
             return await runner.run_sync(
                 spec,
@@ -180,7 +238,9 @@ async def _write_error(
     generation = (body.get("metadata") or {}).get("generation")
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
     next_sync = None
-    if spec is not None:
+    if isinstance(error, KubernetesUnavailable):
+        next_sync = stamp.now  # KUBE-3: not the resource's fault, no back-off
+    elif spec is not None:
         next_sync = next_sync_time(
             run_end=stamp.now,
             failed=True,
@@ -191,15 +251,19 @@ async def _write_error(
     new_status = status_mod.after_error(
         previous, error, stamp=stamp, next_sync=next_sync, attempted=attempted
     )
-    ctx.event(body, "Warning", error.reason, error.message)
-    return await _write(ctx, body, new_status)
+    written = await _write(ctx, body, new_status)
+    ctx.event(body, "Warning", error.reason, error.message)  # after: the API server answers
+    return written
 
 
 async def _write(
     ctx: Context, body: Mapping[str, Any], new_status: dict[str, Any]
 ) -> dict[str, Any] | None:
+    """The run's outcome, retried until the API server answers (KUBE-2)."""
     namespace, name = ident(body)
-    return await ctx.kube.replace_status(namespace, name, new_status)
+    return await until_answered(
+        lambda: ctx.kube.replace_status(namespace, name, new_status), sleep=ctx.sleep
+    )
 
 
 def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) -> None:
@@ -257,7 +321,7 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
         if seen.credentials is None:
             raise
         credentials = seen.credentials
-    async with ctx.slots:
+    async with ctx.slots.slot():
         count = 0
         for key in ctx.owner_keys(namespace, name):  # and what an older version wrote
             count += await runner.delete_owned(

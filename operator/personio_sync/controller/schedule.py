@@ -38,6 +38,7 @@ class Observation:
     sync_now: str | None = None  # the annotation's value
     sync_now_handled: str | None = None  # the value last acted upon
     secret_changed: bool = False  # set by the Secret watch, in memory
+    interrupted: bool = False  # status says a run is in flight, but none is (KUBE-4)
     allow_mass_delete: str | None = None  # D-Guard consent annotation's value
     allow_mass_delete_handled: str | None = None
 
@@ -101,6 +102,8 @@ def decide(obs: Observation, now: datetime) -> Decision:
         return Decision(True, "MassDeleteAllowed")
     if obs.secret_changed:
         return Decision(True, "SecretChanged")
+    if obs.interrupted:  # its process died mid-run: finish the job, and clear the mark
+        return Decision(True, "Interrupted")
     due = due_time(obs.history, obs.interval)
     if due is None:
         return Decision(True, "FirstSync")

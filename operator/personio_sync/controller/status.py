@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from personio_sync.controller import conditions
-from personio_sync.controller.conditions import Cond
+from personio_sync.controller.conditions import SYNCED, SYNCING, Cond
 from personio_sync.controller.schedule import History
 from personio_sync.crd import (
     MAX_CONFLICTS,
@@ -224,6 +224,30 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
         **_previous_ownership(previous),
     )
     return dump(status)
+
+
+def syncing(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
+    """Merge patch for run start (KUBE-4): `Synced` says a run is in flight, nothing else moves.
+
+    Synced keeps its status (so lastTransitionTime does not flap every run); only the
+    reason and message change. The run's own outcome replaces it; a process that dies
+    mid-run leaves it behind, and the next operator re-runs such a resource at once."""
+    kept = [conditions.from_dict(c) for c in _condition_list(previous)]
+    before = {c.type: c for c in kept} or {c.type: c for c in conditions.pending()}
+    synced_status = before[SYNCED].status if SYNCED in before else "Unknown"
+    when = stamp.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    mark = Cond(SYNCED, synced_status, SYNCING, f"a run started at {when} is in progress")
+    decided = [c for c in before.values() if c.type != SYNCED] + [mark]
+    merged = _conditions(previous, decided, stamp)
+    return {"conditions": [c.model_dump(mode="json", exclude_none=True) for c in merged]}
+
+
+def in_progress(status: Mapping[str, Any]) -> bool:
+    """True while `Synced` carries the run-in-progress mark (a live or a dead run)."""
+    for cond in _condition_list(status):
+        if cond.get("type") == SYNCED:
+            return cond.get("reason") == SYNCING
+    return False
 
 
 def progress(update: RunProgress) -> dict[str, Any]:

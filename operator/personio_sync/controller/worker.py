@@ -4,9 +4,13 @@ Why not a kopf daemon: kopf puts its finalizer on every resource a daemon serves
 and that finalizer blocks deletion whenever the operator is not running. R19 wants a
 finalizer only while `deletionPolicy: Delete`, so the worker is ours; kopf still
 delivers every change (handlers.py feeds `observe`). Each resource has its own task,
-so a slow tenant never delays another's schedule; `Context.slots` caps how many run.
-With several replicas only the leader's workers act (controller/leadership.py): the
-others wait for the Lease, and a leader that loses it abandons its run at the fence.
+so a slow tenant never delays another's schedule; `Context.slots` caps how many run
+and lets quick runs past long ones (slots.py). With several replicas only the leader's
+workers act (controller/leadership.py): the others wait for the Lease, and a leader
+that loses it abandons its run at the fence.
+
+An API server or etcd outage is expected weather, not a bug: the Kubernetes client logs
+it once, and the worker just looks again a few seconds later, without a traceback.
 """
 
 from __future__ import annotations
@@ -21,8 +25,16 @@ from typing import Any
 from personio_sync.controller import reconcile
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
-from personio_sync.controller.kube import KubeConflict, annotation_patch, finalizer_patch
+from personio_sync.controller.kube import (
+    RETRY_MAX_SECONDS,
+    KubeConflict,
+    KubeUnavailable,
+    annotation_patch,
+    finalizer_patch,
+    until_answered,
+)
 from personio_sync.controller.schedule import Decision, Observation, decide
+from personio_sync.controller.slots import priority_of
 from personio_sync.errors import LeadershipLost, SyncError
 from personio_sync.spec import (
     ALLOW_MASS_DELETE,
@@ -64,6 +76,7 @@ def observation(body: Mapping[str, Any], *, secret_changed: bool) -> Observation
         sync_now=annotations.get(SYNC_NOW),
         sync_now_handled=annotations.get(SYNC_NOW_HANDLED),
         secret_changed=secret_changed,
+        interrupted=status_mod.in_progress(status),
         allow_mass_delete=annotations.get(ALLOW_MASS_DELETE),
         allow_mass_delete_handled=annotations.get(ALLOW_MASS_DELETE_HANDLED),
     )
@@ -120,7 +133,9 @@ class Worker:
             except LeadershipLost:
                 log.warning("%s/%s: run abandoned, the lease was lost", self.namespace, self.name)
                 continue
-            except Exception:  # an API outage or a bug: log it, keep the worker alive
+            except KubeUnavailable:  # logged once by the client; look again soon (KUBE-1)
+                delay = RETRY_MAX_SECONDS
+            except Exception:  # a bug: log it, keep the worker alive
                 log.exception("%s/%s: reconcile failed", self.namespace, self.name)
                 delay = self.ctx.settings.retry_base_seconds
             delay = MAX_SLEEP if delay is None else min(max(delay, 0.0), MAX_SLEEP)
@@ -150,7 +165,8 @@ class Worker:
 
     async def _run(self) -> float:
         """Run if still due once a slot is free; returns when to look again."""
-        async with self.ctx.slots:
+        priority = priority_of(self.body.get("status") or {})
+        async with self.ctx.slots.slot(priority):
             decision = self._decide()  # the resource may have changed while we queued
             if not decision.run or (self.body.get("metadata") or {}).get("deletionTimestamp"):
                 return 0.0
@@ -183,7 +199,10 @@ class Worker:
         if not handled:
             return
         patch = annotation_patch(handled)
-        written = await self.ctx.kube.patch_resource(self.namespace, self.name, patch)
+        written = await until_answered(  # unrecorded, the request would run twice
+            lambda: self.ctx.kube.patch_resource(self.namespace, self.name, patch),
+            sleep=self.ctx.sleep,
+        )
         if written is not None:
             self.observe(written)
 

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from personio_sync.devtools.binaries import binaries_dir
 from personio_sync.devtools.kubeapi import Credentials
@@ -38,6 +39,7 @@ from personio_sync.devtools.processes import (
     wait_until,
 )
 
+Part = Literal["etcd", "kube-apiserver"]
 CONTEXT = "personio-sync-envtest"  # "envtest" marks it as a test cluster for the e2e guard
 ADMIN = "admin"
 DEFAULT_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / (
@@ -71,6 +73,8 @@ class LocalControlPlane:
         self._token = secrets.token_hex(24)
         self._etcd: Process | None = None
         self._apiserver: Process | None = None
+        self._etcd_url = ""
+        self._stopped: dict[str, list[str]] = {}  # what stop_part stopped, with its arguments
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class LocalControlPlane:
                 detach=self.detach,
             )  # fmt: skip
             if wait_until(self._etcd, f"{url}/health", deadline=30.0, attempt=attempt):
+                self._etcd_url = url
                 return url
         raise ControlPlaneError(f"etcd did not start after {STARTUP_ATTEMPTS} attempts")
 
@@ -183,6 +188,32 @@ class LocalControlPlane:
             if ready:
                 return
         raise ControlPlaneError(f"kube-apiserver did not start after {STARTUP_ATTEMPTS} attempts")
+
+    # -- outages on purpose (tests of the operator's behaviour while Kubernetes is away) -------
+
+    def stop_part(self, name: Part) -> None:
+        """Stop only etcd or only the API server; `restart_part` brings it back as it was."""
+        proc = self._etcd if name == "etcd" else self._apiserver
+        if proc is None:
+            raise ControlPlaneError(f"{name} is not running")
+        self._stopped[name] = [str(arg) for arg in proc.popen.args]  # type: ignore[union-attr]
+        proc.stop()
+
+    def restart_part(self, name: Part) -> None:
+        """Start it again with the same arguments: same port, same data dir, same certs."""
+        args = self._stopped.pop(name)
+        proc = Process.start(name, args, self.workdir / f"{name}.log", detach=self.detach)
+        if name == "etcd":
+            self._etcd = proc
+            url, token, ca_file = f"{self._etcd_url}/health", None, None
+        else:
+            self._apiserver = proc
+            url, token = f"{self.server}/readyz", self._token
+            ca_file = self.workdir / "certs" / "apiserver.crt"
+        if not wait_until(proc, url, deadline=self.ready_timeout, attempt=1, token=token,
+                          ca_file=ca_file):  # fmt: skip
+            raise ControlPlaneError(f"{name} could not take its old port again")
+        self._write_state()
 
     def _write_kubeconfig(self) -> None:
         # The serving cert the API server generated holds its CA too: verify TLS for real.

@@ -1,0 +1,132 @@
+"""FAIR-1, FAIR-2 end to end: four long runs on one awork workspace, then a new resource.
+
+Four resources whose previous run was long (their status says so) become due together
+and write slowly (awork latency) into the same workspace, with awork's rate limits on.
+A resource created while they run must get its first sync within 30 s, and no run may
+end with a 429 in its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from personio_sync.controller.testing import is_ready, secret_manifest, sync_manifest
+from personio_sync.devtools.kubeapi import KubeApi, psync_path
+from personio_sync.devtools.kubectl import Kubectl
+from personio_sync.devtools.polling import eventually
+from personio_sync.fakes.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
+VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
+ALICE = "5c3d0000-0000-4000-8000-000000000001"
+CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
+PERIODS = 96  # six rounds of 16 writes for each long run
+LONG_RUNS = 4
+
+
+def one_day(index: int) -> dict[str, Any]:
+    return {
+        "id": f"p-{index:03d}",
+        "person_id": "1001",
+        "absence_type_id": VACATION,
+        "starts_from": {"date_time": f"@today+{index + 1}T00:00:00", "type": "FIRST_HALF"},
+        "ends_at": {"date_time": f"@today+{index + 1}T00:00:00", "type": "SECOND_HALF"},
+    }
+
+
+SEED: dict[str, Any] = {
+    "personio": {
+        "credentials": [
+            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
+             "scopes": ["personio:persons:read", "personio:absences:read"]},
+        ],
+        "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
+                           "unit": "DAY"}],
+        "persons": [{"id": "1001", "email": "alice@acme.example", "first_name": "Alice"}],
+        "absence_periods": [one_day(i) for i in range(PERIODS)],
+    },
+    "awork": {
+        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
+        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
+        "users": [{"id": ALICE, "firstName": "Alice", "emails": ["alice@acme.example"]}],
+    },
+}  # fmt: skip
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SEED, today=TODAY) as sb:
+        yield sb
+
+
+def stamp(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def long_and_due(kube_api: KubeApi, ns: str) -> None:
+    """A status as if the last run, two hours ago, took ten minutes: due, and long."""
+    status = {
+        "observedGeneration": 1,
+        "lastSyncTime": stamp(-timedelta(hours=2)),
+        "lastSuccessfulSyncTime": stamp(-timedelta(hours=2)),
+        "nextSyncTime": stamp(-timedelta(hours=1)),
+        "lastRun": {"window": {"from": str(TODAY), "to": str(TODAY)}, "durationSeconds": 600.0},
+    }
+    kube_api.patch(psync_path(ns, "team") + "/status", {"status": status})
+
+
+def test_fair_2_a_new_resource_syncs_while_four_long_runs_write(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    sandbox.awork.set_knobs(
+        route_latency_ms={"/api/v1/absences": 6000}, rate_limits=True, per_minute=1000
+    )
+    spaces = [f"{namespace}-{i}" for i in range(LONG_RUNS)]
+    for ns in spaces:
+        kube_api.post("/api/v1/namespaces", {"metadata": {"name": ns}})
+        kubectl.apply(secret_manifest(ns, CREDS))
+        kubectl.apply(sync_manifest(ns))
+        long_and_due(kube_api, ns)
+    op = start_operator(*spaces, namespace)
+
+    eventually(
+        lambda: "personio_sync_runs_in_progress 3.0" in op.metrics(), within=30, what="long runs"
+    )
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace, window={"futureDays": 3}))
+    created = datetime.now(UTC)
+
+    def new_one_ready() -> bool:
+        return is_ready(kube_api.get(psync_path(namespace, "team")))
+
+    eventually(new_one_ready, within=30, interval=0.2, what="the new resource's first sync")
+    waited = datetime.now(UTC) - created
+    assert "personio_sync_runs_in_progress" in op.metrics()
+    busy = [ns for ns in spaces if "lastRun" not in _fresh(kube_api, ns, created)]
+    assert len(busy) >= 3, f"the long runs were not in flight any more ({waited})"
+
+    for ns in spaces:  # FAIR-1: one shared budget, no 429 in anybody's report
+        body = eventually(
+            lambda ns=ns: _done(kube_api, ns, created), within=240, interval=0.5, what=ns
+        )
+        assert body["status"]["lastRun"]["failed"] == 0
+        assert "RateLimited" not in str(body["status"]["conditions"])
+
+
+def _fresh(kube_api: KubeApi, ns: str, since: datetime) -> dict[str, Any]:
+    """The status if its last run ended after `since`, else without lastRun."""
+    status = kube_api.get(psync_path(ns, "team")).get("status", {})
+    ended = datetime.fromisoformat(status["lastSyncTime"].replace("Z", "+00:00"))
+    return status if ended >= since else {k: v for k, v in status.items() if k != "lastRun"}
+
+
+def _done(kube_api: KubeApi, ns: str, since: datetime) -> dict[str, Any] | None:
+    body = kube_api.get(psync_path(ns, "team"))
+    return body if "lastRun" in _fresh(kube_api, ns, since) and is_ready(body) else None

@@ -1,0 +1,148 @@
+"""FAIR-1, FAIR-2: one awork budget per workspace; slots that let quick runs past long ones.
+
+No clock is involved in admitting runs: the tests drive the event loop one step at a
+time (`settle`) and look at who holds a slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import pytest
+
+from personio_sync.clients import PacerRegistry
+from personio_sync.clients._pacing import workspace_key
+from personio_sync.controller.slots import FairSlots, Priority, priority_of
+
+FIRST, QUICK, LONG = Priority.FIRST_SYNC, Priority.QUICK, Priority.LONG
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+class Runs:
+    """Runs that take a slot and hold it until told to finish."""
+
+    def __init__(self, slots: FairSlots) -> None:
+        self.slots = slots
+        self.started: list[str] = []
+        self._done: dict[str, asyncio.Event] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def ask(self, name: str, priority: Priority) -> None:
+        self._done[name] = asyncio.Event()
+        self.tasks.append(asyncio.create_task(self._run(name, priority)))
+
+    async def _run(self, name: str, priority: Priority) -> None:
+        async with self.slots.slot(priority):
+            self.started.append(name)
+            await self._done[name].wait()
+
+    def finish(self, name: str) -> None:
+        self._done[name].set()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def test_fair_2_a_first_sync_starts_while_long_runs_hold_what_they_may() -> None:
+    runs = Runs(FairSlots(4))
+    for i in range(5):
+        runs.ask(f"long{i}", LONG)
+    await settle()
+    assert runs.started == ["long0", "long1", "long2"]  # one of four kept for quick runs
+    runs.ask("new", FIRST)
+    await settle()
+    assert runs.started[-1] == "new"  # at once: no long run had to finish
+    runs.finish("long0")
+    await settle()
+    assert runs.started[-1] == "long3"
+    await runs.close()
+
+
+async def test_fair_2_waiting_runs_go_by_priority_then_arrival() -> None:
+    runs = Runs(FairSlots(2))
+    runs.ask("long0", LONG)
+    runs.ask("quick0", QUICK)
+    await settle()
+    runs.ask("long1", LONG)
+    runs.ask("quick1", QUICK)
+    runs.ask("first0", FIRST)
+    runs.ask("first1", FIRST)
+    await settle()
+    assert runs.started == ["long0", "quick0"]
+    for name, expected in (("quick0", "first0"), ("first0", "first1"), ("first1", "quick1")):
+        runs.finish(name)
+        await settle()
+        assert runs.started[-1] == expected
+    runs.finish("quick1")  # now the reserved slot is free, but long0 still holds the other
+    await settle()
+    assert "long1" not in runs.started  # long runs never take the reserved slot
+    runs.finish("long0")
+    await settle()
+    assert runs.started[-1] == "long1"
+    await runs.close()
+
+
+async def test_fair_2_the_cap_holds_and_one_slot_means_no_reservation() -> None:
+    slots = FairSlots(1)
+    runs = Runs(slots)
+    runs.ask("long0", LONG)
+    runs.ask("first0", FIRST)
+    await settle()
+    assert runs.started == ["long0"] and slots.in_use == 1
+    runs.finish("long0")
+    await settle()
+    assert runs.started == ["long0", "first0"]
+    await runs.close()
+
+
+async def test_fair_2_a_cancelled_waiter_leaves_no_slot_taken() -> None:
+    slots = FairSlots(2)
+    runs = Runs(slots)
+    runs.ask("a", QUICK)
+    runs.ask("b", QUICK)
+    runs.ask("c", QUICK)
+    await settle()
+    runs.tasks[2].cancel()  # "c" was waiting
+    await settle()
+    runs.finish("a")
+    runs.finish("b")
+    await settle()
+    assert slots.in_use == 0 and runs.started == ["a", "b"]
+    await runs.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({}, FIRST),
+        ({"lastSyncTime": "2026-03-02T09:00:00Z"}, LONG),  # duration unknown: assume long
+        ({"lastSyncTime": "x", "lastRun": {"durationSeconds": 4.2}}, QUICK),
+        ({"lastSyncTime": "x", "lastRun": {"durationSeconds": 600}}, LONG),
+    ],
+)
+def test_fair_2_priority_comes_from_the_last_completed_run(
+    status: dict[str, object], expected: Priority
+) -> None:
+    assert priority_of(status) == expected
+
+
+async def test_fair_1_one_pacer_per_workspace_keyed_without_the_key() -> None:
+    registry = PacerRegistry()
+    url, key = "https://api.awork.test/api/v1", "secret-api-key-1"
+    first = registry.get(url, key)
+    assert registry.get(url + "/", key) is first  # same workspace
+    assert registry.get(url, "secret-api-key-2") is not first
+    assert registry.get("https://other.test/api/v1", key) is not first
+    digest = workspace_key(url, key)
+    assert key not in digest and len(digest) == 64 and digest == workspace_key(url + "/", key)
+    assert len(registry) == 1  # the others had no user left and are gone
+    del first
+    gc.collect()
+    assert len(registry) == 0
