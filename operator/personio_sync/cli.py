@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from personio_sync import __version__
 from personio_sync.credentials import credentials_from_env, credentials_from_secret
 from personio_sync.engine.marker import owner_key
 from personio_sync.engine.report import SyncReport
@@ -22,6 +23,7 @@ from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoi
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="personio-sync", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sync = sub.add_parser("sync", help="run one sync from a PersonioSync manifest")
