@@ -107,7 +107,9 @@ class ChartPod:
     def run_args(self, *, name: str, pod: str, namespace: str, sa_dir: Path,
                  api_server: tuple[str, int]) -> list[str]:  # fmt: skip
         """`podman run` arguments for this pod's container, detached."""
-        args = ["run", "--detach", "--name", name, "--hostname", pod, *RUNTIME]
+        # k8s-file: the log stays readable without a journald (podman's default driver).
+        args = ["run", "--detach", "--name", name, "--hostname", pod, "--log-driver=k8s-file",
+                *RUNTIME]  # fmt: skip
         args += self._security()
         args += self._env(pod, namespace, api_server)
         args += self._volumes(sa_dir)

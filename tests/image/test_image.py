@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from chart_pod import SA_DIR, ChartPod, inspect, podman
+from chart_pod import PODMAN, SA_DIR, ChartPod, inspect, podman
 
 from personio_sync import __version__
 from personio_sync.devtools.kubectl import Helm, Kubectl
@@ -140,7 +141,10 @@ def release(kubectl: Kubectl, helm: Helm, namespace: str, sandbox: Sandbox, imag
               "--set", f"operator.aworkApiUrl={sandbox.awork_url}",
               "--set", f"operator.httpPort={free_port()}",  # host network: a free port
               "--set", f"image.repository={repository}", "--set", f"image.tag={tag}"]  # fmt: skip
-    rendered = yaml.safe_load_all(helm("template", RELEASE, str(CHART), "-n", namespace, *values))
+    server = kubectl.json("version")["serverVersion"]["gitVersion"]
+    template = helm("template", RELEASE, str(CHART), "-n", namespace, "--kube-version", server,
+                    *values)  # fmt: skip
+    rendered = yaml.safe_load_all(template)
     (deployment,) = [d for d in rendered if d and d["kind"] == "Deployment"]
     helm("install", RELEASE, str(CHART), "-n", namespace, "--no-hooks", *values)
     (cred,) = sandbox.personio_state.credentials.values()
@@ -176,7 +180,11 @@ class Container:
     grace: int
 
     def logs(self) -> str:
-        return podman("logs", self.name, check=False)
+        """Both streams, interleaved as written (`podman logs` splits them again)."""
+        command = [*PODMAN, "logs", self.name]
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, check=False, timeout=60)  # fmt: skip
+        return result.stdout
 
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = inspect("container", self.name)["State"]
@@ -199,7 +207,9 @@ def container(release: Release, cluster: Any) -> Iterator[Container]:
     podman("rm", "--force", "--time", "0", name, check=False)
 
 
-def synced(release: Release) -> dict[str, Any]:
+def synced(release: Release, container: Container) -> dict[str, Any]:
+    if not container.state()["Running"]:
+        pytest.fail(f"the container stopped:\n{container.logs()[-3000:]}")
     status = release.status()
     assert status.get("lastSuccessfulSyncTime"), status.get("message")
     return status
@@ -208,7 +218,7 @@ def synced(release: Release) -> dict[str, Any]:
 def test_the_image_runs_as_the_chart_runs_it(release: Release, container: Container,
                                              sandbox: Sandbox) -> None:  # fmt: skip
     """In-cluster config, the chart's security context, probes, metrics, no writes, SIGTERM."""
-    status = eventually(lambda: synced(release), within=STARTUP, what="first sync")
+    status = eventually(lambda: synced(release, container), within=STARTUP, what="first sync")
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
     assert conditions["Synced"] == "True", status["conditions"]
     assert status["users"]["matched"] > 0

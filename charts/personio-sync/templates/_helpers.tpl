@@ -58,8 +58,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "personio-sync.clusterScopedName" .) .Values.peering.name }}
 {{- end }}
 
+{{/* repository@digest when a digest is set (releases pin it), else repository:tag. */}}
 {{- define "personio-sync.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,9 +46,24 @@ def runtime(memo: Any) -> Runtime:
 
 def connection(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
     """In a pod the service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
-    )
+    info = kopf.login_with_service_account(settings=settings)
+    if info is not None:
+        return dataclasses.replace(info, server=in_cluster_server(os.environ) or info.server)
+    return kopf.login_with_kubeconfig(settings=settings)
+
+
+def in_cluster_server(environ: Mapping[str, str]) -> str | None:
+    """The API server the kubelet names in every container, as client-go reads it.
+
+    kopf's service-account login always uses https://kubernetes.default.svc, a cluster
+    DNS name that a pod on the host network, or one without cluster DNS, cannot resolve.
+    This is Kubernetes' in-cluster contract, not operator configuration (R22), so it is
+    read here rather than through the settings object.
+    """
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
