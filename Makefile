@@ -41,6 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
+	hack/actionlint.sh
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

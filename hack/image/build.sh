@@ -8,6 +8,8 @@
 #   3. builds the Dockerfile with BASE pointing at it (the production base stays the
 #      Dockerfile's default, pinned by digest).
 # Prints the image reference on stdout (last line); progress on stderr.
+# PERSONIO_SYNC_IMAGE_BASE=dockerfile builds on the Dockerfile's own (production) base
+# instead, for machines that reach its registry (GitHub's CI runners).
 #
 # The podman flags are the ones this machine kind needs (docs/image.md): cgroupfs and
 # runc (crun refuses hybrid cgroups), host networking, rlimits within the hard limits.
@@ -34,7 +36,7 @@ RUN_FLAGS=(--runtime runc --network host --ulimit nofile=1024:1024 --ulimit npro
 
 install_tools() {
   local missing=() tool
-  for tool in podman runc debootstrap; do
+  for tool in "$@"; do
     command -v "$tool" >/dev/null || missing+=("$tool")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -78,13 +80,20 @@ exec 9>"$cache/image/build.lock"
 flock -n 9 || { log "another image build is running; waiting for it"; flock 9; }
 
 start=$(date +%s)
-install_tools
-make_base
-log "building $image from $root/Dockerfile on $base_image"
+if [ "${PERSONIO_SYNC_IMAGE_BASE:-}" = dockerfile ]; then
+  install_tools podman runc
+  base_args=(--pull=missing)
+  log "building $image from $root/Dockerfile on its production base"
+else
+  install_tools podman runc debootstrap
+  make_base
+  base_args=(--pull=never --build-arg "BASE=$base_image")
+  log "building $image from $root/Dockerfile on $base_image"
+fi
 # The CA bundle lets the build's pip verify the package index on this machine.
-quietly podman_ build "${RUN_FLAGS[@]}" --pull=never --layers \
+quietly podman_ build "${RUN_FLAGS[@]}" "${base_args[@]}" --layers \
   -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
-  --build-arg "BASE=$base_image" -t "$image" "$root"
+  -t "$image" "$root"
 took=$(( $(date +%s) - start ))
 [ "$took" -gt 5 ] && log "ready in ${took}s: $image"
 echo "$image"
