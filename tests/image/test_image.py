@@ -228,6 +228,8 @@ def test_the_image_runs_as_the_chart_runs_it(release: Release, container: Contai
     events = release.kubectl.json("get", "events", "-n", release.team_ns,
                                   "--field-selector", "involvedObject.name=acme")  # fmt: skip
     assert events["items"], "no Event on the PersonioSync"
+    sources = {(e["source"].get("component"), e.get("reportingComponent")) for e in events["items"]}
+    assert sources == {("personio-sync", "personio-sync")}, "R20: events come from personio-sync"
 
     # The process is who the chart says, with nothing it could escalate to.
     uid, gid = release.pod.user()

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import kopf
 
+from personio_sync.controller.events import EventPoster
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.peering import PeeringGate
@@ -53,7 +54,10 @@ class Context:
     metrics: Metrics
     slots: asyncio.Semaphore
     now: Callable[[], datetime] = utc_now
-    event: Callable[[Mapping[str, Any], str, str, str], None] = post_event
+    # A standing Warning is posted once, not on every run (controller/events.py).
+    event: Callable[[Mapping[str, Any], str, str, str], None] = field(
+        default_factory=lambda: EventPoster(post_event, utc_now)
+    )
     started: bool = field(default=False)
     gate: PeeringGate | None = None  # None: standalone, nobody to defer to
 

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -74,6 +75,10 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     )
     settings.persistence.finalizer = f"{API_GROUP}/kopf"
     settings.posting.level = logging.WARNING
+    # Events name personio-sync, not kopf, as their source (`kubectl describe`'s "From").
+    settings.posting.reporting_component = "personio-sync"
+    settings.posting.reporting_instance = socket.gethostname()  # the pod's name in a pod
+    settings.posting.event_name_prefix = "personio-sync-"
     # The CRD is installed before the operator (chart, demo, tests), and the chart grants
     # no list on namespaces or CRDs: without this kopf retries 403s for ~a minute first.
     settings.scanning.disabled = True
