@@ -17,6 +17,7 @@ from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, SyncError
 from personio_sync.manifests import load_resource, load_secret
 from personio_sync.progress_line import ProgressPrinter
+from personio_sync.report_json import error_json, json_report
 from personio_sync.report_text import render_text
 from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
 
@@ -80,7 +81,7 @@ def _sync(args: argparse.Namespace) -> int:
     if printer:
         printer.finish()
     if args.output == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(json_report(report), indent=2))
     else:
         print(render_text(report))
     return 0
@@ -122,11 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ConfigError as exc:
-        print(f"personio-sync: {exc.message}", file=sys.stderr)
-        return 2
+        return _failed(args, exc, f"personio-sync: {exc.message}", 2)
     except SyncError as exc:
-        print(f"personio-sync: {exc.reason}: {exc.message}", file=sys.stderr)
-        return 1
+        return _failed(args, exc, f"personio-sync: {exc.reason}: {exc.message}", 1)
+
+
+def _failed(args: argparse.Namespace, error: SyncError, line: str, code: int) -> int:
+    """One line on stderr; in JSON mode also the error as JSON on stdout, for scripts."""
+    if getattr(args, "output", "text") == "json":
+        print(json.dumps(error_json(error, code)))
+    print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
