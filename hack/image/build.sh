@@ -94,6 +94,9 @@ fi
 quietly podman_ build "${RUN_FLAGS[@]}" "${base_args[@]}" --layers \
   -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
   -t "$image" "$root"
+# Each rebuild leaves the previous image untagged; older ones go (a day keeps the layer
+# cache of recent builds).
+podman_ image prune --force --filter until=24h >/dev/null
 took=$(( $(date +%s) - start ))
 [ "$took" -gt 5 ] && log "ready in ${took}s: $image"
 echo "$image"
