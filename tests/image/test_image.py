@@ -99,16 +99,17 @@ def test_image_is_small_locked_and_has_nothing_to_build_with(
 
 def base_of(image: str) -> str:
     """The base the image was built on: the local image with the fewest layers that begin
-    the image's (by id: a base pulled by digest, as on CI, has no tag)."""
+    the image's, tagged if one is (a base pulled by digest, as on CI, has no tag; a
+    metadata-only build step has the base's layers too)."""
     layers = inspect("image", image)["RootFS"]["Layers"]
     prefixes = []
     for image_id in set(podman("images", "--all", "--quiet", "--no-trunc").split()):
-        below = inspect("image", image_id)["RootFS"]["Layers"]
+        found = inspect("image", image_id)
+        below, tags = found["RootFS"]["Layers"], found.get("RepoTags") or []
         if below and len(below) < len(layers) and below == layers[: len(below)]:
-            prefixes.append((len(below), image_id))
+            prefixes.append((len(below), not tags, tags[:1] or [image_id]))
     assert prefixes, f"no local base image found for {image}"
-    base_id = min(prefixes)[1]
-    return str((inspect("image", base_id).get("RepoTags") or [base_id])[0])
+    return str(min(prefixes)[2][0])
 
 
 def test_version(image: str) -> None:
