@@ -1,32 +1,47 @@
 # syntax=docker/dockerfile:1
-# personio-sync operator image.
+# personio-sync operator image (docs/image.md).
 #
-# Not built in this repository's CI: the development machines have no container engine.
-# `make test` lints this file with hadolint; build it where Docker or Podman exist:
-#   docker build -t <registry>/personio-sync:0.1.0 .
+# Stage 1 installs the runtime dependencies, hash-checked and binary-only, from
+# requirements-runtime.lock into a virtualenv without pip, then builds the package's
+# wheel (with setuptools from the hash-checked requirements-build.lock) and adds it.
+# Stage 2 is the base plus that virtualenv: no pip, no compilers, no build tools, no
+# tests, no source tree.
 #
-# Stage 1 builds wheels for the package and every runtime dependency, pinned by
-# requirements.lock (used as a constraints file: only what the package needs is built,
-# none of the development tools the lock also pins). Stage 2 installs those wheels
-# offline into a clean slim image: no compilers, no pip cache, no source tree.
+# BASE is the production base, pinned by digest (a multi-arch index). The image tests
+# build against a local stand-in made from Debian packages (hack/image/build.sh), since
+# no registry is reachable there; both stages must use the same base, because the
+# virtualenv points at the base's python3.
+ARG BASE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
-FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+FROM ${BASE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 WORKDIR /src
-COPY pyproject.toml requirements.lock README.md ./
+# Two virtualenvs: /opt/tools holds pip and the build backend, /opt/venv only what runs.
+RUN python3 -m venv /opt/tools \
+ && python3 -m venv --without-pip /opt/venv
+COPY requirements-build.lock requirements-runtime.lock ./
+RUN /opt/tools/bin/pip install --require-hashes --only-binary=:all: \
+      -r requirements-build.lock \
+ && /opt/tools/bin/pip --python /opt/venv/bin/python install --require-hashes \
+      --only-binary=:all: --no-deps -r requirements-runtime.lock
+COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN pip wheel --constraint requirements.lock --wheel-dir /wheels .
+RUN /opt/tools/bin/pip wheel --no-build-isolation --no-deps --wheel-dir /wheels . \
+ && /opt/tools/bin/pip --python /opt/venv/bin/python install --no-index --no-deps \
+      /wheels/personio_sync-0.1.0-py3-none-any.whl
 
-FROM python:3.11-slim
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+FROM ${BASE}
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # A fixed numeric UID/GID, so Kubernetes can verify runAsNonRoot without a passwd lookup;
-# the passwd entry still exists for libraries that ask for the user name.
+# the passwd entry still exists for libraries that ask for the user name. The base's own
+# pip, setuptools and wheel go: nothing in the image can install anything.
 RUN groupadd --system --gid 10001 personio-sync \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
-      --home-dir /nonexistent --shell /usr/sbin/nologin personio-sync
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels personio-sync==0.1.0
+      --home-dir /nonexistent --shell /usr/sbin/nologin personio-sync \
+ && if python3 -c 'import pip' 2>/dev/null; then \
+      python3 -m pip uninstall --yes --quiet pip setuptools wheel; fi \
+ && rm -rf /usr/share/python-wheels /usr/local/bin/pip*
+COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
 # /healthz (probes) and /metrics (Prometheus); PERSONIO_SYNC_HTTP_PORT changes it.
 EXPOSE 8080

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-stop lint typecheck venv controlplane bench clean
+.PHONY: test demo demo-stop lint typecheck venv controlplane bench clean lock image
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,15 +15,33 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# The three lock files (docs/image.md): development (no hashes: pip installs the package
+# editable next to it), and, hash-pinned for the image, runtime (the same versions as
+# development) and build (the wheel build's setuptools). `make lock UPGRADE=1` moves
+# every pin to the newest release; without it, existing pins are kept.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,)
+lock: $(STAMP)
+	$(UV_COMPILE) --no-annotate --extra dev -o requirements.lock pyproject.toml
+	$(UV_COMPILE) --generate-hashes -c requirements.lock -o requirements-runtime.lock pyproject.toml
+	printf 'setuptools>=77\nwheel\n' | \
+	  $(UV_COMPILE) --generate-hashes -o requirements-build.lock -
+
 # Builds (once, then cached outside the tree) kube-apiserver, etcd and helm.
 controlplane:
 	@hack/controlplane/build.sh >/dev/null
+
+# Builds the operator image with podman on a local stand-in base (docs/image.md);
+# installs podman, runc and debootstrap first when they are missing (needs root).
+image:
+	@hack/image/build.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
+	hack/actionlint.sh
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -107,6 +108,11 @@ def show_awork(awork: str) -> None:
         )
 
 
+def stop_command() -> str:
+    """What stops a kept demo, pasteable from any directory (absolute paths, this venv)."""
+    return shlex.join([sys.executable, str(Path(__file__).resolve()), "--stop"])
+
+
 def stop_kept() -> None:
     if PIDS.exists():
         for pid in json.loads(PIDS.read_text()).values():
@@ -151,7 +157,7 @@ def main() -> int:
         if args.keep:
             PIDS.write_text(json.dumps({"sandbox": sandbox.pid, "operator": operator.pid}))
             say(f"left running. export KUBECONFIG={kubeconfig}  (API server {server})")
-            say("operator log: .demo/operator.log; stop with: python hack/demo.py --stop")
+            say(f"operator log: {STATE / 'operator.log'}; stop with: {stop_command()}")
             return 0
     finally:
         if not args.keep:

@@ -10,12 +10,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from personio_sync import __version__
 from personio_sync.credentials import credentials_from_env, credentials_from_secret
 from personio_sync.engine.marker import legacy_owner_key, owner_key
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, SyncError
 from personio_sync.manifests import load_resource, load_secret
 from personio_sync.progress_line import ProgressPrinter
+from personio_sync.report_json import error_json, json_report
 from personio_sync.report_text import render_text
 from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
 
@@ -25,6 +27,7 @@ HELD_EXIT = 3  # the run completed but held deletions back (D-Guard)
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="personio-sync", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sync = sub.add_parser("sync", help="run one sync from a PersonioSync manifest")
@@ -102,7 +105,7 @@ def _sync(args: argparse.Namespace) -> int:
     if printer:
         printer.finish()
     if args.output == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(json_report(report), indent=2))
     else:
         print(render_text(report))
     return HELD_EXIT if report.held is not None else 0
@@ -144,11 +147,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except ConfigError as exc:
-        print(f"personio-sync: {exc.message}", file=sys.stderr)
-        return 2
+        return _failed(args, exc, f"personio-sync: {exc.message}", 2)
     except SyncError as exc:
-        print(f"personio-sync: {exc.reason}: {exc.message}", file=sys.stderr)
-        return 1
+        return _failed(args, exc, f"personio-sync: {exc.reason}: {exc.message}", 1)
+
+
+def _failed(args: argparse.Namespace, error: SyncError, line: str, code: int) -> int:
+    """One line on stderr; in JSON mode also the error as JSON on stdout, for scripts."""
+    if getattr(args, "output", "text") == "json":
+        print(json.dumps(error_json(error, code)))
+    print(line, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ model that the API server is certain to accept. Regenerate the committed file wi
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -330,7 +331,33 @@ def _convert(
             raise ValueError(f"{path}: JSON Schema keyword {key!r} has no CRD equivalent")
     if field and "description" not in out:
         raise ValueError(f"{path}: every field needs a description (kubectl explain shows it)")
+    if field and defaults:
+        out["description"] = _with_constraints(out["description"], out)
     return _ordered(out)
+
+
+def _with_constraints(description: str, node: dict[str, Any]) -> str:
+    """The description plus default, range and choices: `kubectl explain` shows only the
+    description, so a user would otherwise never see them. Spec only (`defaults=True`)."""
+    notes = []
+    default = node.get("default")
+    if default is not None and default != {}:
+        shown = "empty" if default == [] else json.dumps(default).strip('"')
+        notes.append(f"Default: {shown}.")
+    if "enum" in node:
+        notes.append("One of: " + ", ".join(map(str, node["enum"])) + ".")
+    low, high = node.get("minimum"), node.get("maximum")
+    if low is not None and high is not None:
+        notes.append(f"Range: {low} to {high}.")
+    elif low is not None or high is not None:
+        notes.append(f"At least {low}." if low is not None else f"At most {high}.")
+    if "maxLength" in node:
+        low_length, high_length = node.get("minLength", 0), node["maxLength"]
+        span = f"{low_length} to {high_length}" if low_length > 1 else f"at most {high_length}"
+        notes.append(f"Length: {span} characters.")
+    if "maxItems" in node:
+        notes.append(f"At most {node['maxItems']} entries.")
+    return " ".join([description.rstrip(), *notes])
 
 
 def _ordered(node: dict[str, Any]) -> dict[str, Any]:

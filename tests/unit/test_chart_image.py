@@ -1,8 +1,10 @@
-"""The Dockerfile stays honest although no container engine exists here to build it.
+"""The Dockerfile agrees with the repository; tests/image builds and runs it for real.
 
-hadolint (make lint) checks its style; these tests check it against the repository: the
-files it copies exist and pass .dockerignore, versions agree, and the final stage runs as
-a numeric non-root user with nothing to compile with.
+hadolint (make lint) checks its style; these tests check, without a container engine,
+what the image tier cannot see from inside the image: the files it copies exist and pass
+.dockerignore, versions agree, the production base is pinned by digest, dependencies are
+installed hash-checked from the runtime lock, and the final stage runs as a numeric
+non-root user with only the virtualenv copied in.
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ def stages() -> list[list[str]]:
     """Instructions per stage, comments and line continuations folded."""
     text = re.sub(r"\\\n\s*", " ", DOCKERFILE)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    result: list[list[str]] = []
+    result: list[list[str]] = [[]]  # the first: ARGs before any FROM
     for line in lines:
         if line.upper().startswith("FROM "):
             result.append([])
         result[-1].append(line)
-    return result
+    return result[1:]
+
+
+def preamble_args() -> dict[str, str]:
+    text = DOCKERFILE.split("\nFROM ", 1)[0]
+    return dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
 
 
 def instructions(stage: list[str], keyword: str) -> list[str]:
@@ -51,7 +58,7 @@ def test_versions_agree() -> None:
     version = PYPROJECT["project"]["version"]
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["appVersion"] == version
-    assert f"personio-sync=={version}" in DOCKERFILE
+    assert f"personio_sync-{version}-py3-none-any.whl" in DOCKERFILE
 
 
 def test_copied_files_exist_and_pass_dockerignore() -> None:
@@ -77,17 +84,34 @@ def test_pyproject_build_inputs_are_copied() -> None:
         assert where in sources
 
 
-def test_final_stage_is_slim_non_root_and_compiler_free() -> None:
+def test_production_base_is_pinned_by_digest_and_shared_by_both_stages() -> None:
+    """The venv links to the base's python3, so the build stage must use the same base."""
+    base = preamble_args()["BASE"]
+    assert re.fullmatch(r"python:3\.11-slim@sha256:[0-9a-f]{64}", base), base
+    assert [stage[0].split()[1] for stage in stages()] == ["${BASE}", "${BASE}"]
+
+
+def test_dependencies_are_installed_hash_checked_from_the_locks() -> None:
+    build, _ = stages()
+    runs = " ".join(instructions(build, "RUN"))
+    for lock in ("requirements-build.lock", "requirements-runtime.lock"):
+        hashed = rf"--require-hashes\s+--only-binary=:all:(?:\s+--no-deps)?\s+-r {lock}"
+        assert re.search(hashed, runs), f"{lock} is not installed hash-checked"
+    assert "--no-build-isolation" in runs, "the build backend comes from the hashed lock only"
+
+
+def test_final_stage_is_non_root_and_gets_only_the_virtualenv() -> None:
     *_, final = stages()
-    assert final[0] == "FROM python:3.11-slim"
     (user,) = instructions(final, "USER")
     uid, _, gid = user.partition(":")
     assert uid.isdigit() and int(uid) > 0 and gid.isdigit(), "USER must be a numeric non-root id"
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["podSecurityContext"]["runAsUser"] == int(uid)
+    assert values["podSecurityContext"]["runAsGroup"] == int(gid)
+    assert instructions(final, "COPY") == ["--from=build /opt/venv /opt/venv"]
     runs = " ".join(instructions(final, "RUN"))
     assert not re.search(r"\b(gcc|g\+\+|build-essential|clang|apt-get install)\b", runs)
-    assert "--no-index" in runs, "the final stage installs only the wheels built before"
+    assert "pip uninstall" in runs, "the base's own pip is removed"
 
 
 def test_entrypoint_and_port_match_the_package() -> None:

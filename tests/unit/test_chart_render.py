@@ -201,6 +201,24 @@ def test_pod_security_and_resources(helm: Path, tmp_path: Path) -> None:
     assert pod["serviceAccountName"] == f"{RELEASE}-personio-sync"
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ({"repository": "r.example/ps"}, "r.example/ps:0.1.0"),
+        ({"repository": "r.example/ps", "tag": "dev"}, "r.example/ps:dev"),
+        ({"repository": "r.example/ps", "tag": "dev", "digest": DIGEST}, f"r.example/ps@{DIGEST}"),
+    ],
+)
+def test_image_by_tag_or_by_digest(
+    helm: Path, tmp_path: Path, image: dict[str, str], expected: str
+) -> None:
+    """A release pins the digest it built and signed; the tag is then ignored."""
+    assert container(render(helm, tmp_path, {"image": image}))["image"] == expected
+
+
 def test_probes_hit_the_operators_health_endpoint(helm: Path, tmp_path: Path) -> None:
     docs = render(helm, tmp_path, {"operator": {"httpPort": 8181}})
     c = container(docs)

@@ -40,6 +40,7 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
     "port-out-of-range": ({"operator": {"httpPort": 70000}}, "/operator/httpPort", "maximum"),
     "pull-policy": ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "one of"),
     "empty-repository": ({"image": {"repository": ""}}, "/image/repository", "minLength"),
+    "digest-without-algorithm": ({"image": {"digest": "0123abcd"}}, "/image/digest", "pattern"),
     "network-policy-without-cidrs": (
         {"networkPolicy": {"enabled": True}},
         "/networkPolicy/apiServer/cidrs",

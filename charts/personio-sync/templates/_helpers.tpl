@@ -64,8 +64,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-leader-election" (include "personio-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* repository@digest when a digest is set (releases pin it), else repository:tag. */}}
 {{- define "personio-sync.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -14,6 +14,7 @@ from typing import Any, cast
 import kopf
 
 from personio_sync.clients import PacerRegistry
+from personio_sync.controller.events import EventPoster
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
@@ -59,7 +60,10 @@ class Context:
     pacers: PacerRegistry = field(default_factory=PacerRegistry)
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests fast-forward it
-    event: Callable[[Mapping[str, Any], str, str, str], None] = post_event
+    # A standing Warning is posted once, not on every run (controller/events.py).
+    event: Callable[[Mapping[str, Any], str, str, str], None] = field(
+        default_factory=lambda: EventPoster(post_event, utc_now)
+    )
     started: bool = field(default=False)
     leadership: LeaderElector | None = None  # None: standalone, nobody to defer to
     instance_id: str = ""  # part of every owner key (D-Owner); set at start

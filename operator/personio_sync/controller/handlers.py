@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import logging
+import os
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -47,9 +51,24 @@ def runtime(memo: Any) -> Runtime:
 
 def connection(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
     """In a pod the service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    return kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-        settings=settings
-    )
+    info = kopf.login_with_service_account(settings=settings)
+    if info is not None:
+        return dataclasses.replace(info, server=in_cluster_server(os.environ) or info.server)
+    return kopf.login_with_kubeconfig(settings=settings)
+
+
+def in_cluster_server(environ: Mapping[str, str]) -> str | None:
+    """The API server the kubelet names in every container, as client-go reads it.
+
+    kopf's service-account login always uses https://kubernetes.default.svc, a cluster
+    DNS name that a pod on the host network, or one without cluster DNS, cannot resolve.
+    This is Kubernetes' in-cluster contract, not operator configuration (R22), so it is
+    read here rather than through the settings object.
+    """
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
@@ -60,6 +79,10 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     )
     settings.persistence.finalizer = f"{API_GROUP}/kopf"
     settings.posting.level = logging.WARNING
+    # Events name personio-sync, not kopf, as their source (`kubectl describe`'s "From").
+    settings.posting.reporting_component = "personio-sync"
+    settings.posting.reporting_instance = socket.gethostname()  # the pod's name in a pod
+    settings.posting.event_name_prefix = "personio-sync-"
     # The CRD is installed before the operator (chart, demo, tests), and the chart grants
     # no list on namespaces or CRDs: without this kopf retries 403s for ~a minute first.
     settings.scanning.disabled = True

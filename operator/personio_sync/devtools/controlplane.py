@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -258,6 +259,13 @@ def up(workdir: Path = DEFAULT_DIR) -> tuple[Path, str]:
     return cp.kubeconfig, cp.server
 
 
+def down_command(workdir: Path = DEFAULT_DIR) -> str:
+    """The shell command that stops `up` in `workdir`, pasteable from any directory:
+    this interpreter (the virtualenv's) by absolute path, the directory if not default."""
+    where = [] if workdir == DEFAULT_DIR else ["--dir", str(workdir.resolve())]
+    return shlex.join([sys.executable, "-m", "personio_sync.devtools.controlplane", "down", *where])
+
+
 def down(workdir: Path = DEFAULT_DIR) -> None:
     """Stop what `up` started in `workdir` and remove it."""
     state = _read_state(workdir)
@@ -306,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     except ControlPlaneError as exc:
         log(str(exc))
         return 1
-    log(f"running at {server}; stop it with: python -m personio_sync.devtools.controlplane down")
+    log(f"running at {server}; stop it with: {down_command(args.dir)}")
     print(f"export KUBECONFIG={kubeconfig}")
     return 0
 

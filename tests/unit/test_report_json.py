@@ -1,0 +1,68 @@
+"""`--output json` carries everything the text report shows, as fields a script can read."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from personio_sync.engine.model import DateRange
+from personio_sync.engine.report import (
+    ActionCounts,
+    Failure,
+    PlannedAction,
+    SyncReport,
+    UserReport,
+)
+from personio_sync.errors import PersonioAuthError
+from personio_sync.report_json import error_json, json_report
+from personio_sync.report_text import render_text
+
+REPORT = SyncReport(
+    window=DateRange(date(2026, 5, 1), date(2026, 10, 28)),
+    dry_run=True,
+    users=UserReport(
+        matched=["ana@example.com"],
+        personio_only=["ben@example.com"],
+        awork_only=["cleo@example.com"],
+        ambiguous=["dup@example.com"],
+        without_email=["p-77", "p-78"],
+        broken_mappings=["eve@example.com -> nobody@example.com"],
+    ),
+    actions=ActionCounts(created=11, updated=12, deleted=13, unchanged=14, skipped=15, failed=16),
+    failures=[Failure("p-9", "ana@example.com", "HTTP 422 startOn invalid")],
+    planned=[PlannedAction("create", "p-10", "ana@example.com", "2026-05-04", "2026-05-08")],
+    skipped_reasons={"hourly": 17, "unmatchedUser": 18},
+    duration_seconds=19.25,
+)
+
+
+def test_every_datum_of_the_text_report_is_in_the_json() -> None:
+    text = render_text(REPORT)
+    doc = json_report(REPORT)
+    data = re.findall(r"[\w.+-]+@[\w.-]+|p-\d+|\d{4}-\d\d-\d\d|\b\d+(?:\.\d)?\b", text)
+    data += [*REPORT.skipped_reasons, "HTTP 422 startOn invalid"]
+    flat = json.dumps(doc)
+    missing = [d for d in data if d not in flat]
+    assert not missing, f"shown as text but missing from the JSON: {missing}"
+    assert doc["users"]["withoutEmail"] == 2
+    assert doc["users"]["brokenMappings"] == REPORT.users.broken_mappings
+    assert doc["skippedReasons"] == {"hourly": 17, "unmatchedUser": 18}
+    assert doc["planned"][0]["action"] == "create"
+
+
+def test_the_report_shape_is_kept_and_only_added_to() -> None:
+    base, doc = REPORT.to_json(), json_report(REPORT)
+    assert {k: doc[k] for k in base if k != "users"} == {
+        k: v for k, v in base.items() if k != "users"
+    }
+    assert base["users"].items() <= doc["users"].items()
+
+
+def test_an_error_as_json_names_its_reason_and_exit_code() -> None:
+    doc = error_json(PersonioAuthError("Personio rejected the client id"), 1)
+    assert doc["error"] == {
+        "reason": "PersonioCredentialsRejected",
+        "message": "Personio rejected the client id",
+        "exitCode": 1,
+    }
