@@ -74,6 +74,15 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
 
+def instance_id_rbac(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRole and binding that let the operator read kube-system's UID (D-Owner)."""
+    return [d for d in docs if d["metadata"].get("name", "").endswith("-instance-id")]
+
+
+def operator_rbac(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d not in instance_id_rbac(docs)]
+
+
 def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     found = by_kind(docs, kind)
     assert len(found) == 1, f"expected one {kind}, got {len(found)}"
@@ -110,7 +119,7 @@ def test_every_object_has_the_conventional_labels(helm: Path, tmp_path: Path, va
 
 
 def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) -> None:
-    docs = render(helm, tmp_path, {})
+    docs = operator_rbac(render(helm, tmp_path, {}))
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted([
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
@@ -125,7 +134,7 @@ def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) 
 
 
 def test_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
-    docs = render(helm, tmp_path, {})
+    docs = operator_rbac(render(helm, tmp_path, {}))
     assert one(docs, "ClusterRole")["rules"] == OPERATOR_RULES
     lease_role = one(docs, "Role")
     assert lease_role["metadata"]["namespace"] == NAMESPACE
@@ -155,7 +164,7 @@ def test_d_lease_the_leader_lease_is_in_the_release_namespace(
 def test_watch_namespaces_creates_only_roles_in_those_namespaces(
     helm: Path, tmp_path: Path
 ) -> None:
-    docs = render(helm, tmp_path, VARIANTS["namespaced"])
+    docs = operator_rbac(render(helm, tmp_path, VARIANTS["namespaced"]))
     assert not by_kind(docs, "ClusterRole") and not by_kind(docs, "ClusterRoleBinding")
     for kind in ("Role", "RoleBinding"):
         assert sorted(d["metadata"]["namespace"] for d in by_kind(docs, kind)) == [
@@ -175,11 +184,30 @@ def test_watch_namespaces_creates_only_roles_in_those_namespaces(
 def test_cluster_scoped_names_are_unique_per_release_namespace(helm: Path, tmp_path: Path) -> None:
     """Two releases named alike in different namespaces must not share a ClusterRole."""
     names = {
-        one(render(helm, tmp_path, {}, namespace), kind)["metadata"]["name"]
+        one(operator_rbac(render(helm, tmp_path, {}, namespace)), kind)["metadata"]["name"]
         for namespace in ("ns-one", "ns-two")
         for kind in ("ClusterRole", "ClusterRoleBinding")
     }
     assert len(names) == 2
+
+
+@pytest.mark.parametrize("variant", ["default", "namespaced"])
+def test_d_owner_instance_id_reads_only_the_kube_system_namespace(
+    helm: Path, tmp_path: Path, variant: str
+) -> None:
+    role, binding = instance_id_rbac(render(helm, tmp_path, VARIANTS[variant]))
+    assert role["kind"] == "ClusterRole" and role["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": ["kube-system"],
+         "verbs": ["get"]}
+    ]  # fmt: skip
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert "PERSONIO_SYNC_INSTANCE_ID" not in env(render(helm, tmp_path, VARIANTS[variant]))
+
+
+def test_d_owner_a_set_instance_id_needs_no_cluster_access(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {**VARIANTS["namespaced"], "operator": {"instanceId": "prod"}})
+    assert instance_id_rbac(docs) == [] and not by_kind(docs, "ClusterRole")
+    assert env(docs)["PERSONIO_SYNC_INSTANCE_ID"] == "prod"
 
 
 def test_pod_security_and_resources(helm: Path, tmp_path: Path) -> None:

@@ -121,4 +121,8 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
   value: {{ .Values.operator.maxConcurrentSyncs | quote }}
 - name: PERSONIO_SYNC_HTTP_PORT
   value: {{ .Values.operator.httpPort | quote }}
+{{- with .Values.operator.instanceId }}
+- name: PERSONIO_SYNC_INSTANCE_ID
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
