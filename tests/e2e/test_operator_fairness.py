@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
+from alice import CREDS, TODAY, alice_seed
 
 from personio_sync.controller.testing import is_ready, secret_manifest, sync_manifest
 from personio_sync.devtools.kubeapi import KubeApi, psync_path
@@ -23,46 +23,18 @@ from personio_sync.fakes.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 
-TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
-VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
-ALICE = "5c3d0000-0000-4000-8000-000000000001"
-CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
 PERIODS = 96  # six rounds of 16 writes for each long run
 LONG_RUNS = 4
-
-
-def one_day(index: int) -> dict[str, Any]:
-    return {
-        "id": f"p-{index:03d}",
-        "person_id": "1001",
-        "absence_type_id": VACATION,
-        "starts_from": {"date_time": f"@today+{index + 1}T00:00:00", "type": "FIRST_HALF"},
-        "ends_at": {"date_time": f"@today+{index + 1}T00:00:00", "type": "SECOND_HALF"},
-    }
-
-
-SEED: dict[str, Any] = {
-    "personio": {
-        "credentials": [
-            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
-             "scopes": ["personio:persons:read", "personio:absences:read"]},
-        ],
-        "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
-                           "unit": "DAY"}],
-        "persons": [{"id": "1001", "email": "alice@acme.example", "first_name": "Alice"}],
-        "absence_periods": [one_day(i) for i in range(PERIODS)],
-    },
-    "awork": {
-        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
-        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
-        "users": [{"id": ALICE, "firstName": "Alice", "emails": ["alice@acme.example"]}],
-    },
-}  # fmt: skip
+# One absence type per resource: five PersonioSyncs on one workspace that never hold the
+# same period (D-Owner would leave a shared one to its first owner).
+TYPES = [f"type-{i}" for i in range(LONG_RUNS + 1)]
+NEW_TYPE = TYPES[-1]
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SEED, today=TODAY) as sb:
+    seed = alice_seed(by_type={t: PERIODS if t != NEW_TYPE else 3 for t in TYPES})
+    with Sandbox(seed, today=TODAY) as sb:
         yield sb
 
 
@@ -89,10 +61,10 @@ def test_fair_2_a_new_resource_syncs_while_four_long_runs_write(
         route_latency_ms={"/api/v1/absences": 6000}, rate_limits=True, per_minute=1000
     )
     spaces = [f"{namespace}-{i}" for i in range(LONG_RUNS)]
-    for ns in spaces:
+    for ns, kind in zip(spaces, TYPES, strict=False):
         kube_api.post("/api/v1/namespaces", {"metadata": {"name": ns}})
         kubectl.apply(secret_manifest(ns, CREDS))
-        kubectl.apply(sync_manifest(ns))
+        kubectl.apply(sync_manifest(ns, absenceTypes={"include": [kind]}))
         long_and_due(kube_api, ns)
     op = start_operator(*spaces, namespace)
 
@@ -100,7 +72,7 @@ def test_fair_2_a_new_resource_syncs_while_four_long_runs_write(
         lambda: "personio_sync_runs_in_progress 3.0" in op.metrics(), within=30, what="long runs"
     )
     kubectl.apply(secret_manifest(namespace, CREDS))
-    kubectl.apply(sync_manifest(namespace, window={"futureDays": 3}))
+    kubectl.apply(sync_manifest(namespace, absenceTypes={"include": [NEW_TYPE]}))
     created = datetime.now(UTC)
 
     def new_one_ready() -> bool:

@@ -13,11 +13,10 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
+from alice import CREDS, TODAY, alice_seed
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
 from personio_sync.controller.testing import (
@@ -34,47 +33,14 @@ from personio_sync.fakes.sandbox import Sandbox
 pytestmark = pytest.mark.e2e
 
 LEASE = "ha"
-TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
-VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
-ALICE = "5c3d0000-0000-4000-8000-000000000001"
-CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
 PERIODS = 150
 WRITES = ("POST", "PUT", "DELETE")
 ABANDONED = "run abandoned, the lease was lost"  # the worker's one line
 
 
-def one_day(index: int) -> dict[str, Any]:
-    return {
-        "id": f"p-{index:03d}",
-        "person_id": "1001",
-        "absence_type_id": VACATION,
-        "starts_from": {"date_time": f"@today+{index + 1}T00:00:00", "type": "FIRST_HALF"},
-        "ends_at": {"date_time": f"@today+{index + 1}T00:00:00", "type": "SECOND_HALF"},
-    }
-
-
-SEED: dict[str, Any] = {
-    "personio": {
-        "credentials": [
-            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
-             "scopes": ["personio:persons:read", "personio:absences:read"]},
-        ],
-        "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
-                           "unit": "DAY"}],
-        "persons": [{"id": "1001", "email": "alice@acme.example", "first_name": "Alice"}],
-        "absence_periods": [one_day(i) for i in range(PERIODS)],
-    },
-    "awork": {
-        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
-        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
-        "users": [{"id": ALICE, "firstName": "Alice", "emails": ["alice@acme.example"]}],
-    },
-}  # fmt: skip
-
-
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SEED, today=TODAY) as sb:
+    with Sandbox(alice_seed(PERIODS), today=TODAY) as sb:
         yield sb
 
 

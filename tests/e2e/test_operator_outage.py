@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
+from alice import CREDS, TODAY, alice_seed
 
 from personio_sync.controller.testing import is_ready, secret_manifest, sync_manifest
 from personio_sync.devtools.controlplane import LocalControlPlane, Part
@@ -34,41 +33,8 @@ pytestmark = [
     ),
 ]
 
-TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
-VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
-ALICE = "5c3d0000-0000-4000-8000-000000000001"
-CREDS = {"personioClientId": "c1", "personioClientSecret": "s1", "aworkApiKey": "k1"}
 PERIODS = 48
 CRD_FILE = Path(__file__).resolve().parents[2] / "crds" / "personiosync.yaml"
-
-
-def one_day(index: int) -> dict[str, Any]:
-    return {
-        "id": f"p-{index:03d}",
-        "person_id": "1001",
-        "absence_type_id": VACATION,
-        "starts_from": {"date_time": f"@today+{index + 1}T00:00:00", "type": "FIRST_HALF"},
-        "ends_at": {"date_time": f"@today+{index + 2}T00:00:00", "type": "SECOND_HALF"},
-    }
-
-
-SEED: dict[str, Any] = {
-    "personio": {
-        "credentials": [
-            {"client_id": "c1", "client_secret": "s1", "email_readable": True,
-             "scopes": ["personio:persons:read", "personio:absences:read"]},
-        ],
-        "absence_types": [{"id": VACATION, "name": "Vacation", "category": "PAID_VACATION",
-                           "unit": "DAY"}],
-        "persons": [{"id": "1001", "email": "alice@acme.example", "first_name": "Alice"}],
-        "absence_periods": [one_day(i) for i in range(PERIODS)],
-    },
-    "awork": {
-        "api_keys": [{"key": "k1", "api_user_id": "5c3d0000-0000-4000-8000-0000000000a1"}],
-        "api_users": [{"id": "5c3d0000-0000-4000-8000-0000000000a1", "name": "personio-sync"}],
-        "users": [{"id": ALICE, "firstName": "Alice", "emails": ["alice@acme.example"]}],
-    },
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +72,7 @@ def namespace(kube_api: KubeApi) -> str:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SEED, today=TODAY) as sb:
+    with Sandbox(alice_seed(PERIODS), today=TODAY) as sb:
         yield sb
 
 
