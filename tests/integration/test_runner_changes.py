@@ -335,3 +335,18 @@ async def test_r19_delete_owned_removes_exactly_the_owned_absences(demo: Sandbox
     assert [e.method for e in awork_writes(demo)] == ["DELETE"] * 7
     assert demo.personio.journal.entries() == []  # deleting needs no Personio call
     assert await delete_owned(DEMO, owner_key=OWNER, endpoints=endpoints(demo)) == 0
+
+
+async def test_d_owner_a_loosened_awork_filter_touches_nothing_foreign(demo: Sandbox) -> None:
+    """awork answering every absence to our marker filter must not make any of them ours:
+    sync and R19 deletion check the exact marker themselves."""
+    await sync(demo, owner=OTHER_OWNER)
+    foreign = others(demo)  # the other owner's seven and the hand-made one
+    demo.awork.set_knobs(ignore_filters=True)
+    clear_journals(demo)
+
+    report = await sync(demo, make_spec(absenceTypes={"include": ["Sick leave"]}))
+    deleted = await delete_owned(DEMO, owner_key=OWNER, endpoints=endpoints(demo))
+
+    assert report.actions.conflicts == 1 and deleted == 0
+    assert awork_writes(demo) == [] and others(demo) == foreign

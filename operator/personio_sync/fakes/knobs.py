@@ -59,6 +59,9 @@ class AworkKnobs(Knobs):
 
     per_minute: int = Field(1000, ge=1)
     per_second: int = Field(50, ge=1)
+    ignore_filters: bool = Field(
+        False, description="Answer lists as if `filterby` were absent (a loosened filter)."
+    )
 
 
 # timeout: hold the request unanswered; lost_answer: carry it out, then hold the answer
