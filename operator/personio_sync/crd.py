@@ -383,12 +383,15 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def _interval_rule(spec: dict[str, Any]) -> None:
     """The pattern cannot say "at least 1m"; CEL's duration() can, like the model does."""
+    # The pattern reports a malformed value; CEL must not also report a parse error.
+    parsed = f"!self.matches('{INTERVAL_PATTERN}') || self == '' || "
     spec["properties"]["interval"]["x-kubernetes-validations"] = [
+        {"rule": "self != ''", "message": "must not be empty: use a duration such as 1h"},
+        {"rule": parsed + "duration(self) >= duration('1m')", "message": "must be at least 1m"},
         {
-            # The pattern reports a malformed value; CEL must not also report a parse error.
-            "rule": f"!self.matches('{INTERVAL_PATTERN}') || duration(self) >= duration('1m')",
-            "message": "must be at least 1m",
-        }
+            "rule": parsed + "duration(self) <= duration('8760h')",
+            "message": "must be at most 8760h (a year)",
+        },
     ]
 
 

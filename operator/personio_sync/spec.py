@@ -33,6 +33,9 @@ ALLOW_MASS_DELETE_HANDLED = f"{API_GROUP}/allow-mass-delete-handled"
 INTERVAL_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 _INTERVAL_PART = re.compile(r"([0-9]+)([hms])")
 MIN_INTERVAL = timedelta(minutes=1)
+MAX_INTERVAL = timedelta(hours=8760)  # a year: longer is a typo, not a schedule
+# A Secret's name is a DNS-1123 subdomain: "." or "a/b" would name no Secret, or several.
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 OWNER_KEY_PATTERN = r"^[0-9a-f]{12}$"
 
 
@@ -48,6 +51,7 @@ class SecretRef(_Model):
         Field(
             min_length=1,
             max_length=253,
+            pattern=SECRET_NAME_PATTERN,
             description="Name of a Secret in the same namespace holding the keys "
             "personioClientId, personioClientSecret and aworkApiKey.",
         ),
@@ -70,14 +74,14 @@ class AbsenceTypes(_Model):
     """Which Personio absence types are transferred (R4); exclude wins over include."""
 
     include: Annotated[
-        list[Annotated[str, Field(min_length=1)]],
+        list[Annotated[str, Field(min_length=1, max_length=200)]],
         Field(
             description="Absence type names or ids to transfer; empty means every type.",
             max_length=200,
         ),
     ] = []
     exclude: Annotated[
-        list[Annotated[str, Field(min_length=1)]],
+        list[Annotated[str, Field(min_length=1, max_length=200)]],
         Field(description="Absence type names or ids never to transfer.", max_length=200),
     ] = []
 
@@ -155,15 +159,16 @@ class PersonioSyncSpec(_Model):
         str,
         Field(
             pattern=INTERVAL_PATTERN,
-            min_length=2,
+            max_length=32,
             description="How often to sync, as a Go-style duration such as 1h, 30m or 1h30m "
-            "(at least 1m).",
+            "(at least 1m, at most 8760h).",
         ),
     ] = "1h"
     timeZone: Annotated[
         str,
         Field(
             min_length=1,
+            max_length=64,
             description="IANA time zone whose calendar date is 'today' for the window "
             "(e.g. Europe/Berlin).",
         ),
@@ -230,8 +235,12 @@ class PersonioSyncSpec(_Model):
     @field_validator("interval")
     @classmethod
     def _sane_interval(cls, value: str) -> str:
+        if not value:
+            raise ValueError("interval is empty; use a duration such as 1h, 30m or 1h30m")
         if parse_interval(value) < MIN_INTERVAL:
             raise ValueError(f"interval {value!r} is shorter than 1m")
+        if parse_interval(value) > MAX_INTERVAL:
+            raise ValueError(f"interval {value!r} is longer than a year (8760h)")
         return value
 
     @property
