@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from personio_sync.apply import Fence, apply_plan
-from personio_sync.clients import PacerRegistry
+from personio_sync.clients import PacerRegistry, TokenCache
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
@@ -106,9 +106,11 @@ async def open_clients(
     fence: Fence | None = None,
     *,
     pacers: PacerRegistry | None = None,
+    tokens: TokenCache | None = None,
 ) -> AsyncIterator[Clients]:
     """Both clients on one pooled HTTP client each, closed when the run ends. With
-    `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1)."""
+    `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1);
+    with `tokens`, successive runs reuse a Personio token until shortly before it expires."""
     limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
@@ -121,6 +123,7 @@ async def open_clients(
                 endpoints.personio_url,
                 credentials.personio_client_id,
                 credentials.personio_client_secret,
+                tokens=tokens,
             ),
             awork=AworkClient(
                 awork_http,

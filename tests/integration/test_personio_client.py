@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from clients_helpers import PersonioFactory, credential, person
 
-from personio_sync.clients import PersonioClient
+from personio_sync.clients import PersonioClient, TokenCache
 from personio_sync.engine.model import ApprovalStatus, DateRange
 from personio_sync.errors import (
     PersonioAuthError,
@@ -168,6 +168,21 @@ async def test_token_cached_across_calls(
     token_call = requests_to(personio_fake, "/v2/auth/token")[0]
     assert token_call.method == "POST" and token_call.status == 200
     assert personio.stats.token_refreshes == 1
+
+
+async def test_token_reused_by_the_next_runs_clients(
+    personio_fake: FakePersonio, make_personio: PersonioFactory
+) -> None:
+    """Each run opens new clients; with the operator's TokenCache they share one token
+    until shortly before it expires, and a rotated secret gets its own (issue 7)."""
+    tokens = TokenCache()
+    await make_personio(tokens=tokens).list_persons()
+    await make_personio(tokens=tokens).list_absence_types()
+    assert len(requests_to(personio_fake, "/v2/auth/token")) == 1
+    personio_fake.state.put_credential(credential(client_secret="rotated-secret"))
+    await make_personio(tokens=tokens, client_secret="rotated-secret").list_persons()
+    assert len(requests_to(personio_fake, "/v2/auth/token")) == 2
+    assert not any("rotated-secret" in key for key in tokens._tokens)
 
 
 async def test_concurrent_callers_share_one_token_request(

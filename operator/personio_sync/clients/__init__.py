@@ -8,6 +8,6 @@ endpoint, 429s and time spent waiting on rate limits.
 from personio_sync.clients._http import RequestStats
 from personio_sync.clients._pacing import PacerRegistry
 from personio_sync.clients.awork import AworkClient
-from personio_sync.clients.personio import PersonioClient
+from personio_sync.clients.personio import PersonioClient, TokenCache
 
-__all__ = ["AworkClient", "PacerRegistry", "PersonioClient", "RequestStats"]
+__all__ = ["AworkClient", "PacerRegistry", "PersonioClient", "RequestStats", "TokenCache"]

@@ -14,6 +14,7 @@ Everything raised is a `personio_sync.errors.PersonioError`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,28 @@ class _Token:
     refresh_at: float
 
 
+class TokenCache:
+    """Access tokens kept across runs: each run opens new clients, but a Personio token
+    lives 24 h, so minting one per run is waste. Keyed by a hash of the base URL and the
+    credential, never by the secret itself; a rotated secret is a new key."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, _Token] = {}
+
+    def get(self, key: str) -> _Token | None:
+        return self._tokens.get(key)
+
+    def put(self, key: str, token: _Token | None) -> None:
+        if token is None:
+            self._tokens.pop(key, None)
+        else:
+            self._tokens[key] = token
+
+
+def _cache_key(base_url: str, client_id: str, client_secret: str) -> str:
+    return hashlib.sha256("\0".join((base_url, client_id, client_secret)).encode()).hexdigest()
+
+
 class PersonioClient:
     """Reads persons and absences from Personio's v2 API. Safe for concurrent use."""
 
@@ -84,6 +107,7 @@ class PersonioClient:
         backoff_max: float = 30.0,
         rate_limit_wait: float = 1.0,
         token_refresh_margin: float = 60.0,
+        tokens: TokenCache | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = httpx.URL(self._base_url)
@@ -99,7 +123,8 @@ class PersonioClient:
             rate_limit_wait=self._wait_after_429,
         )
         self.stats = self._sender.stats
-        self._token: _Token | None = None
+        self._tokens = tokens if tokens is not None else TokenCache()
+        self._token_key = _cache_key(self._base_url, client_id, client_secret)
         self._token_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -201,18 +226,20 @@ class PersonioClient:
     # --- token ------------------------------------------------------------------------
 
     async def _access_token(self) -> str:
-        token = self._token
+        token = self._tokens.get(self._token_key)
         if token is not None and _now() < token.refresh_at:
             return token.value
         async with self._token_lock:  # one refresh at a time; late arrivals reuse its result
-            token = self._token
+            token = self._tokens.get(self._token_key)
             if token is None or _now() >= token.refresh_at:
-                token = self._token = await self._fetch_token()
+                token = await self._fetch_token()
+                self._tokens.put(self._token_key, token)
             return token.value
 
     def _forget(self, stale: str) -> None:
-        if self._token is not None and self._token.value == stale:
-            self._token = None
+        token = self._tokens.get(self._token_key)
+        if token is not None and token.value == stale:
+            self._tokens.put(self._token_key, None)
 
     async def _fetch_token(self) -> _Token:
         endpoint = "POST /v2/auth/token"

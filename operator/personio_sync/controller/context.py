@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import kopf
 
-from personio_sync.clients import PacerRegistry
+from personio_sync.clients import PacerRegistry, TokenCache
 from personio_sync.controller.events import EventPoster
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
@@ -58,6 +58,7 @@ class Context:
     metrics: Metrics
     slots: FairSlots
     pacers: PacerRegistry = field(default_factory=PacerRegistry)
+    tokens: TokenCache = field(default_factory=TokenCache)  # Personio tokens across runs
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests fast-forward it
     # A standing Warning is posted once, not on every run (controller/events.py).

@@ -207,7 +207,9 @@ async def _run(
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
     owner, legacy = ctx.owner_keys(namespace, name)
-    opened = runner.open_clients(credentials, endpoints, fence=ctx.fence, pacers=ctx.pacers)
+    opened = runner.open_clients(
+        credentials, endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
+    )
     async with opened as clients:
         try:
             return await runner.run_sync(
