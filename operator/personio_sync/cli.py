@@ -20,6 +20,7 @@ from personio_sync.progress_line import ProgressPrinter
 from personio_sync.report_json import error_json, json_report
 from personio_sync.report_text import render_text
 from personio_sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
+from personio_sync.settings import plain_http_problem
 
 CLI_INSTANCE = "cli"
 HELD_EXIT = 3  # the run completed but held deletions back (D-Guard)
@@ -73,10 +74,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _endpoints() -> Endpoints:
-    return Endpoints(
+    """The vendor URLs from the environment, https only unless allowed (as the operator)."""
+    endpoints = Endpoints(
         personio_url=os.environ.get("PERSONIO_API_URL") or DEFAULT_PERSONIO_URL,
         awork_url=os.environ.get("AWORK_API_URL") or DEFAULT_AWORK_URL,
     )
+    allowed = os.environ.get("PERSONIO_SYNC_INSECURE_HTTP", "").lower() in ("1", "true", "yes")
+    for name, url in (("PERSONIO_API_URL", endpoints.personio_url),
+                      ("AWORK_API_URL", endpoints.awork_url)):  # fmt: skip
+        problem = plain_http_problem(url, allowed=allowed)
+        if problem:
+            raise ConfigError(f"{name}: {problem}")
+    return endpoints
 
 
 def _sync(args: argparse.Namespace) -> int:

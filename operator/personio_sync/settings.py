@@ -8,10 +8,12 @@ may create a PersonioSync must not be able to send a Secret to a host of their c
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from personio_sync.errors import ConfigError
@@ -96,6 +98,14 @@ class OperatorSettings(BaseSettings):
             "means the UID of the kube-system namespace.",
         ),
     ] = ""
+    insecure_http: Annotated[
+        bool,
+        Field(
+            description="PERSONIO_SYNC_INSECURE_HTTP: allow plain http:// vendor URLs to hosts "
+            "other than the loopback address (tests, sandboxes); off by default, so the "
+            "credentials only travel over TLS.",
+        ),
+    ] = False
     namespaces: Annotated[
         list[str],
         NoDecode,
@@ -149,6 +159,15 @@ class OperatorSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL such as https://api.personio.de")
         return value
 
+    @model_validator(mode="after")
+    def _https_unless_allowed(self) -> OperatorSettings:
+        for name, url in (("PERSONIO_API_URL", self.personio_api_url),
+                          ("AWORK_API_URL", self.awork_api_url)):  # fmt: skip
+            problem = plain_http_problem(url, allowed=self.insecure_http)
+            if problem:
+                raise ValueError(f"{name}: {problem}")
+        return self
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -159,6 +178,29 @@ class OperatorSettings(BaseSettings):
     @property
     def endpoints(self) -> Endpoints:
         return Endpoints(personio_url=self.personio_api_url, awork_url=self.awork_api_url)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, e.g. 127.0.0.1.example: not the loopback address
+
+
+def plain_http_problem(url: str, *, allowed: bool) -> str | None:
+    """Why `url` may not carry credentials, or None. https always may; http only to the
+    loopback address (it never leaves the machine) or when explicitly allowed."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or allowed:
+        return None
+    if parts.scheme == "http" and _loopback(parts.hostname or ""):
+        return None
+    return (
+        f"{url!r} is not an https:// URL; credentials travel only over TLS (set "
+        "PERSONIO_SYNC_INSECURE_HTTP=true to allow plain http, e.g. for a test fake)"
+    )
 
 
 def env_name(field: str) -> str:
@@ -178,5 +220,6 @@ def load_settings() -> OperatorSettings:
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else ""
             name = env_name(field) if field in OperatorSettings.model_fields else field
-            problems.append(f"{name}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if name else message)
         raise ConfigError("invalid operator settings: " + "; ".join(problems)) from None

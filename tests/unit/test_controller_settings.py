@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from personio_sync.errors import ConfigError
-from personio_sync.settings import LogFormat, OperatorSettings, env_name, load_settings
+from personio_sync.settings import (
+    LogFormat,
+    OperatorSettings,
+    env_name,
+    load_settings,
+    plain_http_problem,
+)
 
 VARS = [
     "PERSONIO_API_URL",
@@ -58,3 +64,33 @@ def test_bad_values_name_the_variable_to_fix(monkeypatch: pytest.MonkeyPatch) ->
 def test_every_field_is_documented_with_its_variable() -> None:
     for field, info in OperatorSettings.model_fields.items():
         assert info.description and info.description.startswith(env_name(field) + ":"), field
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed", "ok"),
+    [
+        ("https://api.personio.de", False, True),
+        ("http://127.0.0.1:8001", False, True),  # loopback: never leaves the machine
+        ("http://localhost:8001", False, True),
+        ("http://[::1]:8001", False, True),
+        ("http://personio.internal:8001", False, False),
+        ("http://personio.internal:8001", True, True),
+        ("http://127.0.0.1.evil.example", False, False),
+    ],
+)
+def test_vendor_urls_are_https_unless_loopback_or_allowed(
+    url: str, allowed: bool, ok: bool
+) -> None:
+    assert (plain_http_problem(url, allowed=allowed) is None) is ok
+
+
+def test_plain_http_vendor_url_stops_the_operator_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWORK_API_URL", "http://awork.internal/api/v1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "AWORK_API_URL" in err.value.message
+    assert "PERSONIO_SYNC_INSECURE_HTTP" in err.value.message
+    monkeypatch.setenv("PERSONIO_SYNC_INSECURE_HTTP", "true")
+    assert load_settings().awork_api_url == "http://awork.internal/api/v1"
