@@ -101,6 +101,12 @@ RequestFactory = Callable[[], httpx.Request]
 # Looks up whether a request whose answer was lost took effect; its Reply if it did.
 Settle = Callable[[], Awaitable["Reply | None"]]
 
+# Bounds on one answer (issue 7): a broken or hostile vendor can neither fill the memory
+# nor hold a run with a body that drips in forever. Pages are bounded by each client.
+MAX_BODY_BYTES = 32 * 1024 * 1024  # an awork page of 1,000 absences is about 0.5 MB
+ATTEMPT_SECONDS = 120.0  # the whole answer, not just between two reads
+MAX_PAGES = 10_000  # Org L reads 576 Personio pages; a longer list is a loop or a flood
+
 # Failures that prove the request never reached the server: safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
@@ -117,7 +123,11 @@ class RetryingSender:
         backoff: Backoff,
         rate_limit_wait: RateLimitWait,
         pacer: Pacer | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        attempt_seconds: float = ATTEMPT_SECONDS,
     ) -> None:
+        self._max_body = max_body_bytes
+        self._attempt_seconds = attempt_seconds
         self._http = http
         self._vendor = vendor
         self._max_retries = max_retries
@@ -158,9 +168,13 @@ class RetryingSender:
         self.stats.count(endpoint)
         headers: httpx.Headers | None = None
         try:
-            response = await self._http.send(build())
+            response = await self._receive(build())
             headers = response.headers
             return self._classify(endpoint, response, attempt)
+        except _Unbounded as exc:
+            message = self._unreachable(endpoint, attempt, str(exc))
+            error = self._vendor.transport_error(message)
+            return _Retry(error, None, self.backoff.delay(attempt), maybe_done=True)
         except httpx.HTTPError as exc:
             kind = (
                 f"{type(exc).__name__}: {clip(str(exc), 120)}" if str(exc) else type(exc).__name__
@@ -173,6 +187,27 @@ class RetryingSender:
         finally:
             if self._pacer is not None:
                 self._pacer.release(headers)
+
+    async def _receive(self, request: httpx.Request) -> httpx.Response:
+        """The whole answer, read within the attempt's deadline and up to the size cap."""
+        body = bytearray()
+        try:
+            async with asyncio.timeout(self._attempt_seconds):
+                response = await self._http.send(request, stream=True)
+                try:
+                    async for chunk in response.aiter_bytes():  # decoded: a zip bomb counts
+                        body += chunk
+                        if len(body) > self._max_body:
+                            raise _Unbounded(f"an answer larger than {self._max_body} bytes")
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise _Unbounded(f"no whole answer within {self._attempt_seconds:.0f} s") from None
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length")]  # fmt: skip
+        return httpx.Response(
+            response.status_code, headers=headers, content=bytes(body), request=request
+        )
 
     def _classify(self, endpoint: str, response: httpx.Response, attempt: int) -> Reply | _Retry:
         status = response.status_code
@@ -197,7 +232,7 @@ class RetryingSender:
             return _Retry(error, None, self.backoff.delay(attempt), maybe_done=True)
         try:
             body = response.json() if response.content.strip() else None
-        except ValueError as exc:  # JSONDecodeError and bad encodings: a truncated body
+        except (ValueError, RecursionError) as exc:  # truncated, badly encoded, nested 10k deep
             if status >= 400:  # an unparseable error body is still a definite answer
                 return Reply(status, response.headers, None)
             message = self._unreachable(endpoint, attempt, "the response body was not valid JSON")
@@ -219,6 +254,10 @@ class RetryingSender:
         if failure.rate_limit:
             self.stats.rate_limit_wait_seconds += failure.wait
         await asyncio.sleep(failure.wait)
+
+
+class _Unbounded(Exception):
+    """An answer past the size cap or the attempt's deadline (message: what happened)."""
 
 
 @dataclass(frozen=True)

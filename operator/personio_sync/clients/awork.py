@@ -28,7 +28,14 @@ from personio_sync.clients._awork_models import (
     ErrorResponse,
     UserModel,
 )
-from personio_sync.clients._http import Backoff, Reply, RetryingSender, Settle, Vendor
+from personio_sync.clients._http import (
+    MAX_PAGES,
+    Backoff,
+    Reply,
+    RetryingSender,
+    Settle,
+    Vendor,
+)
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 from personio_sync.errors import (
@@ -184,6 +191,10 @@ class AworkClient:
             total = _int_header(reply.headers, "aw-totalitems")
             if len(batch) < self._page_size or (total is not None and len(items) >= total):
                 return items
+            if page >= MAX_PAGES:
+                raise AworkTransportError(
+                    f"awork's list for {endpoint} goes on past {MAX_PAGES} pages; stopping"
+                )
             page += 1
 
     async def _call(

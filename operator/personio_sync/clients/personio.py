@@ -23,7 +23,7 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from personio_sync.clients._http import Backoff, Reply, RetryingSender, Vendor
+from personio_sync.clients._http import MAX_PAGES, Backoff, Reply, RetryingSender, Vendor
 from personio_sync.clients._personio_models import (
     AbsencePeriodModel,
     AbsenceTypeModel,
@@ -176,6 +176,10 @@ class PersonioClient:
         seen: set[str] = set()
         items: list[T] = []
         while url is not None:
+            if len(seen) >= MAX_PAGES:
+                raise PersonioTransportError(
+                    f"Personio's list for {endpoint} goes on past {MAX_PAGES} pages; stopping"
+                )
             seen.add(str(url))
             page = _parse(Page, await self._get(endpoint, url), endpoint)
             items.extend(convert(_parse(model, item, endpoint)) for item in page.data)
