@@ -12,7 +12,7 @@ from datetime import date
 
 from personio_sync import __version__
 from personio_sync.credentials import credentials_from_env, credentials_from_secret
-from personio_sync.engine.marker import legacy_owner_key, owner_key
+from personio_sync.engine.marker import keys_to_adopt, owner_key
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, SyncError
 from personio_sync.manifests import load_resource, load_secret
@@ -98,13 +98,12 @@ def _sync(args: argparse.Namespace) -> int:
     )
     printer = ProgressPrinter(sys.stderr) if args.output == "text" else None
     owner = owner_key(resource.namespace, resource.name, args.instance_id)
-    legacy = legacy_owner_key(resource.namespace, resource.name)
     report: SyncReport = asyncio.run(
         run_sync(
             spec,
             creds,
             owner_key=owner,
-            adopt_from={legacy, *spec.adoptFrom} - {owner},
+            adopt_from=keys_to_adopt(resource.namespace, resource.name, owner, spec.adoptFrom),
             endpoints=_endpoints(),
             today=args.today,
             progress=printer.update if printer else None,

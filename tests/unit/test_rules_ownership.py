@@ -7,6 +7,7 @@ from __future__ import annotations
 from engine_builders import OTHER_OWNER, OWNER, owned, period, person, run, user
 
 from personio_sync.engine.marker import (
+    keys_to_adopt,
     legacy_owner_key,
     make_marker,
     owner_key,
@@ -96,3 +97,11 @@ def test_d_owner_upgrade_adopts_the_legacy_key_without_conflicts() -> None:
     outcome = run(**ANNA, periods=[A], absences=[before], owner=new, adopt_from=[legacy])
     assert [u.body.external_provider for u in outcome.plan.updates] == [make_marker(new, "a")]
     assert outcome.report.conflicts == [] and outcome.plan.creates == []
+
+
+def test_d_owner_keys_to_adopt_are_the_spec_s_and_the_legacy_key_never_the_owner() -> None:
+    legacy = legacy_owner_key("hr", "acme")
+    owner = owner_key("hr", "acme", "uid-1")
+    assert keys_to_adopt("hr", "acme", owner, ["aaaaaaaaaaaa"]) == {legacy, "aaaaaaaaaaaa"}
+    assert keys_to_adopt("hr", "acme", legacy) == frozenset()  # no instance id: nothing to adopt
+    assert keys_to_adopt("hr", "acme", owner, [owner]) == {legacy}

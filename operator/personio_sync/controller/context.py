@@ -19,7 +19,7 @@ from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.slots import FairSlots
-from personio_sync.engine.marker import legacy_owner_key, owner_key
+from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
 from personio_sync.settings import OperatorSettings
 
@@ -69,9 +69,9 @@ class Context:
     leadership: LeaderElector | None = None  # None: standalone, nobody to defer to
     instance_id: str = ""  # part of every owner key (D-Owner); set at start
 
-    def owner_keys(self, namespace: str, name: str) -> tuple[str, str]:
-        """(this installation's owner key, the key versions before D-Owner wrote)."""
-        return owner_key(namespace, name, self.instance_id), legacy_owner_key(namespace, name)
+    def owner_key(self, namespace: str, name: str) -> str:
+        """This installation's key for one resource (D-Owner)."""
+        return owner_key(namespace, name, self.instance_id)
 
     @property
     def retry_base(self) -> timedelta:

@@ -23,6 +23,7 @@ from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeError, KubeUnavailable, until_answered
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
+from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, LeadershipLost, SyncError
 from personio_sync.progress import Progress
@@ -206,7 +207,7 @@ async def _run(
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     endpoints = ctx.settings.endpoints
-    owner, legacy = ctx.owner_keys(namespace, name)
+    owner = ctx.owner_key(namespace, name)
     opened = runner.open_clients(
         credentials, endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
     )
@@ -216,7 +217,7 @@ async def _run(
                 spec,
                 credentials,
                 owner_key=owner,
-                adopt_from={legacy, *spec.adoptFrom} - {owner},
+                adopt_from=keys_to_adopt(namespace, name, owner, spec.adoptFrom),
                 endpoints=endpoints,
                 progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
                 clients=clients,
@@ -325,7 +326,8 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
         credentials = seen.credentials
     async with ctx.slots.slot():
         count = 0
-        for key in ctx.owner_keys(namespace, name):  # and what an older version wrote
+        owner = ctx.owner_key(namespace, name)
+        for key in {owner, *keys_to_adopt(namespace, name, owner)}:  # and an older version's
             count += await runner.delete_owned(
                 credentials, owner_key=key, endpoints=ctx.settings.endpoints, fence=ctx.fence
             )

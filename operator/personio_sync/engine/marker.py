@@ -9,6 +9,7 @@ period id links back to Personio. 100 characters at most.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 PREFIX = "personio-sync"
 ANY_OWNER = f"{PREFIX}:"  # what every personio-sync marker starts with
@@ -27,6 +28,14 @@ def owner_key(namespace: str, name: str, instance_id: str = "") -> str:
 
 def legacy_owner_key(namespace: str, name: str) -> str:
     return owner_key(namespace, name)
+
+
+def keys_to_adopt(
+    namespace: str, name: str, owner: str, adopt_from: Iterable[str] = ()
+) -> frozenset[str]:
+    """`spec.adoptFrom` plus the key older versions wrote for this namespace/name, so an
+    upgrade loses nothing (D-Owner); never the owner itself."""
+    return frozenset({legacy_owner_key(namespace, name), *adopt_from}) - {owner}
 
 
 def owner_prefix(owner: str) -> str:
