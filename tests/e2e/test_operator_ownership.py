@@ -1,0 +1,250 @@
+"""D-Owner end to end: one owner per absence, on the real API server (issue 7, item 1).
+
+Each test runs one operator process (with its own instance id) against its own fake
+awork workspace; absences are counted, and their awork ids compared, in the fake. A
+second owner is either a second PersonioSync, or the one-shot CLI with a copy of the
+manifest, or absences an older version wrote under the legacy key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alice import CREDS, TODAY, alice_seed
+
+from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
+from personio_sync.controller.testing import conditions, is_ready, secret_manifest, sync_manifest
+from personio_sync.devtools.kubeapi import KubeApi, psync_path
+from personio_sync.devtools.kubectl import Kubectl
+from personio_sync.devtools.polling import eventually
+from personio_sync.engine.marker import legacy_owner_key, owner_key, parse_marker
+from personio_sync.fakes.sandbox import Sandbox
+
+pytestmark = pytest.mark.e2e
+
+INSTANCE = "cluster-a"
+PERIODS = ("p-000", "p-001")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(alice_seed(len(PERIODS)), today=TODAY) as sb:
+        yield sb
+
+
+def wait_for(
+    kube_api: KubeApi, ns: str, name: str, check: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body = kube_api.get(psync_path(ns, name))
+        return body if check(body) else None
+
+    return eventually(probe, within=45, interval=0.2, what=f"{ns}/{name}")
+
+
+def holdings(sandbox: Sandbox) -> dict[str, tuple[str, str]]:
+    """awork id → (owner key, period id) of every personio-sync absence in the workspace."""
+    found = {}
+    for absence in sandbox.awork_state.absences.values():
+        parsed = parse_marker(absence.externalProvider)
+        if parsed is not None:
+            found[absence.id] = parsed
+    return found
+
+
+def owners(sandbox: Sandbox) -> set[str]:
+    return {key for key, _ in holdings(sandbox).values()}
+
+
+def writes(sandbox: Sandbox) -> dict[str, int]:
+    return {m: sandbox.awork.journal.count(m) for m in ("POST", "PUT", "DELETE")}
+
+
+def ready(body: dict[str, Any]) -> tuple[str, str]:
+    cond = conditions(body)["Ready"]
+    return cond["status"], cond["reason"]
+
+
+def warnings(kubectl: Kubectl, ns: str, name: str, reason: str) -> list[str]:
+    events = json.loads(kubectl("get", "events", "-n", ns, "-o", "json"))["items"]
+    return [
+        e["message"]
+        for e in events
+        if e["involvedObject"]["name"] == name and e["type"] == "Warning" and e["reason"] == reason
+    ]
+
+
+def handled(value: str) -> Callable[[dict[str, Any]], bool]:
+    def check(body: dict[str, Any]) -> bool:
+        return body["metadata"].get("annotations", {}).get(SYNC_NOW_HANDLED) == value
+
+    return check
+
+
+def conflicting(body: dict[str, Any]) -> bool:
+    return conditions(body).get("Ready", {}).get("reason") == "OwnershipConflict"
+
+
+def test_d_owner_second_sync_on_one_workspace_conflicts_then_adopts_in_place(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """Two PersonioSyncs on one workspace never duplicate; adoptFrom moves ownership."""
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace, "first"))
+    start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE})
+    first = wait_for(kube_api, namespace, "first", is_ready)["status"]
+    first_key = first["ownerKey"]
+    assert first_key == owner_key(namespace, "first", INSTANCE)
+    ids = set(holdings(sandbox))
+    assert len(ids) == len(PERIODS) and owners(sandbox) == {first_key}
+
+    kubectl.apply(sync_manifest(namespace, "second"))
+    body = wait_for(kube_api, namespace, "second", lambda b: "lastRun" in b.get("status", {}))
+    status = body["status"]
+    second_key = status["ownerKey"]
+    assert second_key not in ("", first_key)
+    assert ready(body) == ("False", "OwnershipConflict")
+    assert first_key in conditions(body)["Ready"]["message"]
+    assert status["lastRun"]["conflicts"] == len(PERIODS)
+    assert status["lastRun"]["created"] == 0
+    assert sorted(c["personioId"] for c in status["conflicts"]) == list(PERIODS)
+    assert {c["owner"] for c in status["conflicts"]} == {first_key}
+    assert set(holdings(sandbox)) == ids and owners(sandbox) == {first_key}  # no duplicate
+    assert eventually(lambda: warnings(kubectl, namespace, "second", "OwnershipConflict"))
+    assert all(
+        first_key in m and "adoptFrom" in m
+        for m in warnings(kubectl, namespace, "second", "OwnershipConflict")
+    )
+
+    before = writes(sandbox)
+    kubectl.apply(sync_manifest(namespace, "second", adoptFrom=[first_key]))
+    body = wait_for(kube_api, namespace, "second", lambda b: is_ready(b) and not conflicting(b))
+    assert body["status"]["lastRun"]["updated"] == len(PERIODS)
+    assert body["status"].get("conflicts", []) == []
+    assert set(holdings(sandbox)) == ids and owners(sandbox) == {second_key}  # rewritten in place
+    after = writes(sandbox)
+    assert (after["POST"], after["DELETE"]) == (before["POST"], before["DELETE"])
+    assert after["PUT"] - before["PUT"] == len(PERIODS)
+
+    kubectl("annotate", "--overwrite", "psync", "first", "-n", namespace, f"{SYNC_NOW}=after")
+    body = wait_for(kube_api, namespace, "first", handled("after"))
+    assert ready(body) == ("False", "OwnershipConflict")
+    assert body["status"]["lastRun"]["conflicts"] == len(PERIODS)
+    assert {c["owner"] for c in body["status"]["conflicts"]} == {second_key}
+    assert writes(sandbox) == after  # the old owner wrote nothing
+    assert owners(sandbox) == {second_key}
+
+
+def test_d_owner_rename_with_adopt_from_keeps_every_absence(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """Delete the old name (Retain), create the new one adopting the old key: same ids."""
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace, "old-name", deletionPolicy="Retain"))
+    start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE})
+    old_key = wait_for(kube_api, namespace, "old-name", is_ready)["status"]["ownerKey"]
+    ids = set(holdings(sandbox))
+    assert len(ids) == len(PERIODS)
+    kubectl("delete", "psync", "old-name", "-n", namespace, "--wait=true", "--timeout=45s")
+    assert set(holdings(sandbox)) == ids  # Retain: awork untouched
+    before = writes(sandbox)
+
+    kubectl.apply(sync_manifest(namespace, "new-name", adoptFrom=[old_key]))
+    body = wait_for(kube_api, namespace, "new-name", is_ready)
+    new_key = body["status"]["ownerKey"]
+    assert new_key == owner_key(namespace, "new-name", INSTANCE) != old_key
+    assert body["status"]["lastRun"]["conflicts"] == 0
+    assert (body["status"]["lastRun"]["created"], body["status"]["lastRun"]["updated"]) == (
+        0,
+        len(PERIODS),
+    )
+    assert set(holdings(sandbox)) == ids and owners(sandbox) == {new_key}
+    after = writes(sandbox)
+    assert (after["POST"], after["DELETE"]) == (before["POST"], before["DELETE"])
+
+
+def test_d_owner_same_name_under_two_instance_ids_conflicts(
+    kubectl: Kubectl,
+    kube_api: KubeApi,
+    namespace: str,
+    sandbox: Sandbox,
+    start_operator: Any,
+    tmp_path: Path,
+) -> None:
+    """The operator and the one-shot CLI with a copy of the manifest are two owners."""
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace, "team"))
+    start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE})
+    operator_key = wait_for(kube_api, namespace, "team", is_ready)["status"]["ownerKey"]
+    assert operator_key == owner_key(namespace, "team", INSTANCE)
+    ids = set(holdings(sandbox))
+    before = writes(sandbox)
+
+    resource, secret = tmp_path / "team.yaml", tmp_path / "secret.yaml"
+    resource.write_text(sync_manifest(namespace, "team"))
+    secret.write_text(secret_manifest(namespace, CREDS))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PERSONIO_SYNC_")},
+        "PERSONIO_API_URL": sandbox.personio_url,
+        "AWORK_API_URL": sandbox.awork_url,
+    }
+    cli = [sys.executable, "-m", "personio_sync.cli", "sync", "--output", "json"]
+    done = subprocess.run(
+        [*cli, "--resource", str(resource), "--secret", str(secret), "--instance-id", "staging"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["owner"] == owner_key(namespace, "team", "staging") != operator_key
+    assert report["actions"]["conflicts"] == len(PERIODS)
+    assert report["actions"]["created"] == report["actions"]["deleted"] == 0
+    assert {c["owner"] for c in report["conflicts"]} == {operator_key}
+    assert writes(sandbox) == before
+    assert set(holdings(sandbox)) == ids and owners(sandbox) == {operator_key}
+
+
+def test_d_owner_upgrade_from_legacy_keys_adopts_silently(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """Absences written by a version before D-Owner (key from namespace/name only) are
+    taken over by the same resource: no conflict, no duplicate, markers rewritten."""
+    legacy = legacy_owner_key(namespace, "team")
+    user = next(iter(sandbox.awork_state.users))
+    for index, period in enumerate(PERIODS):
+        start = TODAY.toordinal() + index + 1
+        on = type(TODAY).fromordinal(start).isoformat()
+        sandbox.awork_state.add_absence(
+            {
+                "userId": user,
+                "startOn": f"{on}T00:00:00Z",
+                "endOn": f"{on}T23:59:59Z",
+                "description": "Vacation",
+                "externalProvider": f"personio-sync:{legacy}:{period}",
+            }
+        )
+    ids = set(holdings(sandbox))
+    assert owners(sandbox) == {legacy}
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace, "team"))
+    start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE})
+    body = wait_for(kube_api, namespace, "team", is_ready)
+    status = body["status"]
+    assert ready(body) == ("True", "Synced")
+    assert status["lastRun"]["conflicts"] == 0 and status.get("conflicts", []) == []
+    assert (status["lastRun"]["created"], status["lastRun"]["deleted"]) == (0, 0)
+    assert set(holdings(sandbox)) == ids
+    assert owners(sandbox) == {owner_key(namespace, "team", INSTANCE)}
+    assert writes(sandbox) == {"POST": 0, "PUT": len(PERIODS), "DELETE": 0}
+    events = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json"))["items"]
+    assert not [e for e in events if e["type"] == "Warning"]
