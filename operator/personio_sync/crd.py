@@ -101,11 +101,15 @@ class Condition(_Status):
     ] = None
 
 
-def _emails(what: str) -> Any:
+def _emails(what: str, *, kept_with_counts: bool = False) -> Any:
+    omitted = "" if kept_with_counts else "; empty with spec.statusDetail Counts"
     return Field(
         max_length=MAX_LISTED_USERS,
-        description=f"{what} (sorted; at most {MAX_LISTED_USERS}, the count is exact).",
+        description=f"{what} (sorted; at most {MAX_LISTED_USERS}, the count is exact{omitted}).",
     )
+
+
+OMITTED_WITH_COUNTS = "The person's e-mail, if known; omitted with spec.statusDetail Counts."
 
 
 def _count(what: str) -> Any:
@@ -130,7 +134,8 @@ class UserStatus(_Status):
         list[str],
         _emails(
             "Personio person ids without a readable e-mail: grant the credential the "
-            "e-mail attribute"
+            "e-mail attribute",
+            kept_with_counts=True,
         ),
     ] = []
     brokenMappings: Annotated[
@@ -160,7 +165,7 @@ class PlannedAction(_Status):
         Literal["create", "update", "delete"], Field(description="What would be done.")
     ]
     personioId: Annotated[str, Field(description="The Personio absence period's id.")]
-    email: Annotated[str, Field(description="The person's e-mail.")]
+    email: Annotated[str | None, Field(description=OMITTED_WITH_COUNTS)] = None
     start: Annotated[str, Field(description="First day of the absence.")]
     end: Annotated[str, Field(description="Last day of the absence.")]
 
@@ -198,7 +203,7 @@ class ItemFailure(_Status):
     """One absence or user that could not be written; retried next run (R15)."""
 
     personioId: Annotated[str, Field(description="The Personio absence period's id.")]
-    email: Annotated[str, Field(description="The person's e-mail.")]
+    email: Annotated[str | None, Field(description=OMITTED_WITH_COUNTS)] = None
     reason: Annotated[str, Field(max_length=1024, description="What went wrong, cut short.")]
 
 
@@ -217,7 +222,7 @@ class OwnershipConflict(_Status):
     """A Personio period whose awork absence another sync owns: left alone (D-Owner)."""
 
     personioId: Annotated[str, Field(max_length=200, description="The Personio period's id.")]
-    email: Annotated[str, Field(max_length=254, description="The person's e-mail, if known.")]
+    email: Annotated[str | None, Field(max_length=254, description=OMITTED_WITH_COUNTS)] = None
     owner: Annotated[str, Field(max_length=64, description="The other owner's key.")]
 
 
@@ -401,6 +406,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Matched", "type": "integer", "jsonPath": ".status.users.matched"},
     {"name": "PersonioOnly", "type": "integer", "jsonPath": ".status.users.personioOnly"},
     {"name": "AworkOnly", "type": "integer", "jsonPath": ".status.users.aworkOnly"},
+    {"name": "Ambiguous", "type": "integer", "jsonPath": ".status.users.ambiguous"},
     {"name": "Last Sync", "type": "date", "jsonPath": ".status.lastSyncTime"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Reason", "type": "string", "priority": 1,

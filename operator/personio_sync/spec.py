@@ -151,6 +151,13 @@ class DeletionPolicy(StrEnum):
     Delete = "Delete"
 
 
+class StatusDetail(StrEnum):
+    """How much `.status` says about people (R7): e-mail lists, or counts only."""
+
+    Lists = "Lists"
+    Counts = "Counts"
+
+
 class PersonioSyncSpec(_Model):
     """Desired behaviour of one Personio → awork absence sync."""
 
@@ -220,6 +227,15 @@ class PersonioSyncSpec(_Model):
             "migrations; at most 20.",
         ),
     ] = []
+
+    statusDetail: Annotated[
+        StatusDetail,
+        Field(
+            description="Lists shows who was matched, who was not and whose absences "
+            "conflict, by e-mail, in status; Counts keeps e-mail addresses out of status "
+            "(counts, Personio ids and owner keys only)."
+        ),
+    ] = StatusDetail.Lists
 
     @field_validator("timeZone")
     @classmethod

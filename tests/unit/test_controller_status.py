@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from personio_sync.crd import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import (
     ActionCounts,
+    Conflict,
     Failure,
     HeldDeletes,
     PlannedAction,
@@ -236,3 +238,60 @@ def test_d_guard_empty_source_says_personio_listed_nothing() -> None:
     held = HeldDeletes(count=3, owned_in_window=3, limit=5, source_empty=True)
     doc = status.after_report({}, report(held=held), stamp=STAMP, next_sync=NEXT)
     assert "Personio listed no absence periods" in by_type(doc)["Synced"]["message"]
+
+
+def everything_report() -> SyncReport:
+    """A run that has something in every list that can hold an e-mail address."""
+    users = UserReport(
+        matched=["a@x.example"],
+        personio_only=["new@x.example"],
+        awork_only=["free@x.example"],
+        ambiguous=["anna@x.example", "erin@x.example"],
+        without_email=["1006"],
+        broken_mappings=["old@x.example -> nobody@x.example (no awork user with that e-mail)"],
+        colliding_mappings=["erin@x.example -> anna@x.example"],
+    )
+    return report(
+        users=users,
+        dry_run=True,
+        actions=ActionCounts(created=1, failed=1, conflicts=1),
+        failures=[Failure("p-1", "a@x.example", "awork 400: bad")],
+        planned=[PlannedAction("create", "p-2", "a@x.example", "2026-07-22", "2026-07-22")],
+        owner="0123456789ab",
+        conflicts=[Conflict("p-3", "a@x.example", "ba9876543210")],
+    )
+
+
+def test_d_privacy_status_detail_counts_keeps_every_email_out_of_status() -> None:
+    doc = status.after_report({}, everything_report(), stamp=STAMP, next_sync=NEXT, lists=False)
+    assert "@" not in json.dumps(doc)
+    users = doc["users"]
+    assert (users["matched"], users["ambiguous"], users["personioOnly"]) == (1, 2, 1)
+    assert users["withoutEmailIds"] == ["1006"] and "Counts" in users["note"]
+    assert doc["conflicts"] == [{"personioId": "p-3", "owner": "ba9876543210"}]
+    assert doc["failures"][0]["personioId"] == "p-1"
+    assert doc["lastRun"]["planned"][0]["personioId"] == "p-2"
+    assert "2 ambiguous" in doc["message"]
+    PersonioSyncStatus.model_validate(doc)
+    lists = status.after_report({}, everything_report(), stamp=STAMP, next_sync=NEXT)
+    assert lists["users"]["ambiguousEmails"] == ["anna@x.example", "erin@x.example"]
+    assert lists["conflicts"][0]["email"] == "a@x.example"
+
+
+def test_d_privacy_counts_also_scrubs_what_a_failed_or_suspended_status_carries_over() -> None:
+    before = status.after_report({}, everything_report(), stamp=STAMP, next_sync=NEXT)
+    assert "@" in json.dumps(before)
+    failed = status.after_error(
+        before, AworkAuthError("rejected"), stamp=STAMP, next_sync=NEXT, lists=False
+    )
+    paused = status.suspended(before, stamp=STAMP, lists=False)
+    assert "@" not in json.dumps(failed) and "@" not in json.dumps(paused)
+    assert failed["users"]["matched"] == paused["users"]["matched"] == 1
+
+
+def test_d_privacy_broken_mapping_is_counted_not_named_with_counts() -> None:
+    users = UserReport(matched=["a@x.example"], broken_mappings=["old@x -> nobody@x"])
+    doc = status.after_report({}, report(users=users), stamp=STAMP, next_sync=NEXT, lists=False)
+    ready = by_type(doc)["Ready"]
+    assert ready["reason"] == "UserMappingNotFound" and "1 spec.userMappings" in ready["message"]
+    assert "@" not in json.dumps(doc)

@@ -121,7 +121,7 @@ def test_no_preserve_unknown_fields_anywhere() -> None:
 def test_printer_columns() -> None:
     columns = {c["name"]: c for c in version()["additionalPrinterColumns"]}
     assert [n for n, c in columns.items() if not c.get("priority")] == [
-        "Ready", "Matched", "PersonioOnly", "AworkOnly", "Last Sync", "Age"
+        "Ready", "Matched", "PersonioOnly", "AworkOnly", "Ambiguous", "Last Sync", "Age"
     ]  # fmt: skip
     assert columns["Ready"]["jsonPath"] == '.status.conditions[?(@.type=="Ready")].status'
     assert columns["Last Sync"] == {

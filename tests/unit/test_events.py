@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import kopf
+from test_controller_status import everything_report
 
+from personio_sync.controller import reconcile
 from personio_sync.controller.events import REPOST_AFTER, EventPoster
 from personio_sync.controller.handlers import configure_kopf
 
@@ -93,3 +96,17 @@ def test_r20_events_name_personio_sync_as_their_source() -> None:
     configure_kopf(settings)
     assert settings.posting.reporting_component == "personio-sync"
     assert settings.posting.event_name_prefix.startswith("personio-sync")
+
+
+def test_d_privacy_run_events_carry_no_email_address() -> None:
+    """Anyone who may list Events sees them: counts, Personio ids, owner keys only."""
+    seen: list[tuple[str, str, str]] = []
+    ctx = SimpleNamespace(event=lambda body, kind, reason, msg: seen.append((kind, reason, msg)))
+    run = everything_report()
+    run.dry_run = False
+    reconcile._report_events(ctx, BODY, run)  # type: ignore[arg-type]
+    reasons = {reason for kind, reason, _ in seen if kind == "Warning"}
+    assert {"AmbiguousUsers", "UserMappingNotFound", "OwnershipConflict"} <= reasons
+    assert not [m for _, _, m in seen if "@" in m]
+    ambiguous = next(m for _, r, m in seen if r == "AmbiguousUsers")
+    assert "2 people" in ambiguous and "1 spec.userMappings entries" in ambiguous

@@ -224,3 +224,24 @@ def test_r8_override_to_an_archived_user_points_at_nobody() -> None:
     assert result.report.users.broken_mappings == [
         "bob@example.com -> bob@company.com (no awork user with that e-mail)"
     ]
+
+
+def test_r8_override_onto_an_already_matched_user_makes_both_ambiguous_and_says_why() -> None:
+    """Decision (docs/rules.md, R7/R8): the mapping is reported, not silently absorbed."""
+    outcome = run(
+        spec(userMappings=[mapping("erin@example.com", "anna@company.com")]),
+        persons=[person("p1", "anna@company.com"), person("p2", "erin@example.com")],
+        users=[user("u1", "anna@company.com")],
+        periods=[period("a", "p1", *VACATION_APRIL), period("b", "p2", *VACATION_APRIL)],
+    )
+    report = outcome.report.users
+    assert outcome.matching.user_of == {} and outcome.plan.writes == 0
+    assert report.ambiguous == ["anna@company.com", "erin@example.com"]
+    assert report.colliding_mappings == ["erin@example.com -> anna@company.com"]
+
+
+def test_r7_plain_ambiguity_names_no_mapping() -> None:
+    users = [user("u1", "anna@company.com", "anna@private.example")]
+    persons = [person("p1", "anna@company.com"), person("p2", "anna@private.example")]
+    report = match_users(persons, users).report
+    assert len(report.ambiguous) == 2 and report.colliding_mappings == []

@@ -57,8 +57,10 @@ def _not_checked(kind: str, why: str) -> Cond:
     return Cond(kind, "Unknown", "NotChecked", why)
 
 
-def for_report(report: SyncReport) -> list[Cond]:
-    """Conditions after a completed run: credentials proven, Synced says how it went."""
+def for_report(report: SyncReport, *, lists: bool = True) -> list[Cond]:
+    """Conditions after a completed run: credentials proven, Synced says how it went.
+
+    `lists=False` (spec.statusDetail Counts): messages count, they name no e-mail."""
     personio = _accepted(PERSONIO, "Personio")
     if report.users.without_email:
         personio = Cond(
@@ -73,15 +75,37 @@ def for_report(report: SyncReport) -> list[Cond]:
     if synced.status == "True" and report.conflicts:
         ready = Cond(READY, "False", "OwnershipConflict", conflict_message(report))
     elif synced.status == "True" and report.users.broken_mappings:
-        ready = Cond(
-            READY,
-            "True",
-            "UserMappingNotFound",
-            "spec.userMappings points at nobody: "
-            + ", ".join(report.users.broken_mappings[:5])
-            + "; fix the e-mail or remove the mapping",
-        )
+        ready = Cond(READY, "True", "UserMappingNotFound", broken_message(report, lists=lists))
     return [ready, personio, _accepted(AWORK, "awork"), synced]
+
+
+def broken_message(report: SyncReport, *, lists: bool) -> str:
+    """userMappings entries that point at nobody (R8): listed, or only counted (Events and
+    spec.statusDetail Counts carry no e-mail)."""
+    broken = report.users.broken_mappings
+    if lists:
+        return (
+            "spec.userMappings points at nobody: "
+            + ", ".join(broken[:5])
+            + "; fix the e-mail or remove the mapping"
+        )
+    return (
+        f"{len(broken)} spec.userMappings entries point at nobody (no Personio person or no "
+        "awork user with that e-mail); fix the e-mail or remove the mapping"
+    )
+
+
+def ambiguous_message(report: SyncReport) -> str:
+    """People left out because their address is ambiguous (R7), and whether a mapping did
+    it; counts only, for an Event."""
+    users = report.users
+    text = f"{len(users.ambiguous)} people are ambiguous and not synced"
+    if users.colliding_mappings:
+        text += (
+            f"; {len(users.colliding_mappings)} spec.userMappings entries point at an awork "
+            "user another person already matches, which makes both ambiguous"
+        )
+    return text + "; see status.users.ambiguousEmails"
 
 
 def held_message(held: HeldDeletes, name: str = "<name>") -> str:

@@ -18,7 +18,12 @@ from typing import Any
 
 from personio_sync import runner
 from personio_sync.controller import status as status_mod
-from personio_sync.controller.conditions import conflict_message, held_message
+from personio_sync.controller.conditions import (
+    ambiguous_message,
+    broken_message,
+    conflict_message,
+    held_message,
+)
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeError, KubeUnavailable, until_answered
 from personio_sync.controller.schedule import next_sync_time
@@ -27,7 +32,7 @@ from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, LeadershipLost, SyncError
 from personio_sync.progress import Progress
-from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.spec import PersonioSyncSpec, SpecError, StatusDetail, parse_spec
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -61,6 +66,11 @@ class SecretSeen:
     version: str | None = None  # resourceVersion; None while it does not exist
     known: bool = False
     credentials: runner.Credentials | None = field(default=None, repr=False)
+
+
+def shows_lists(body: Mapping[str, Any]) -> bool:
+    """spec.statusDetail, read raw: an invalid spec's status must honour Counts too."""
+    return (body.get("spec") or {}).get("statusDetail") != StatusDetail.Counts.value
 
 
 def ident(body: Mapping[str, Any]) -> tuple[str, str]:
@@ -170,7 +180,9 @@ async def sync(
         interval=spec.interval_delta,
         base=ctx.retry_base,
     )
-    new_status = status_mod.after_report(previous, report, stamp=stamp, next_sync=next_sync)
+    new_status = status_mod.after_report(
+        previous, report, stamp=stamp, next_sync=next_sync, lists=shows_lists(body)
+    )
     ctx.metrics.observe_report(*ident(body), report, stamp.now.timestamp())
     _report_events(ctx, body, report)
     return await _write(ctx, body, new_status)
@@ -252,7 +264,12 @@ async def _write_error(
             base=ctx.retry_base,
         )
     new_status = status_mod.after_error(
-        previous, error, stamp=stamp, next_sync=next_sync, attempted=attempted
+        previous,
+        error,
+        stamp=stamp,
+        next_sync=next_sync,
+        attempted=attempted,
+        lists=shows_lists(body),
     )
     written = await _write(ctx, body, new_status)
     ctx.event(body, "Warning", error.reason, error.message)  # after: the API server answers
@@ -270,7 +287,10 @@ async def _write(
 
 
 def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) -> None:
-    """Normal for the outcome; Warning for each problem an admin should act on (R20)."""
+    """Normal for the outcome; Warning for each problem an admin should act on (R20).
+
+    Events (and the log lines that echo them) carry counts, Personio ids and owner keys,
+    never an e-mail address: anyone who may list Events sees them."""
     ctx.event(body, "Normal", "DryRun" if report.dry_run else "Synced", status_mod.summary(report))
     users = report.users
     if report.conflicts:
@@ -288,12 +308,9 @@ def _report_events(ctx: Context, body: Mapping[str, Any], report: SyncReport) ->
             "see status.failures (retried next run)",
         )
     if users.broken_mappings:
-        ctx.event(
-            body,
-            "Warning",
-            "UserMappingNotFound",
-            "spec.userMappings points at nobody: " + ", ".join(users.broken_mappings[:5]),
-        )
+        ctx.event(body, "Warning", "UserMappingNotFound", broken_message(report, lists=False))
+    if users.ambiguous:
+        ctx.event(body, "Warning", "AmbiguousUsers", ambiguous_message(report))
     if users.without_email:
         ctx.event(
             body,

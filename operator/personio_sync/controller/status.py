@@ -37,6 +37,7 @@ from personio_sync.errors import SyncError, clip
 from personio_sync.progress import Progress as RunProgress
 
 CUT_NOTE = f"lists show at most {MAX_LISTED_USERS} entries; counts are exact"
+COUNTS_NOTE = "spec.statusDetail is Counts: no e-mail lists, counts are exact"
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,11 @@ def failures(report: SyncReport) -> list[ItemFailure]:
 
 
 def summary(report: SyncReport) -> str:
+    """One line without e-mail addresses: it is also the Normal Event's message."""
     users, acts = report.users, report.actions
     text = (
         f"{len(users.matched)} matched, {len(users.personio_only)} only in Personio, "
-        f"{len(users.awork_only)} only in awork; "
+        f"{len(users.awork_only)} only in awork, {len(users.ambiguous)} ambiguous; "
         f"{'would create' if report.dry_run else 'created'} {acts.created}, "
         f"updated {acts.updated}, deleted {acts.deleted}, failed {acts.failed}"
     )
@@ -159,13 +161,47 @@ def _previous_failures(raw: object) -> list[ItemFailure]:
     return [item for item in kept if item is not None]
 
 
+def counts_only(status: PersonioSyncStatus) -> PersonioSyncStatus:
+    """spec.statusDetail Counts: every e-mail out, counts and ids stay (R7, issue 7)."""
+    users = status.users and status.users.model_copy(
+        update={
+            "matchedEmails": [],
+            "personioOnlyEmails": [],
+            "aworkOnlyEmails": [],
+            "ambiguousEmails": [],
+            "brokenMappings": [],
+            "truncated": False,
+            "note": COUNTS_NOTE,
+        }
+    )
+    run = status.lastRun and status.lastRun.model_copy(
+        update={"planned": [p.model_copy(update={"email": None}) for p in status.lastRun.planned]}
+    )
+    return status.model_copy(
+        update={
+            "users": users,
+            "lastRun": run,
+            "failures": [f.model_copy(update={"email": None}) for f in status.failures],
+            "conflicts": [c.model_copy(update={"email": None}) for c in status.conflicts],
+        }
+    )
+
+
 def after_report(
-    previous: Mapping[str, Any], report: SyncReport, *, stamp: Stamp, next_sync: datetime
+    previous: Mapping[str, Any],
+    report: SyncReport,
+    *,
+    stamp: Stamp,
+    next_sync: datetime,
+    lists: bool = True,
 ) -> dict[str, Any]:
-    """Status after a completed run (with or without item failures)."""
+    """Status after a completed run (with or without item failures).
+
+    `lists=False` (spec.statusDetail Counts) keeps e-mail addresses out of it."""
+    decided = conditions.for_report(report, lists=lists)
     status = PersonioSyncStatus(
         observedGeneration=stamp.generation,
-        conditions=_conditions(previous, conditions.for_report(report), stamp),
+        conditions=_conditions(previous, decided, stamp),
         lastSyncTime=stamp.now,
         lastSuccessfulSyncTime=stamp.now,
         nextSyncTime=next_sync,
@@ -176,7 +212,7 @@ def after_report(
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
     )
-    return dump(status)
+    return dump(status, lists=lists)
 
 
 def after_error(
@@ -186,6 +222,7 @@ def after_error(
     stamp: Stamp,
     next_sync: datetime | None,
     attempted: bool = True,
+    lists: bool = True,
 ) -> dict[str, Any]:
     """Status after a run that could not run; the last completed run's facts stay.
 
@@ -203,10 +240,10 @@ def after_error(
         failures=_previous_failures(previous.get("failures")),
         **_previous_ownership(previous),
     )
-    return dump(status)
+    return dump(status, lists=lists)
 
 
-def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
+def suspended(previous: Mapping[str, Any], *, stamp: Stamp, lists: bool = True) -> dict[str, Any]:
     """Status while spec.suspend is true (R18): no next sync, Ready says why."""
     history = history_of(previous)
     decided = conditions.for_suspended(_condition_list(previous))
@@ -223,7 +260,7 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
         failures=_previous_failures(previous.get("failures")),
         **_previous_ownership(previous),
     )
-    return dump(status)
+    return dump(status, lists=lists)
 
 
 def syncing(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
@@ -273,8 +310,9 @@ def _conditions(previous: Mapping[str, Any], decided: list[Cond], stamp: Stamp) 
     )
 
 
-def dump(status: PersonioSyncStatus) -> dict[str, Any]:
-    return status.model_dump(mode="json", exclude_none=True)
+def dump(status: PersonioSyncStatus, *, lists: bool = True) -> dict[str, Any]:
+    shown = status if lists else counts_only(status)
+    return shown.model_dump(mode="json", exclude_none=True)
 
 
 def history_of(status: Mapping[str, Any]) -> History:

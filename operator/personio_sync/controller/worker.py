@@ -212,7 +212,9 @@ class Worker:
         if status.get("suspended") and status.get("observedGeneration") == generation:
             return
         stamp = status_mod.Stamp(generation=generation, now=self.ctx.now())
-        new_status = status_mod.suspended(status, stamp=stamp)
+        new_status = status_mod.suspended(
+            status, stamp=stamp, lists=reconcile.shows_lists(self.body)
+        )
         written = await self.ctx.kube.replace_status(self.namespace, self.name, new_status)
         self.ctx.event(self.body, "Normal", "Suspended", "spec.suspend is true: syncs stopped")
         if written is not None:

@@ -79,6 +79,7 @@ def match_users(
     for user_id, person_ids in claims.items():
         if len(person_ids) > 1:  # one awork user claimed by several people
             result.ambiguous_persons.update(person_ids)
+            report.colliding_mappings += _redirected(person_ids, result.email_of, redirect)
             continue
         result.user_of[person_ids[0]] = user_id
         report.matched.append(result.email_of[person_ids[0]])
@@ -90,8 +91,17 @@ def match_users(
     )
     report.matched.sort()
     report.personio_only.sort()
+    report.colliding_mappings.sort()
     report.without_email.sort()
     return result
+
+
+def _redirected(
+    person_ids: Sequence[str], email_of: dict[str, str], redirect: dict[str, str]
+) -> list[str]:
+    """The overrides among people who claim one awork user: each made someone ambiguous."""
+    emails = (email_of[p] for p in person_ids)
+    return [f"{e} -> {redirect[e]}" for e in emails if e in redirect and redirect[e] != e]
 
 
 def _shares_ambiguous(user: AworkUser, report: UserReport) -> bool:

@@ -20,6 +20,9 @@ class UserReport:
     without_email: list[str] = field(default_factory=list)
     # userMappings entries that point at nobody, as "personioEmail -> aworkEmail".
     broken_mappings: list[str] = field(default_factory=list)
+    # userMappings entries onto an awork user another person also matches: both people
+    # become ambiguous (R7), as "personioEmail -> aworkEmail".
+    colliding_mappings: list[str] = field(default_factory=list)
 
 
 @dataclass
