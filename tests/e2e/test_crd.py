@@ -208,9 +208,10 @@ def test_r20_printer_columns(kubectl: Kubectl, kube_api: KubeApi, namespace: str
 
     header, row = kubectl("get", "psync", "-n", namespace).splitlines()
     assert header.split() == [
-        "NAME", "READY", "MATCHED", "PERSONIOONLY", "AWORKONLY", "LAST", "SYNC", "AGE"
+        "NAME", "READY", "MATCHED", "PERSONIOONLY", "AWORKONLY", "AMBIGUOUS", "LAST", "SYNC",
+        "AGE"
     ]  # fmt: skip
-    assert row.split()[:5] == ["team", "True", "42", "2", "1"]
+    assert row.split()[:6] == ["team", "True", "42", "2", "1", "1"]
 
     wide_header, wide_row = kubectl("get", "psync", "-n", namespace, "-o", "wide").splitlines()
     assert wide_header.split()[-4:] == ["REASON", "INTERVAL", "DRYRUN", "SUSPENDED"]

@@ -13,11 +13,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alice import CREDS, TODAY, alice_seed
+from alice import CREDS, TODAY, VACATION, alice_seed
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
 from personio_sync.controller.testing import conditions, is_ready, secret_manifest, sync_manifest
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.e2e
 
 INSTANCE = "cluster-a"
 PERIODS = ("p-000", "p-001")
+DAVE = "5c3d0000-0000-4000-8000-000000000004"
+FRANK = "5c3d0000-0000-4000-8000-000000000006"
 
 
 @pytest.fixture
@@ -248,3 +251,67 @@ def test_d_owner_upgrade_from_legacy_keys_adopts_silently(
     assert writes(sandbox) == {"POST": 0, "PUT": len(PERIODS), "DELETE": 0}
     events = json.loads(kubectl("get", "events", "-n", namespace, "-o", "json"))["items"]
     assert not [e for e in events if e["type"] == "Warning"]
+
+
+def test_d_privacy_events_logs_and_counts_status_carry_no_email(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """A run with every kind of people problem and a conflict: Events, the operator's log
+    and (with statusDetail Counts) the status hold no e-mail address; Lists brings the
+    lists back. A mapping onto an already-matched user raises AmbiguousUsers (R8)."""
+    foreign = "0123456789ab"
+    personio, awork = sandbox.personio_state, sandbox.awork_state
+    personio.add_person({"id": "1002", "email": "erin@acme.example", "first_name": "Erin"})
+    personio.add_person({"id": "1003", "email": "bob@acme.example", "first_name": "Bob"})
+    personio.add_person({"id": "1004", "email": "dave@acme.example", "first_name": "Dave"})
+    dave = awork.add_user({"id": DAVE, "firstName": "Dave", "emails": ["dave@acme.example"]})
+    awork.add_user({"id": FRANK, "firstName": "Frank", "emails": ["frank@acme.example"]})
+    on, after = ((TODAY + timedelta(days=d)).isoformat() for d in (10, 11))
+    personio.put_period(
+        {"id": "p-dave", "person_id": "1004", "absence_type_id": VACATION,
+         "starts_from": {"date_time": f"{on}T00:00:00", "type": "FIRST_HALF"},
+         "ends_at": {"date_time": f"{after}T00:00:00", "type": "SECOND_HALF"}}
+    )  # fmt: skip
+    awork.add_absence(
+        {"userId": dave.id, "startOn": f"{on}T00:00:00Z", "endOn": f"{on}T23:59:59Z",
+         "externalProvider": f"personio-sync:{foreign}:p-dave"}
+    )  # fmt: skip
+    mappings = [
+        {"personioEmail": "erin@acme.example", "aworkEmail": "alice@acme.example"},
+        {"personioEmail": "ghost@acme.example", "aworkEmail": "nobody@acme.example"},
+    ]
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    kubectl.apply(sync_manifest(namespace, "team", userMappings=mappings, statusDetail="Counts"))
+    operator = start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE})
+    body = wait_for(kube_api, namespace, "team", lambda b: "lastRun" in b.get("status", {}))
+    status = body["status"]
+    assert "@" not in json.dumps(status)
+    assert ready(body) == ("False", "OwnershipConflict")
+    assert status["conflicts"] == [{"personioId": "p-dave", "owner": foreign}]
+    assert (status["users"]["ambiguous"], status["users"]["personioOnly"]) == (2, 1)
+    assert "2 ambiguous" in status["message"]
+    row = kubectl("get", "psync", "team", "-n", namespace).splitlines()
+    assert dict(zip(row[0].split(), row[1].split(), strict=False))["AMBIGUOUS"] == "2"
+    wanted = ("AmbiguousUsers", "UserMappingNotFound", "OwnershipConflict")
+    assert eventually(lambda: all(warnings(kubectl, namespace, "team", r) for r in wanted))
+    assert "1 spec.userMappings" in warnings(kubectl, namespace, "team", "AmbiguousUsers")[0]
+
+    kubectl.apply(sync_manifest(namespace, "team", userMappings=mappings, statusDetail="Lists"))
+    body = wait_for(
+        kube_api,
+        namespace,
+        "team",
+        lambda b: (
+            b["status"].get("observedGeneration") == b["metadata"]["generation"]
+            and "lastRun" in b["status"]
+        ),
+    )
+    users = body["status"]["users"]
+    assert users["ambiguousEmails"] == ["alice@acme.example", "erin@acme.example"]
+    assert body["status"]["conflicts"][0]["email"] == "dave@acme.example"
+    events = kubectl("get", "events", "-n", namespace, "-o", "json")
+    assert [m["message"] for m in json.loads(events)["items"] if "@" in m["message"]] == []
+    operator.stop()
+    log = operator.log_path.read_text(errors="replace")
+    assert "AmbiguousUsers" in log  # the log echoes the Events
+    assert [line for line in log.splitlines() if "@" in line] == []
