@@ -65,6 +65,16 @@ class OperatorSettings(BaseSettings):
             "once across the operator; the rest wait their turn.",
         ),
     ] = 4
+    max_runs_per_namespace: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=1000,
+            description="PERSONIO_SYNC_MAX_RUNS_PER_NAMESPACE: how many of those runs one "
+            "namespace may hold at once, so one namespace cannot starve the others (FAIR-5); "
+            "unset means half of PERSONIO_SYNC_MAX_CONCURRENT_SYNCS, at least 1.",
+        ),
+    ] = None
     log_level: Annotated[
         LogLevel, Field(description="PERSONIO_SYNC_LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     ] = LogLevel.INFO

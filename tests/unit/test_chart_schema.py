@@ -37,6 +37,11 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
         "/operator/maxConcurrentSyncs",
         "minimum",
     ),
+    "per-namespace-zero": (
+        {"operator": {"maxRunsPerNamespace": 0}},
+        "/operator/maxRunsPerNamespace",
+        "minimum",
+    ),
     "port-out-of-range": ({"operator": {"httpPort": 70000}}, "/operator/httpPort", "maximum"),
     "pull-policy": ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "one of"),
     "empty-repository": ({"image": {"repository": ""}}, "/image/repository", "minLength"),

@@ -140,7 +140,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         settings=ours,
         kube=kube,
         metrics=metrics,
-        slots=FairSlots(ours.max_concurrent_syncs),
+        slots=FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace),
         leadership=elector,
     )
     ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)
