@@ -161,7 +161,8 @@ class Worker:
 
     def _decide(self) -> Decision:
         obs = observation(self.body, secret_changed=self.secret_changed)
-        return decide(obs, self.ctx.now())
+        spacing = timedelta(seconds=self.ctx.settings.sync_now_spacing_seconds)
+        return decide(obs, self.ctx.now(), sync_now_spacing=spacing)  # FAIR-6
 
     async def _run(self) -> float:
         """Run if still due once a slot is free; returns when to look again."""
