@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from personio_sync.controller.testing import free_port
 from personio_sync.devtools.controlplane import down, up
 from personio_sync.devtools.kubectl import Kubectl
 
@@ -63,12 +64,17 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str, str]:
     return proc, urls[0], urls[1]
 
 
-def start_operator(kubeconfig: Path, personio: str, awork: str) -> subprocess.Popen[bytes]:
+def start_operator(
+    kubeconfig: Path, personio: str, awork: str, http_port: int
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
         "PERSONIO_API_URL": personio,
         "AWORK_API_URL": awork,
+        # A free port on the loopback address: 8080 may be taken on a workstation.
+        "PERSONIO_SYNC_HTTP_HOST": "127.0.0.1",
+        "PERSONIO_SYNC_HTTP_PORT": str(http_port),
     }
     log = (STATE / "operator.log").open("w")
     return subprocess.Popen(
@@ -148,7 +154,9 @@ def main() -> int:
         kubectl("apply", "-f", str(ROOT / "examples" / "secret.yaml"))
         kubectl("apply", "-f", str(ROOT / "examples" / "personiosync.yaml"))
         say("applied examples/secret.yaml and examples/personiosync.yaml; starting the operator")
-        operator = start_operator(kubeconfig, personio, awork)
+        http_port = free_port()
+        operator = start_operator(kubeconfig, personio, awork, http_port)
+        say(f"operator /healthz and /metrics at http://127.0.0.1:{http_port}")
         wait_for_first_sync(kubectl, operator)
         say("first sync done\n")
         print(kubectl("get", "psync", "-n", NAMESPACE))

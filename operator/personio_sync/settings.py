@@ -65,6 +65,26 @@ class OperatorSettings(BaseSettings):
             "once across the operator; the rest wait their turn.",
         ),
     ] = 4
+    max_runs_per_namespace: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=1000,
+            description="PERSONIO_SYNC_MAX_RUNS_PER_NAMESPACE: how many of those runs one "
+            "namespace may hold at once, so one namespace cannot starve the others (FAIR-5); "
+            "unset means half of PERSONIO_SYNC_MAX_CONCURRENT_SYNCS, at least 1.",
+        ),
+    ] = None
+    sync_now_spacing_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=3600,
+            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request within this "
+            "long after a resource's previous run started waits until then (FAIR-6); it is "
+            "served then, never dropped. 0 serves every request at once.",
+        ),
+    ] = 60.0
     log_level: Annotated[
         LogLevel, Field(description="PERSONIO_SYNC_LOG_LEVEL: DEBUG, INFO, WARNING or ERROR.")
     ] = LogLevel.INFO

@@ -350,6 +350,36 @@ def test_r17_restart_neither_bursts_nor_misses(
     assert runs(sandbox) == 4
 
 
+def run_started(body: dict[str, Any]) -> datetime:
+    """When the last completed run started, from its status (whole seconds)."""
+    status = body["status"]
+    end = datetime.fromisoformat(status["lastSyncTime"])
+    return end - timedelta(seconds=status["lastRun"]["durationSeconds"])
+
+
+def test_fair_6_sync_now_is_spaced_per_resource_and_never_dropped(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """With a 10 s spacing, a request right after a run waits for the spacing to pass and
+    then runs; two requests inside one spacing make one run. Only the order and the
+    persisted times are checked, never how fast anything was."""
+    spacing = 10
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace, env={"PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS": str(spacing)})
+    created = wait_for(kube_api, namespace, is_ready)
+    sync_now(kubectl, namespace, "a")
+    first = wait_for(kube_api, namespace, handled("a"))
+    # Whole-second time stamps: a start may read up to a second early.
+    assert run_started(first) - run_started(created) >= timedelta(seconds=spacing - 1)
+    count = runs(sandbox)
+    sync_now(kubectl, namespace, "b")
+    sync_now(kubectl, namespace, "c")
+    second = wait_for(kube_api, namespace, handled("c"))
+    assert runs(sandbox) == count + 1  # b and c served by one run, neither dropped
+    assert run_started(second) - run_started(first) >= timedelta(seconds=spacing - 1)
+
+
 def test_r18_suspend_stops_syncs_and_says_so(
     kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:

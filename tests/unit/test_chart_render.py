@@ -272,6 +272,7 @@ def test_r22_api_urls_and_tuning_are_values(helm: Path, tmp_path: Path) -> None:
             "logLevel": "DEBUG",
             "logFormat": "text",
             "maxConcurrentSyncs": 9,
+            "maxRunsPerNamespace": 3,
         }
     }
     found = env(render(helm, tmp_path, values))
@@ -280,6 +281,7 @@ def test_r22_api_urls_and_tuning_are_values(helm: Path, tmp_path: Path) -> None:
     assert found["PERSONIO_SYNC_LOG_LEVEL"] == "DEBUG"
     assert found["PERSONIO_SYNC_LOG_FORMAT"] == "text"
     assert found["PERSONIO_SYNC_MAX_CONCURRENT_SYNCS"] == "9"
+    assert found["PERSONIO_SYNC_MAX_RUNS_PER_NAMESPACE"] == "3"
     assert found["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 

@@ -37,6 +37,11 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
         "/operator/maxConcurrentSyncs",
         "minimum",
     ),
+    "per-namespace-zero": (
+        {"operator": {"maxRunsPerNamespace": 0}},
+        "/operator/maxRunsPerNamespace",
+        "minimum",
+    ),
     "port-out-of-range": ({"operator": {"httpPort": 70000}}, "/operator/httpPort", "maximum"),
     "pull-policy": ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "one of"),
     "empty-repository": ({"image": {"repository": ""}}, "/image/repository", "minLength"),
@@ -57,6 +62,51 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
         "false",
     ),
     "root": ({"podSecurityContext": {"runAsNonRoot": False}}, "/podSecurityContext", "true"),
+    "container-root-uid": (
+        {"securityContext": {"runAsUser": 0}},
+        "/securityContext/runAsUser",
+        "minimum",
+    ),
+    "writable-root-filesystem": (
+        {"securityContext": {"readOnlyRootFilesystem": False}},
+        "/securityContext/readOnlyRootFilesystem",
+        "true",
+    ),
+    "read-only-root-removed": (
+        {"securityContext": {"readOnlyRootFilesystem": None}},
+        "/securityContext",
+        "readOnlyRootFilesystem",
+    ),
+    "capabilities-not-all-dropped": (
+        {"securityContext": {"capabilities": {"drop": ["NET_RAW"]}}},
+        "/securityContext/capabilities/drop",
+        "contains",
+    ),
+    "capability-added": (
+        {"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}},
+        "/securityContext/capabilities/add",
+        "maxItems",
+    ),
+    "seccomp-unconfined": (
+        {"securityContext": {"seccompProfile": {"type": "Unconfined"}}},
+        "/securityContext/seccompProfile/type",
+        "one of",
+    ),
+    "pod-seccomp-unconfined": (
+        {"podSecurityContext": {"seccompProfile": {"type": "Unconfined"}}},
+        "/podSecurityContext/seccompProfile/type",
+        "one of",
+    ),
+    "seccomp-localhost-without-profile": (
+        {"securityContext": {"seccompProfile": {"type": "Localhost"}}},
+        "/securityContext/seccompProfile",
+        "localhostProfile",
+    ),
+    "security-context-removed": (
+        {"securityContext": None},
+        "at '': missing property 'securityContext'",
+        "missing",
+    ),
     "limits-removed": ({"resources": {"limits": None}}, "/resources", "limits"),
 }
 
@@ -86,3 +136,27 @@ def test_an_existing_service_account_must_be_named(helm: Path, tmp_path: Path) -
     result = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "serviceAccount.name is required when serviceAccount.create is false" in result.stderr
+
+
+def test_install_md_hardening_may_be_tightened_but_not_loosened(helm: Path, tmp_path: Path) -> None:
+    """What docs/install.md promises (read-only root, every capability dropped, seccomp)
+    stays; a Localhost seccomp profile and an explicit extra drop are accepted."""
+    values = {
+        "securityContext": {
+            "capabilities": {"drop": ["ALL", "NET_RAW"]},
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "profiles/ps.json"},
+        },
+        "podSecurityContext": {"runAsUser": 20002},
+    }
+    file = tmp_path / "values.yaml"
+    file.write_text(yaml.safe_dump(values))
+    args = [str(helm), "template", "ps", str(CHART), "--kube-version", "1.37.2", "-f", str(file)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    deployment = next(
+        doc for doc in yaml.safe_load_all(result.stdout) if doc and doc["kind"] == "Deployment"
+    )
+    context = deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"] == {"drop": ["ALL", "NET_RAW"]}
+    assert context["seccompProfile"]["type"] == "Localhost"

@@ -15,6 +15,7 @@ from personio_sync.controller.schedule import (
     due_time,
     next_sync_time,
 )
+from personio_sync.controller.status import history_of
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -143,3 +144,69 @@ def test_d_guard_allow_mass_delete_annotation_runs_once_per_new_value() -> None:
     assert not used.consent_pending and decide(used, T0).run is False
     again = observe(history, allow_mass_delete="2", allow_mass_delete_handled="1")
     assert again.consent_pending and decide(again, T0).run
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def ran(started: datetime, seconds: float, *, failed: bool = False) -> History:
+    """The status after a run that started at `started` and took `seconds`."""
+    end = started + timedelta(seconds=seconds)
+    return History(
+        last_sync=end,
+        last_success=None if failed else end,
+        next_sync=end + (BASE if failed else HOUR),
+        last_run_seconds=None if failed else seconds,
+    )
+
+
+def test_fair_6_sync_now_inside_the_minute_is_served_at_its_end() -> None:
+    """A request 20 s after a run started waits until a minute after that start: deferred,
+    not dropped, and then it runs."""
+    history = ran(T0, 5)
+    obs = observe(history, sync_now="2", sync_now_handled="1")
+    early = decide(obs, T0 + timedelta(seconds=20), sync_now_spacing=MINUTE)
+    assert early == Decision(False, "SyncRequestSpaced", wake_at=T0 + MINUTE)
+    assert decide(obs, T0 + MINUTE, sync_now_spacing=MINUTE) == Decision(True, "SyncRequested")
+
+
+def test_fair_6_spacing_counts_from_the_start_of_the_previous_run() -> None:
+    """After a 90 s run the minute is over when it ends: a request then runs at once."""
+    obs = observe(ran(T0, 90), sync_now="2", sync_now_handled="1")
+    decision = decide(obs, T0 + timedelta(seconds=91), sync_now_spacing=MINUTE)
+    assert decision == Decision(True, "SyncRequested")
+
+
+def test_fair_6_after_a_failed_run_spacing_counts_from_its_end() -> None:
+    """A failed run's duration is not in the status: its end is the safe stand-in."""
+    history = ran(T0, 20, failed=True)
+    assert history.last_started == T0 + timedelta(seconds=20)
+    obs = observe(history, sync_now="x")
+    decision = decide(obs, T0 + timedelta(seconds=30), sync_now_spacing=MINUTE)
+    assert decision.wake_at == T0 + timedelta(seconds=20) + BASE  # the retry comes first
+    assert decision.run is False
+
+
+def test_fair_6_spacing_never_delays_other_triggers_or_a_first_run() -> None:
+    now = T0 + timedelta(seconds=10)
+    spec_changed = observe(ran(T0, 5), generation=4, sync_now="x")
+    assert decide(spec_changed, now, sync_now_spacing=MINUTE).reason == "SpecChanged"
+    secret = observe(ran(T0, 5), sync_now="x", secret_changed=True)
+    assert decide(secret, now, sync_now_spacing=MINUTE).reason == "SecretChanged"
+    never_ran = observe(History(), sync_now="x")
+    assert decide(never_ran, now, sync_now_spacing=MINUTE) == Decision(True, "SyncRequested")
+
+
+def test_fair_6_zero_spacing_serves_every_request_at_once() -> None:
+    obs = observe(ran(T0, 5), sync_now="2", sync_now_handled="1")
+    assert decide(obs, T0 + timedelta(seconds=6)) == Decision(True, "SyncRequested")
+
+
+def test_fair_6_the_previous_start_is_read_from_the_status() -> None:
+    status = {
+        "lastSyncTime": "2026-07-21T08:00:30Z",
+        "lastSuccessfulSyncTime": "2026-07-21T08:00:30Z",
+        "lastRun": {"window": {"from": "2026-07-21", "to": "2026-07-21"}, "durationSeconds": 30},
+    }
+    assert history_of(status).last_started == T0
+    assert history_of({**status, "lastSuccessfulSyncTime": None}).last_started == T0 + BASE

@@ -1,4 +1,5 @@
-"""FAIR-1, FAIR-2: one awork budget per workspace; slots that let quick runs past long ones.
+"""FAIR-1, FAIR-2, FAIR-5: one awork budget per workspace; slots that let quick runs past
+long ones, and no namespace that takes them all.
 
 No clock is involved in admitting runs: the tests drive the event loop one step at a
 time (`settle`) and look at who holds a slot.
@@ -32,12 +33,12 @@ class Runs:
         self._done: dict[str, asyncio.Event] = {}
         self.tasks: list[asyncio.Task[None]] = []
 
-    def ask(self, name: str, priority: Priority) -> None:
+    def ask(self, name: str, priority: Priority, namespace: str = "") -> None:
         self._done[name] = asyncio.Event()
-        self.tasks.append(asyncio.create_task(self._run(name, priority)))
+        self.tasks.append(asyncio.create_task(self._run(name, priority, namespace)))
 
-    async def _run(self, name: str, priority: Priority) -> None:
-        async with self.slots.slot(priority):
+    async def _run(self, name: str, priority: Priority, namespace: str) -> None:
+        async with self.slots.slot(priority, namespace):
             self.started.append(name)
             await self._done[name].wait()
 
@@ -51,7 +52,7 @@ class Runs:
 
 
 async def test_fair_2_a_first_sync_starts_while_long_runs_hold_what_they_may() -> None:
-    runs = Runs(FairSlots(4))
+    runs = Runs(FairSlots(4, per_namespace=4))
     for i in range(5):
         runs.ask(f"long{i}", LONG)
     await settle()
@@ -66,7 +67,7 @@ async def test_fair_2_a_first_sync_starts_while_long_runs_hold_what_they_may() -
 
 
 async def test_fair_2_waiting_runs_go_by_priority_then_arrival() -> None:
-    runs = Runs(FairSlots(2))
+    runs = Runs(FairSlots(2, per_namespace=2))
     runs.ask("long0", LONG)
     runs.ask("quick0", QUICK)
     await settle()
@@ -116,6 +117,56 @@ async def test_fair_2_a_cancelled_waiter_leaves_no_slot_taken() -> None:
     await settle()
     assert slots.in_use == 0 and runs.started == ["a", "b"]
     await runs.close()
+
+
+async def test_fair_5_a_busy_namespace_leaves_slots_to_the_others() -> None:
+    slots = FairSlots(4)  # default: two per namespace
+    runs = Runs(slots)
+    for i in range(4):
+        runs.ask(f"busy{i}", QUICK, "busy")
+    await settle()
+    assert runs.started == ["busy0", "busy1"]  # two slots stay free for other namespaces
+    runs.ask("calm0", LONG, "calm")
+    runs.ask("other0", LONG, "other")
+    await settle()
+    assert runs.started[2:] == ["calm0", "other0"]  # at once, past busy2 and busy3
+    runs.finish("busy0")
+    await settle()
+    assert runs.started[4:] == ["busy2"]
+    runs.finish("calm0")
+    await settle()
+    assert runs.started[5:] == []  # a slot is free, but busy3's namespace is at its cap
+    assert slots.held_by_namespace == {"busy": 2, "other": 1}
+    runs.finish("busy1")
+    await settle()
+    assert runs.started[5:] == ["busy3"]
+    await runs.close()
+
+
+async def test_fair_5_the_waiting_run_of_another_namespace_goes_first() -> None:
+    runs = Runs(FairSlots(3, per_namespace=1, reserved=0))
+    runs.ask("a0", LONG, "a")
+    runs.ask("a1", FIRST, "a")  # queued first, with the best priority
+    runs.ask("a2", FIRST, "a")
+    await settle()
+    assert runs.started == ["a0"]  # two slots free, but a holds its one
+    runs.ask("b0", LONG, "b")
+    runs.ask("c0", LONG, "c")
+    await settle()
+    assert runs.started == ["a0", "b0", "c0"]  # past a1 and a2: their namespace is full
+    runs.finish("b0")
+    await settle()
+    assert runs.started[-1] == "c0"  # the free slot is not a's while a0 runs
+    runs.finish("a0")
+    await settle()
+    assert runs.started[-1] == "a1"
+    await runs.close()
+
+
+@pytest.mark.parametrize(("total", "expected"), [(1, 1), (2, 1), (3, 1), (4, 2), (9, 4)])
+def test_fair_5_the_default_cap_is_half_the_slots_at_least_one(total: int, expected: int) -> None:
+    assert FairSlots(total).per_namespace == expected
+    assert FairSlots(total, per_namespace=total + 5).per_namespace == total
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,10 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
   value: {{ .Values.operator.logFormat | quote }}
 - name: PERSONIO_SYNC_MAX_CONCURRENT_SYNCS
   value: {{ .Values.operator.maxConcurrentSyncs | quote }}
+{{- with .Values.operator.maxRunsPerNamespace }}
+- name: PERSONIO_SYNC_MAX_RUNS_PER_NAMESPACE
+  value: {{ . | quote }}
+{{- end }}
 - name: PERSONIO_SYNC_HTTP_PORT
   value: {{ .Values.operator.httpPort | quote }}
 {{- with .Values.operator.instanceId }}

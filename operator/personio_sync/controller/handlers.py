@@ -140,12 +140,12 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         settings=ours,
         kube=kube,
         metrics=metrics,
-        slots=FairSlots(ours.max_concurrent_syncs),
+        slots=FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace),
         leadership=elector,
     )
     ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)
     server = HealthServer(metrics, healthy=lambda: ctx.started)
-    await server.start(ours.http_host, ours.http_port)
+    await server.start(ours.http_host, ours.http_port, sock=memo.get("http_socket"))
     rt = Runtime(ctx=ctx, supervisor=Supervisor(ctx), server=server, lease_kube=lease_kube)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="leader election")

@@ -16,6 +16,7 @@ import logging
 import kopf
 
 from personio_sync.controller.handlers import registry
+from personio_sync.controller.httpserver import listen
 from personio_sync.controller.leadership import DEFAULT_LEASE_NAME
 from personio_sync.settings import LogFormat, OperatorSettings, load_settings
 
@@ -68,15 +69,20 @@ async def operate(
     `peering` names the leader Lease (default "personio-sync"); `standalone` runs
     without one: this process alone syncs."""
     lease = None if standalone else (peering or DEFAULT_LEASE_NAME)
-    await kopf.operator(
-        registry=registry,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        standalone=True,  # kopf's peering stays off: our Lease decides (see above)
-        liveness_endpoint=liveness,
-        memo=kopf.Memo(settings=settings, lease=lease),
-        stop_flag=stop_flag,
-    )
+    # Bound first: a taken port is a ConfigError now, not a startup retried forever.
+    sock = listen(settings.http_host, settings.http_port)
+    try:
+        await kopf.operator(
+            registry=registry,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=True,  # kopf's peering stays off: our Lease decides (see above)
+            liveness_endpoint=liveness,
+            memo=kopf.Memo(settings=settings, lease=lease, http_socket=sock),
+            stop_flag=stop_flag,
+        )
+    finally:
+        sock.close()
 
 
 def run_operator(
@@ -87,7 +93,8 @@ def run_operator(
     standalone: bool = False,
     liveness: str | None = None,
 ) -> int:
-    """Run until SIGINT/SIGTERM. Raises ConfigError (exit 2 in the CLI) on bad settings."""
+    """Run until SIGINT/SIGTERM. Raises ConfigError (exit 2 in the CLI) on bad settings,
+    and when the HTTP port cannot be bound."""
     settings = load_settings()
     configure_logging(settings)
     asyncio.run(

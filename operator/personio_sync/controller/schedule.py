@@ -5,6 +5,9 @@ the sync-now annotation and its acknowledgement), so an operator restart neither
 skips a due run nor fires a burst: it reads the same facts and reaches the same
 answer. The back-off after failures needs no counter of its own: the previous delay
 is `nextSyncTime - lastSyncTime`, and the next one doubles it, capped at the interval.
+A sync-now request is served at most once per spacing (FAIR-6), measured from the start
+of the previous run, which the status also holds (`lastSyncTime` minus the run's
+`durationSeconds`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,21 @@ class History:
     last_sync: datetime | None = None
     last_success: datetime | None = None
     next_sync: datetime | None = None
+    last_run_seconds: float | None = None  # how long the last completed run took
 
     @property
     def last_failed(self) -> bool:
         return self.last_sync is not None and self.last_success != self.last_sync
+
+    @property
+    def last_started(self) -> datetime | None:
+        """When the previous run started: exact after a completed run; after a failed one
+        its end, which is never earlier (so a spacing measured from it is never short)."""
+        if self.last_sync is None:
+            return None
+        if self.last_failed or self.last_run_seconds is None or self.last_run_seconds < 0:
+            return self.last_sync
+        return self.last_sync - timedelta(seconds=self.last_run_seconds)
 
 
 @dataclass(frozen=True)
@@ -84,8 +98,22 @@ def due_time(history: History, interval: timedelta) -> datetime | None:
     return min(history.next_sync, cap)
 
 
-def decide(obs: Observation, now: datetime) -> Decision:
-    """Run now, or sleep until when? Triggers first, then the persisted schedule."""
+def sync_now_not_before(history: History, spacing: timedelta) -> datetime | None:
+    """The earliest start for a sync-now run (FAIR-6): `spacing` after the previous run
+    started. None: at once (no spacing, or never run)."""
+    started = history.last_started
+    if spacing <= timedelta(0) or started is None:
+        return None
+    return started + spacing
+
+
+def decide(
+    obs: Observation, now: datetime, *, sync_now_spacing: timedelta = timedelta(0)
+) -> Decision:
+    """Run now, or sleep until when? Triggers first, then the persisted schedule.
+
+    A sync-now request inside `sync_now_spacing` after the previous run started is kept,
+    not dropped: the resource wakes when the spacing is over and runs then (FAIR-6)."""
     if obs.suspended:
         return Decision(False, "Suspended")
     if obs.interval is None:
@@ -96,8 +124,11 @@ def decide(obs: Observation, now: datetime) -> Decision:
         return Decision(True, "Created")
     if obs.observed_generation != obs.generation:
         return Decision(True, "SpecChanged")
+    deferred = None
     if obs.sync_now and obs.sync_now != obs.sync_now_handled:
-        return Decision(True, "SyncRequested")
+        deferred = sync_now_not_before(obs.history, sync_now_spacing)
+        if deferred is None or deferred <= now:
+            return Decision(True, "SyncRequested")
     if obs.consent_pending:
         return Decision(True, "MassDeleteAllowed")
     if obs.secret_changed:
@@ -109,4 +140,6 @@ def decide(obs: Observation, now: datetime) -> Decision:
         return Decision(True, "FirstSync")
     if due <= now:
         return Decision(True, "Retry" if obs.history.last_failed else "Scheduled")
+    if deferred is not None and deferred < due:
+        return Decision(False, "SyncRequestSpaced", wake_at=deferred)
     return Decision(False, "Waiting", wake_at=due)

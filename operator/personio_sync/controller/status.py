@@ -317,10 +317,13 @@ def dump(status: PersonioSyncStatus, *, lists: bool = True) -> dict[str, Any]:
 
 def history_of(status: Mapping[str, Any]) -> History:
     """The schedule's view of a status as read from the API server."""
+    last_run = status.get("lastRun")
+    seconds = last_run.get("durationSeconds") if isinstance(last_run, Mapping) else None
     return History(
         last_sync=parse_time(status.get("lastSyncTime")),
         last_success=parse_time(status.get("lastSuccessfulSyncTime")),
         next_sync=parse_time(status.get("nextSyncTime")),
+        last_run_seconds=float(seconds) if isinstance(seconds, int | float) else None,
     )
 
 

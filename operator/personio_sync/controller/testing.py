@@ -57,6 +57,8 @@ class OperatorProcess:
             "AWORK_API_URL": awork_url,
             "PERSONIO_SYNC_HTTP_HOST": "127.0.0.1",
             "PERSONIO_SYNC_HTTP_PORT": str(self.port),
+            # Tests annotate sync-now right after a run; FAIR-6's spacing has its own test.
+            "PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS": "0",
             **(env or {}),
         }
         scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]

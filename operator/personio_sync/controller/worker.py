@@ -161,12 +161,13 @@ class Worker:
 
     def _decide(self) -> Decision:
         obs = observation(self.body, secret_changed=self.secret_changed)
-        return decide(obs, self.ctx.now())
+        spacing = timedelta(seconds=self.ctx.settings.sync_now_spacing_seconds)
+        return decide(obs, self.ctx.now(), sync_now_spacing=spacing)  # FAIR-6
 
     async def _run(self) -> float:
         """Run if still due once a slot is free; returns when to look again."""
         priority = priority_of(self.body.get("status") or {})
-        async with self.ctx.slots.slot(priority):
+        async with self.ctx.slots.slot(priority, self.namespace):  # FAIR-2, FAIR-5
             decision = self._decide()  # the resource may have changed while we queued
             if not decision.run or (self.body.get("metadata") or {}).get("deletionTimestamp"):
                 return 0.0
