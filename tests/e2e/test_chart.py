@@ -173,12 +173,18 @@ def check_lease_rbac(kubectl: Kubectl, sa: str, ns: str, *, lease: str) -> None:
 FORBIDDEN_EVERYWHERE: tuple[tuple[str, ...], ...] = (
     ("create", "pods"),
     ("create", "deployments.apps"),
+    ("list", "secrets"),  # SEC-2: Secrets by GET only, no list, no watch
+    ("watch", "secrets"),
     ("create", "secrets"),
     ("patch", "secrets"),
     ("delete", "secrets"),
     ("get", "configmaps"),
     ("create", "personiosyncs"),
     ("delete", "personiosyncs"),
+    ("update", "personiosyncs"),  # SEC-2: patches only, never a PUT
+    ("update", "personiosyncs", "--subresource=status"),
+    ("update", "personiosyncs", "--subresource=finalizers"),
+    ("patch", "events"),
     ("list", "customresourcedefinitions"),
     ("patch", "customresourcedefinitions/personiosyncs.personio-sync.dev"),
     ("delete", "customresourcedefinitions/personiosyncs.personio-sync.dev"),

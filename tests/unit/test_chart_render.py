@@ -32,14 +32,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "servicemonitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
     "networkpolicy": {"networkPolicy": NETWORK_POLICY},
 }
+# SEC-2: the verbs the operator calls, nothing more; Secrets only by GET.
 OPERATOR_RULES = [
     {"apiGroups": ["personio-sync.dev"], "resources": ["personiosyncs"],
-     "verbs": ["get", "list", "watch", "patch"]},
-    {"apiGroups": ["personio-sync.dev"],
-     "resources": ["personiosyncs/status", "personiosyncs/finalizers"],
-     "verbs": ["patch", "update"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+     "verbs": ["list", "watch", "patch"]},
+    {"apiGroups": ["personio-sync.dev"], "resources": ["personiosyncs/status"],
+     "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]  # fmt: skip
 LEASE = f"{NAMESPACE}-{RELEASE}-personio-sync"
 LEASE_RULES = [
@@ -133,7 +133,7 @@ def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) 
     ]
 
 
-def test_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
+def test_sec_2_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
     docs = operator_rbac(render(helm, tmp_path, {}))
     assert one(docs, "ClusterRole")["rules"] == OPERATOR_RULES
     lease_role = one(docs, "Role")
