@@ -58,6 +58,16 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
     ),
     "root": ({"podSecurityContext": {"runAsNonRoot": False}}, "/podSecurityContext", "true"),
     "limits-removed": ({"resources": {"limits": None}}, "/resources", "limits"),
+    "admission-policy-typo": (
+        {"admissionPolicy": {"enable": False}},
+        "/admissionPolicy",
+        "'enable' not allowed",
+    ),
+    "admission-policy-not-bool": (
+        {"admissionPolicy": {"enabled": "no"}},
+        "/admissionPolicy/enabled",
+        "boolean",
+    ),
 }
 
 
