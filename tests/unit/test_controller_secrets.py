@@ -161,3 +161,10 @@ def test_sec_4_the_cli_reads_a_secret_manifest_with_the_same_messages() -> None:
         credentials_from_secret(doc)
     assert err.value.message == problem_of(doc).message
     assert "aworkApiKey is empty" in err.value.message
+
+
+def test_sec_4_string_data_wins_over_data_as_on_the_api_server() -> None:
+    doc = secret(string_data=VALUES)
+    doc["data"] = {"aworkApiKey": "not base64 !!"}  # overwritten by stringData on write
+    creds = credentials_for(doc, name="creds", namespace="team")
+    assert creds.awork_api_key == VALUES["aworkApiKey"]
