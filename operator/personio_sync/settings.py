@@ -161,6 +161,16 @@ class OperatorSettings(BaseSettings):
             "(the chart sets it from the downward API); `default` outside a cluster.",
         ),
     ] = "default"
+    secret_check_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=300,
+            description="PERSONIO_SYNC_SECRET_CHECK_SECONDS: how often, at most, each "
+            "resource's Secret is read (one GET) to notice a rotation; never above 300, so a "
+            "changed Secret runs within five minutes (SEC-1).",
+        ),
+    ] = 300.0
     run_timeout_seconds: Annotated[
         float,
         Field(

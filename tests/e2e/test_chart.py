@@ -122,6 +122,7 @@ def test_documented_install_upgrade_uninstall(
     assert absent(kubectl, "role", f"{namespace}-{RELEASE}", "-n", docs.team_ns)
     assert absent(kubectl, "role", f"{RELEASE}-leader-election", "-n", namespace)
     assert not can_i(kubectl, sa, "get", "secrets", "-n", docs.team_ns)
+    assert absent(kubectl, "validatingadmissionpolicy", f"{namespace}-{RELEASE}-secret-ref")
     # Helm never deletes CRDs: the users' PersonioSyncs survive an uninstall.
     get(kubectl, "crd", "personiosyncs.personio-sync.dev")
 
@@ -151,6 +152,12 @@ def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     for denied in FORBIDDEN_EVERYWHERE:
         assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
     check_lease_rbac(kubectl, sa, ns, lease=cluster_name)
+    # SEC-3: the admission policy, bound in every namespace.
+    policy = get(kubectl, "validatingadmissionpolicy", f"{cluster_name}-secret-ref")
+    binding = get(kubectl, "validatingadmissionpolicybinding", f"{cluster_name}-secret-ref")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    selector = binding["spec"].get("matchResources", {}).get("namespaceSelector", {})
+    assert not selector.get("matchExpressions")
 
 
 def check_lease_rbac(kubectl: Kubectl, sa: str, ns: str, *, lease: str) -> None:
@@ -173,12 +180,18 @@ def check_lease_rbac(kubectl: Kubectl, sa: str, ns: str, *, lease: str) -> None:
 FORBIDDEN_EVERYWHERE: tuple[tuple[str, ...], ...] = (
     ("create", "pods"),
     ("create", "deployments.apps"),
+    ("list", "secrets"),  # SEC-2: Secrets by GET only, no list, no watch
+    ("watch", "secrets"),
     ("create", "secrets"),
     ("patch", "secrets"),
     ("delete", "secrets"),
     ("get", "configmaps"),
     ("create", "personiosyncs"),
     ("delete", "personiosyncs"),
+    ("update", "personiosyncs"),  # SEC-2: patches only, never a PUT
+    ("update", "personiosyncs", "--subresource=status"),
+    ("update", "personiosyncs", "--subresource=finalizers"),
+    ("patch", "events"),
     ("list", "customresourcedefinitions"),
     ("patch", "customresourcedefinitions/personiosyncs.personio-sync.dev"),
     ("delete", "customresourcedefinitions/personiosyncs.personio-sync.dev"),
@@ -199,6 +212,9 @@ def check_namespaced_upgrade(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     assert absent(kubectl, "clusterrole", name)
     assert absent(kubectl, "clusterrolebinding", name)
     get(kubectl, "role", name, "-n", docs.team_ns)
+    binding = get(kubectl, "validatingadmissionpolicybinding", f"{name}-secret-ref")
+    (selected,) = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert selected["values"] == [docs.team_ns]  # SEC-3: only where the operator serves
 
     assert can_i(kubectl, sa, "get", "secrets", "-n", docs.team_ns)
     assert can_i(kubectl, sa, "watch", "personiosyncs", "-n", docs.team_ns)

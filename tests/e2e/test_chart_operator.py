@@ -26,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from personio_sync.devtools.kubectl import Helm, Kubectl
+from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
 from personio_sync.devtools.polling import eventually
 from personio_sync.devtools.processes import free_port
 from personio_sync.fakes.sandbox import Sandbox
@@ -264,3 +264,19 @@ def test_d_lease_two_replicas_one_active_the_other_takes_over(
             assert gone not in owned_period_ids(sandbox)
         assert active.popen.returncode is not None
         assert not unexpected_forbidden(active.log() + standby.log())
+
+
+def test_sec_2_the_charts_token_gets_the_named_secret_but_cannot_list_or_watch_secrets(
+    release: Release,
+) -> None:
+    """Least privilege, asked of the API server with the token itself (no impersonation)."""
+    token = Kubectl(release.sa_kubeconfig)
+    token("get", "secret", "acme-credentials", "-n", release.team_ns)  # what a run reads
+    for listing in (["get", "secrets"], ["get", "secrets", "--watch", "--request-timeout=5s"]):
+        with pytest.raises(CommandError) as err:
+            token(*listing, "-n", release.team_ns)
+        assert "forbidden" in err.value.stderr.lower(), listing
+    for verb in ("list", "watch"):
+        for scope in (["-n", release.team_ns], ["--all-namespaces"]):
+            answer = token("auth", "can-i", verb, "secrets", *scope, check=False)
+            assert answer.strip() == "no", (verb, scope)

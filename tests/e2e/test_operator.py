@@ -231,12 +231,18 @@ def test_d_guard_empty_personio_answer_is_held_until_the_annotation_allows_it(
     assert HAND_MADE in sandbox.awork_state.absences
 
 
-def test_r17_rotated_secret_triggers_a_run_with_the_new_key(
+# SEC-1: the Secret is read at each wake-up, at least every this many seconds (300 in
+# production); short here so that rotation tests need no annotation.
+SECRET_CHECK = {"PERSONIO_SYNC_SECRET_CHECK_SECONDS": "1"}
+
+
+def test_r17_sec_1_rotated_secret_triggers_a_run_with_the_new_key(
     kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
+    """No watch on Secrets (SEC-1): the worker's periodic GET notices the new version."""
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
-    start_operator(namespace)
+    operator = start_operator(namespace, env=SECRET_CHECK)
     first = wait_for(kube_api, namespace, is_ready)["status"]["lastSyncTime"]
     before = runs(sandbox)
     sandbox.awork_state.add_api_key(WRONG["rotated"])
@@ -246,6 +252,7 @@ def test_r17_rotated_secret_triggers_a_run_with_the_new_key(
     assert conditions(body)["AworkCredentialsValid"]["status"] == "True"
     assert body["status"]["lastSyncTime"] >= first
     assert SYNC_NOW_HANDLED not in body["metadata"].get("annotations", {})  # no annotation used
+    assert "sync started (SecretChanged)" in operator.log_tail(500)
 
 
 @pytest.mark.parametrize(
@@ -284,17 +291,18 @@ def test_r23_bad_credentials_show_as_condition_and_awork_is_untouched(
         assert secret not in str(body["status"]) and secret not in events
 
 
-def test_r23_missing_secret_is_reported_then_picked_up_when_created(
+def test_r23_sec_1_missing_secret_is_reported_then_picked_up_when_created(
     kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_sync(kubectl, namespace)
-    start_operator(namespace)
+    operator = start_operator(namespace, env=SECRET_CHECK)
     body = wait_for(kube_api, namespace, lambda b: "lastSyncTime" in b.get("status", {}))
     cond = conditions(body)["PersonioCredentialsValid"]
     assert cond["reason"] == "SecretNotFound" and "'creds'" in cond["message"]
     assert awork_writes(sandbox) == 0
-    apply_secret(kubectl, namespace, CREDS)  # the Secret watch triggers a run: no annotation
+    apply_secret(kubectl, namespace, CREDS)  # the Secret check triggers a run: no annotation
     wait_for(kube_api, namespace, is_ready)
+    assert "sync started (SecretChanged)" in operator.log_tail(500)  # not the retry
     assert set(owned(sandbox)) == {"p-alice-1", "p-alice-2"}
 
 

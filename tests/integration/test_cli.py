@@ -268,6 +268,7 @@ def test_r23_unusable_resource_manifest(
 def test_r23_secret_data_not_base64(demo: Sandbox, tmp_path: Path) -> None:
     doc = yaml.safe_load(SECRET.read_text(encoding="utf-8"))
     doc["data"] = {"aworkApiKey": "not base64!"}
+    del doc["stringData"]["aworkApiKey"]  # stringData would win, as on the API server
     secret = write(tmp_path, "secret.yaml", yaml.safe_dump(doc))
 
     line = one_error_line(cli(*sync_args("--output", "json", secret=secret), sandbox=demo), 2)

@@ -32,14 +32,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "servicemonitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
     "networkpolicy": {"networkPolicy": NETWORK_POLICY},
 }
+# SEC-2: the verbs the operator calls, nothing more; Secrets only by GET.
 OPERATOR_RULES = [
     {"apiGroups": ["personio-sync.dev"], "resources": ["personiosyncs"],
-     "verbs": ["get", "list", "watch", "patch"]},
-    {"apiGroups": ["personio-sync.dev"],
-     "resources": ["personiosyncs/status", "personiosyncs/finalizers"],
-     "verbs": ["patch", "update"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+     "verbs": ["list", "watch", "patch"]},
+    {"apiGroups": ["personio-sync.dev"], "resources": ["personiosyncs/status"],
+     "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]  # fmt: skip
 LEASE = f"{NAMESPACE}-{RELEASE}-personio-sync"
 LEASE_RULES = [
@@ -124,6 +124,7 @@ def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) 
     assert kinds == sorted([
         "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment",
         "PodDisruptionBudget", "Role", "RoleBinding",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ])  # fmt: skip
     assert container(docs)["args"] == ["run", f"--peering={LEASE}", "--all-namespaces"]
     binding = one(docs, "ClusterRoleBinding")
@@ -133,7 +134,7 @@ def test_default_is_cluster_wide_with_cluster_roles(helm: Path, tmp_path: Path) 
     ]
 
 
-def test_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
+def test_sec_2_rbac_grants_exactly_what_the_operator_uses(helm: Path, tmp_path: Path) -> None:
     docs = operator_rbac(render(helm, tmp_path, {}))
     assert one(docs, "ClusterRole")["rules"] == OPERATOR_RULES
     lease_role = one(docs, "Role")
@@ -324,3 +325,42 @@ def test_network_policy_allows_only_dns_api_server_and_vendors(helm: Path, tmp_p
     assert vendors["ports"] == [{"port": 443, "protocol": "TCP"}]
     assert policy["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
     assert not by_kind(render(helm, tmp_path, {}), "NetworkPolicy")
+
+
+def admission(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return one(docs, "ValidatingAdmissionPolicy"), one(docs, "ValidatingAdmissionPolicyBinding")
+
+
+def test_sec_3_admission_policy_asks_whether_the_user_may_get_the_named_secret(
+    helm: Path, tmp_path: Path
+) -> None:
+    policy, binding = admission(render(helm, tmp_path, {}))
+    assert policy["metadata"]["name"] == f"{NAMESPACE}-{RELEASE}-personio-sync-secret-ref"
+    spec = policy["spec"]
+    assert spec["failurePolicy"] == "Fail"
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": ["personio-sync.dev"], "apiVersions": ["*"],
+         "operations": ["CREATE", "UPDATE"], "resources": ["personiosyncs"]}  # not /status
+    ]  # fmt: skip
+    (validation,) = spec["validations"]
+    check = " ".join(validation["expression"].split())
+    assert "resource('secrets')" in check and ".name(object.spec.secretRef.name)" in check
+    assert "check('get').allowed()" in check and "namespace(request.namespace)" in check
+    assert "request.userInfo.username" in validation["messageExpression"]
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"],
+                               "validationActions": ["Deny"]}  # fmt: skip
+
+
+def test_sec_3_with_watch_namespaces_the_policy_binds_only_those(
+    helm: Path, tmp_path: Path
+) -> None:
+    _, binding = admission(render(helm, tmp_path, VARIANTS["namespaced"]))
+    assert binding["spec"]["matchResources"] == {"namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "In",
+         "values": ["team-a", "team-b"]}]}}  # fmt: skip
+
+
+def test_sec_3_the_admission_policy_can_be_turned_off(helm: Path, tmp_path: Path) -> None:
+    docs = render(helm, tmp_path, {"admissionPolicy": {"enabled": False}})
+    kinds = {d["kind"] for d in docs}
+    assert not kinds & {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}

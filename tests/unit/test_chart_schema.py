@@ -108,6 +108,16 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
         "missing",
     ),
     "limits-removed": ({"resources": {"limits": None}}, "/resources", "limits"),
+    "admission-policy-typo": (
+        {"admissionPolicy": {"enable": False}},
+        "/admissionPolicy",
+        "'enable' not allowed",
+    ),
+    "admission-policy-not-bool": (
+        {"admissionPolicy": {"enabled": "no"}},
+        "/admissionPolicy/enabled",
+        "boolean",
+    ),
 }
 
 

@@ -75,25 +75,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The operator's RBAC rules, the same for the ClusterRole (all namespaces) and for each Role
-(watched namespaces). Exactly what the operator does, nothing more:
-- PersonioSync: watch, and patch (kopf's annotations, the deletion finalizer), status;
-- Secrets: read the credentials a PersonioSync references, and watch them for rotation;
-- Events: kopf posts core/v1 Events (it never uses events.k8s.io).
+(watched namespaces). Exactly the verbs the operator calls, nothing more (SEC-2):
+- PersonioSync: list and watch (kopf's watch), patch (kopf's annotations, our finalizer
+  and sync-now acknowledgements); its status: patch (never PUT). No get: nothing reads
+  one resource by name. No finalizers subresource: finalizers are patched on the
+  resource itself, and the operator sets no ownerReferences.
+- Secrets: get only, the one each PersonioSync names; no list or watch, so no Secret of
+  the cluster streams into the pod. Rotation is noticed by that GET (SEC-1).
+- Events: create (kopf posts core/v1 Events and never patches them; no events.k8s.io).
 The leader Lease has its own Role in the release namespace (rbac.yaml).
 */}}
 {{- define "personio-sync.rules" -}}
 - apiGroups: [personio-sync.dev]
   resources: [personiosyncs]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 - apiGroups: [personio-sync.dev]
-  resources: [personiosyncs/status, personiosyncs/finalizers]
-  verbs: [patch, update]
+  resources: [personiosyncs/status]
+  verbs: [patch]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch]
+  verbs: [get]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end }}
 
 {{/*

@@ -1,8 +1,8 @@
 """Every kopf handler of the operator, in one place (style #2: handlers only translate).
 
-kopf watches PersonioSyncs and the Secrets they reference and hands each event to
-the supervisor; the workers do the rest. An index maps Secrets to the resources that
-reference them, so the Secret watch reacts only to those (no polling, R17).
+kopf watches PersonioSyncs and hands each event to the supervisor; the workers do the
+rest. Secrets are not watched, listed or cached (SEC-1): the operator may only `get` the
+one a resource names, and each worker notices a rotation by its resourceVersion.
 kopf keeps its own bookkeeping in annotations: `.status` is ours alone.
 """
 
@@ -169,36 +169,7 @@ async def stop(memo: Any, **_: Any) -> None:
     await rt.ctx.kube.close()
 
 
-@kopf.index(API_GROUP, API_VERSION, PLURAL, registry=registry)
-def secret_refs(
-    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str | None, str], str]:
-    """(namespace, Secret name) → names of the PersonioSyncs that reference it."""
-    secret = (spec.get("secretRef") or {}).get("name")
-    return {(namespace, str(secret)): name} if secret else {}
-
-
-def _referenced(namespace: str | None, name: str, **kwargs: Any) -> bool:
-    refs: kopf.Index[Any, Any] = kwargs["secret_refs"]
-    return (namespace, name) in refs
-
-
 @kopf.on.event(API_GROUP, API_VERSION, PLURAL, registry=registry)
 async def resource_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
     # A deep copy: kopf updates its body views in place as newer events arrive.
     runtime(memo).supervisor.observe(event.get("type"), copy.deepcopy(dict(body)))
-
-
-@kopf.on.event("v1", "secrets", when=_referenced, registry=registry)
-async def secret_event(
-    event: kopf.RawEvent,
-    namespace: str | None,
-    name: str,
-    meta: kopf.Meta,
-    memo: Any,
-    **kwargs: Any,
-) -> None:
-    refs: kopf.Index[Any, Any] = kwargs["secret_refs"]
-    version = None if event.get("type") == "DELETED" else meta.get("resourceVersion")
-    owners = [str(owner) for owner in refs.get((namespace, name), [])]
-    runtime(memo).supervisor.secret_seen(str(namespace), name, owners, version)

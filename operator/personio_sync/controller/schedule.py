@@ -51,7 +51,7 @@ class Observation:
     suspended: bool
     sync_now: str | None = None  # the annotation's value
     sync_now_handled: str | None = None  # the value last acted upon
-    secret_changed: bool = False  # set by the Secret watch, in memory
+    secret_changed: bool = False  # set by the worker's Secret check (SEC-1), in memory
     interrupted: bool = False  # status says a run is in flight, but none is (KUBE-4)
     allow_mass_delete: str | None = None  # D-Guard consent annotation's value
     allow_mass_delete_handled: str | None = None

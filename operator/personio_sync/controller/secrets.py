@@ -1,8 +1,8 @@
 """The referenced Secret → run credentials, with a specific reason per problem (R21, R23).
 
-A missing Secret and a missing key are different fixes, and a missing
+A missing Secret and a missing key are different fixes, and a missing or malformed
 `aworkApiKey` says nothing about the Personio credential, so the error carries
-which vendors it affects. Values are never formatted into messages.
+which vendors it affects (SEC-4). Values are never formatted into messages.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from personio_sync.credentials import SECRET_KEYS, credentials_from_secret
+from personio_sync.credentials import SECRET_KEYS, credentials_from_secret, read_secret_keys
 from personio_sync.errors import ConfigError
 from personio_sync.runner import Credentials
 
@@ -40,21 +40,11 @@ def credentials_for(secret: Mapping[str, Any] | None, *, name: str, namespace: s
             "SecretNotFound",
             _BOTH,
         )
-    present = {
-        key
-        for part in ("data", "stringData")
-        for key, value in (secret.get(part) or {}).items()
-        if str(value).strip()
-    }
-    missing = [key for key in SECRET_KEYS if key not in present]
-    if missing:
+    keys = read_secret_keys(secret)
+    if keys.unusable:
         raise SecretProblem(
-            f"Secret {name!r} lacks the key{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}; it needs {', '.join(SECRET_KEYS)}",
-            "SecretKeyMissing",
-            frozenset(_VENDOR_OF_KEY[key] for key in missing),
+            keys.describe(name),
+            "SecretKeyMissing" if keys.missing else "SecretInvalid",
+            frozenset(_VENDOR_OF_KEY[key] for key in keys.unusable),
         )
-    try:
-        return credentials_from_secret(secret)
-    except ConfigError as exc:  # bad base64 or a value that decodes to nothing
-        raise SecretProblem(exc.message, "SecretInvalid", _BOTH) from None
+    return credentials_from_secret(secret)

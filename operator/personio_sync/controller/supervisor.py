@@ -1,15 +1,15 @@
 """Keeps one Worker per PersonioSync, fed by kopf's watch events (handlers.py).
 
 The supervisor only routes: a resource event goes to its worker (started on first
-sight, stopped when the resource is gone), a Secret event to the workers whose
-resources reference that Secret.
+sight, stopped when the resource is gone). Secrets are not watched: each worker checks
+its own (worker.py, SEC-1).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from personio_sync.controller.context import Context
@@ -24,9 +24,6 @@ class Supervisor:
         self.ctx = ctx
         self.workers: dict[tuple[str, str], Worker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
-        # Last seen resourceVersion of each referenced Secret: a worker started after the
-        # Secret was listed takes it as its baseline, so the next change is seen as one.
-        self.secret_versions: dict[tuple[str, str], str | None] = {}
 
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A PersonioSync was listed, added, modified or deleted."""
@@ -43,23 +40,10 @@ class Supervisor:
             worker = None
         if worker is None:
             worker = Worker(self.ctx, body)
-            secret = str(((body.get("spec") or {}).get("secretRef") or {}).get("name", ""))
-            if (key[0], secret) in self.secret_versions:
-                worker.secret_seen(secret, self.secret_versions[(key[0], secret)])
             self.workers[key] = worker
             worker.start()
         else:
             worker.observe(body)
-
-    def secret_seen(
-        self, namespace: str, secret_name: str, owners: Iterable[str], version: str | None
-    ) -> None:
-        """A referenced Secret was listed, changed or deleted (version None)."""
-        self.secret_versions[(namespace, secret_name)] = version
-        for owner in owners:
-            worker = self.workers.get((namespace, owner))
-            if worker is not None:
-                worker.secret_seen(secret_name, version)
 
     def _retire(self, key: tuple[str, str]) -> None:
         worker = self.workers.pop(key)

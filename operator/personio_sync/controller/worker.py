@@ -11,6 +11,10 @@ that loses it abandons its run at the fence.
 
 An API server or etcd outage is expected weather, not a bug: the Kubernetes client logs
 it once, and the worker just looks again a few seconds later, without a traceback.
+
+The referenced Secret is never watched (SEC-1): the operator may only `get` it. Each
+wake-up reads its resourceVersion with one GET, and the worker wakes at least every
+PERSONIO_SYNC_SECRET_CHECK_SECONDS (≤ 5 minutes), so a rotation is noticed within that.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDL
 from personio_sync.controller.kube import (
     RETRY_MAX_SECONDS,
     KubeConflict,
+    KubeError,
     KubeUnavailable,
     annotation_patch,
     finalizer_patch,
@@ -44,8 +49,6 @@ from personio_sync.spec import (
 )
 
 log = logging.getLogger("personio_sync.controller")
-
-MAX_SLEEP = 300.0  # re-check now and then even without events (clock jumps, lost wakes)
 
 
 def is_newer(candidate: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
@@ -111,7 +114,8 @@ class Worker:
             self.wake.set()
 
     def secret_seen(self, secret_name: str, version: str | None) -> None:
-        """The watch saw the referenced Secret (None: deleted). Only a change wakes us."""
+        """The referenced Secret's version as just read (None: missing). Only a change
+        after the first sighting counts, so a restart fires no burst of runs."""
         seen = self.seen
         if not seen.known or seen.name != secret_name:
             seen.name, seen.version, seen.known = secret_name, version, True
@@ -129,6 +133,7 @@ class Worker:
                 await leadership.wait_leading()  # whatever is due then runs at once
                 continue
             try:
+                await self._check_secret()
                 delay = await self._step()
             except LeadershipLost:
                 log.warning("%s/%s: run abandoned, the lease was lost", self.namespace, self.name)
@@ -138,9 +143,25 @@ class Worker:
             except Exception:  # a bug: log it, keep the worker alive
                 log.exception("%s/%s: reconcile failed", self.namespace, self.name)
                 delay = self.ctx.settings.retry_base_seconds
-            delay = MAX_SLEEP if delay is None else min(max(delay, 0.0), MAX_SLEEP)
+            # SEC-1: wake at least this often, for the Secret check (and clock jumps).
+            cap = self.ctx.settings.secret_check_seconds
+            delay = cap if delay is None else min(max(delay, 0.0), cap)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
+
+    async def _check_secret(self) -> None:
+        """SEC-1: one GET of the referenced Secret; a new resourceVersion means a run
+        (reason SecretChanged). Unreadable now: the next run reports why."""
+        meta = self.body.get("metadata") or {}
+        name = ((self.body.get("spec") or {}).get("secretRef") or {}).get("name")
+        if not name or meta.get("deletionTimestamp"):
+            return
+        try:
+            secret = await self.ctx.kube.get_secret(self.namespace, str(name))
+        except KubeError:  # includes KubeUnavailable, already logged once by the client
+            return
+        version = None if secret is None else (secret.get("metadata") or {}).get("resourceVersion")
+        self.secret_seen(str(name), None if version is None else str(version))
 
     async def _step(self) -> float | None:
         """Do what the resource needs now; returns seconds until it needs something again."""
