@@ -420,9 +420,22 @@ def test_r16_dry_run_reports_the_plan_and_writes_nothing(
 def test_r19_delete_policy_removes_exactly_the_owned_absences(
     kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
+    # Each resource syncs its own absence type: two resources holding the same periods
+    # would be an ownership conflict (D-Owner), and only one of them would own any.
+    sick = "7d0a8c1e-0002-4a6b-9c1d-000000000002"
+    state = sandbox.personio_state
+    state.put_absence_type({"id": sick, "name": "Sick", "category": "SICK", "unit": "DAY"})
+    for index, offset in enumerate((30, 33)):
+        first, after = TODAY + timedelta(days=offset), TODAY + timedelta(days=offset + 1)
+        state.put_period({
+            "id": f"p-alice-sick-{index}", "person_id": "1001", "absence_type_id": sick,
+            "starts_from": {"date_time": f"{first}T00:00:00", "type": "FIRST_HALF"},
+            "ends_at": {"date_time": f"{after}T00:00:00", "type": "SECOND_HALF"},
+        })  # fmt: skip
     apply_secret(kubectl, namespace, CREDS)
-    apply_sync(kubectl, namespace, deletionPolicy="Delete")
-    apply_sync(kubectl, namespace, name="keep")  # Retain: its absences must survive
+    apply_sync(kubectl, namespace, deletionPolicy="Delete", absenceTypes={"include": ["Vacation"]})
+    # Retain: its absences must survive
+    apply_sync(kubectl, namespace, name="keep", absenceTypes={"include": ["Sick"]})
     start_operator(namespace)
     body = wait_for(kube_api, namespace, lambda b: is_ready(b) and FINALIZER in b["metadata"].get(
         "finalizers", []))  # fmt: skip
@@ -435,10 +448,12 @@ def test_r19_delete_policy_removes_exactly_the_owned_absences(
     assert HAND_MADE in sandbox.awork_state.absences
     assert len([a for a in left if a.externalProvider]) == 2  # only "keep"'s
     # Delete -> Retain takes the finalizer off again; deleting then leaves awork alone.
-    apply_sync(kubectl, namespace, name="keep", deletionPolicy="Delete")
+    apply_sync(kubectl, namespace, name="keep", deletionPolicy="Delete",
+               absenceTypes={"include": ["Sick"]})  # fmt: skip
     wait_for(kube_api, namespace, lambda b: FINALIZER in b["metadata"].get("finalizers", []),
              name="keep")  # fmt: skip
-    apply_sync(kubectl, namespace, name="keep", deletionPolicy="Retain")
+    apply_sync(kubectl, namespace, name="keep", deletionPolicy="Retain",
+               absenceTypes={"include": ["Sick"]})  # fmt: skip
     wait_for(kube_api, namespace, lambda b: FINALIZER not in b["metadata"].get("finalizers", []),
              name="keep")  # fmt: skip
     assert body["metadata"]["name"] == "team"
