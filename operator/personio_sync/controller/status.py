@@ -30,6 +30,7 @@ from personio_sync.crd import (
     PlannedAction,
     Progress,
     RunWindow,
+    TargetedSync,
     UserStatus,
 )
 from personio_sync.engine.report import SyncReport, UserReport
@@ -175,6 +176,7 @@ def after_report(
         failures=failures(report),
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
+        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
     )
     return dump(status)
 
@@ -201,6 +203,7 @@ def after_error(
         users=_previous(UserStatus, previous.get("users")),
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
+        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
         **_previous_ownership(previous),
     )
     return dump(status)
@@ -221,6 +224,7 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
         users=_previous(UserStatus, previous.get("users")),
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
+        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
         **_previous_ownership(previous),
     )
     return dump(status)
