@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -42,6 +42,7 @@ from test_convergence_properties import (
     change_email,
 )
 
+from personio_sync.controller.changesync import POLL_MARGIN
 from personio_sync.engine.report import SyncReport
 from personio_sync.fakes import Sandbox
 from personio_sync.runner import Clients
@@ -182,3 +183,21 @@ async def test_nrt_1_a_deleted_period_deletes_its_absence_in_three_requests(
     assert [e.status for e in sandbox.personio.journal.entries() if e.method == "GET"] == [404]
     assert requests(sandbox) == 3  # the period by id, the absences that name it, one delete
     assert not any(r.marker and r.marker.endswith(":p-1") for r in owned_rows(sandbox))
+
+
+async def test_nrt_4_the_poll_margin_covers_an_updated_at_an_hour_off(sandbox: Sandbox) -> None:
+    """Personio may report updated_at an hour behind: a poll that looks back only to its
+    last run misses the change, one that looks back 65 minutes (the poller's margin) sees
+    it; an hour ahead is seen either way."""
+    sandbox.reset()
+    sandbox.personio.set_knobs(updated_at_skew_s=-3600)
+    last_poll = datetime.now() - timedelta(seconds=5)  # the fake's clock: naive local time
+    sandbox.personio_state.approve("p-7")
+    async with fast_clients(sandbox) as clients:
+        tight = await clients.personio.list_period_stamps(last_poll)
+        covered = await clients.personio.list_period_stamps(last_poll - POLL_MARGIN)
+        sandbox.personio.set_knobs(updated_at_skew_s=3600)
+        ahead = await clients.personio.list_period_stamps(last_poll)
+    assert "p-7" not in tight
+    assert "p-7" in covered and "p-7" in ahead
+    assert covered["p-7"] < ahead["p-7"]
