@@ -102,6 +102,18 @@ async def run_changes(
         latency = max((ended - changes.detected_at).total_seconds(), 0.0)
         ctx.metrics.change_latency.labels(namespace, name, changes.source).observe(latency)
     ctx.metrics.targeted_runs.labels(namespace, name, "synced").inc()
+    acts = report.actions
+    log.info(
+        "%s/%s: targeted sync (%s, %d periods): created %d, updated %d, deleted %d, failed %d",
+        namespace,
+        name,
+        changes.source,
+        len(changes.period_ids) + len(changes.person_ids),
+        acts.created,
+        acts.updated,
+        acts.deleted,
+        acts.failed,
+    )
     await record(ctx, body, changes, "Synced", ended, report)
     return report
 
