@@ -9,6 +9,7 @@ run's status fields: conditions, lastRun and the schedule stay the full sync's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,14 +74,15 @@ async def run_changes(
     changes: Changes,
     directory: DirectoryCache,
 ) -> SyncReport:
-    """One targeted sync; raises whatever stops it (the worker falls back to a full sync)."""
+    """One targeted sync; raises whatever stops it (the worker falls back to a full sync),
+    TimeoutError included: it has the full run's deadline (FAIR-3)."""
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     owner = ctx.owner_key(namespace, name)
     opened = runner.open_clients(
         credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
     )
-    async with opened as clients:
+    async with opened as clients, asyncio.timeout(ctx.settings.run_timeout_seconds):
         try:
             report = await sync_changes(
                 spec,
