@@ -226,6 +226,27 @@ class OwnershipConflict(_Status):
     owner: Annotated[str, Field(max_length=64, description="The other owner's key.")]
 
 
+class TargetedSync(_Status):
+    """A targeted sync: only the periods a webhook or a quick poll named (NRT-1)."""
+
+    time: Annotated[Timestamp, Field(description="When it ended.")]
+    source: Annotated[
+        str, Field(max_length=32, description="What named the changes: webhook or poll.")
+    ]
+    periods: Annotated[int, _count("Periods and persons it was about.")] = 0
+    created: Annotated[int, _count("Absences created.")] = 0
+    updated: Annotated[int, _count("Absences updated.")] = 0
+    deleted: Annotated[int, _count("Absences deleted.")] = 0
+    failed: Annotated[int, _count("Absences that could not be written.")] = 0
+    outcome: Annotated[
+        str,
+        Field(
+            max_length=MAX_MESSAGE,
+            description="Synced, or why a full sync was started instead.",
+        ),
+    ] = "Synced"
+
+
 class PersonioSyncStatus(_Status):
     """Observed state of the sync, written only by the operator (R20)."""
 
@@ -268,6 +289,13 @@ class PersonioSyncStatus(_Status):
     ] = []
     progress: Annotated[
         Progress | None, Field(description="Progress of the run in flight, if any.")
+    ] = None
+    lastTargetedSync: Annotated[
+        TargetedSync | None,
+        Field(
+            description="The last targeted sync: a few changed periods synced between "
+            "full runs (webhooks, quick polling)."
+        ),
     ] = None
     ownerKey: Annotated[
         str | None,

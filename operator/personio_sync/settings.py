@@ -180,6 +180,33 @@ class OperatorSettings(BaseSettings):
             "is stopped and reported as RunTimedOut; the next run carries on from there.",
         ),
     ] = 3600.0
+    change_debounce_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=300,
+            description="PERSONIO_SYNC_CHANGE_DEBOUNCE_SECONDS: how long a resource gathers "
+            "Personio changes (webhooks, quick polls) before one targeted sync serves them all.",
+        ),
+    ] = 2.0
+    change_full_threshold: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=10000,
+            description="PERSONIO_SYNC_CHANGE_FULL_THRESHOLD: more changed periods and persons "
+            "than this at once are served by one full sync instead of a targeted one.",
+        ),
+    ] = 50
+    min_quick_interval_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="PERSONIO_SYNC_MIN_QUICK_INTERVAL_SECONDS: the shortest spec."
+            "quickInterval honoured; shorter ones are raised to it (tests lower it).",
+        ),
+    ] = 60.0
 
     @field_validator("personio_api_url", "awork_api_url")
     @classmethod

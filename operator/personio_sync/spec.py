@@ -171,6 +171,17 @@ class PersonioSyncSpec(_Model):
             "(at least 1m, at most 8760h).",
         ),
     ] = "1h"
+    quickInterval: Annotated[
+        str | None,
+        Field(
+            pattern=INTERVAL_PATTERN,
+            max_length=32,
+            description="Between full syncs, how often to ask Personio for absences changed "
+            "since the last look and sync only those (quick polling, for clusters Personio's "
+            "webhooks cannot reach), as a duration such as 2m; at least 1m (shorter values "
+            "count as 1m), off when unset. Deletions wait for a webhook or the next full sync.",
+        ),
+    ] = None
     timeZone: Annotated[
         str,
         Field(
@@ -259,9 +270,26 @@ class PersonioSyncSpec(_Model):
             raise ValueError(f"interval {value!r} is longer than a year (8760h)")
         return value
 
+    @field_validator("quickInterval")
+    @classmethod
+    def _sane_quick_interval(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value or parse_interval(value) <= timedelta(0):
+            raise ValueError("quickInterval is empty; use a duration such as 2m, or leave it out")
+        if parse_interval(value) > MAX_INTERVAL:
+            raise ValueError(f"quickInterval {value!r} is longer than a year (8760h)")
+        return value
+
     @property
     def interval_delta(self) -> timedelta:
         return parse_interval(self.interval)
+
+    def quick_interval_delta(self, floor: timedelta = MIN_INTERVAL) -> timedelta | None:
+        """The quick-polling period, never below `floor` (1m; tests lower it); None: off."""
+        if self.quickInterval is None:
+            return None
+        return max(parse_interval(self.quickInterval), floor)
 
 
 def parse_interval(value: str) -> timedelta:

@@ -48,6 +48,7 @@ def test_every_field_can_be_set() -> None:
     raw = {
         "secretRef": {"name": "s"},
         "interval": "1h30m",
+        "quickInterval": "2m",
         "timeZone": "America/New_York",
         "window": {"pastDays": 0, "futureDays": 3650},
         "includePending": True,
@@ -65,6 +66,17 @@ def test_every_field_can_be_set() -> None:
     spec = parse_spec(raw)
     assert spec.model_dump(mode="json") == raw
     assert spec.interval_delta == timedelta(minutes=90)
+    assert spec.quick_interval_delta() == timedelta(minutes=2)
+
+
+def test_nrt_4_quick_interval_is_off_by_default_and_never_below_the_floor() -> None:
+    assert parse_spec(MINIMAL).quick_interval_delta() is None
+    short = parse_spec({**MINIMAL, "quickInterval": "10s"})
+    assert short.quick_interval_delta() == timedelta(minutes=1)
+    assert short.quick_interval_delta(timedelta(seconds=1)) == timedelta(seconds=10)
+    for bad in ("", "0s", "2 minutes", "9000h"):
+        with pytest.raises(SpecError, match="quickInterval"):
+            parse_spec({**MINIMAL, "quickInterval": bad})
 
 
 def test_spec_is_immutable() -> None:

@@ -134,6 +134,13 @@ class AbsencePeriodModel(_Model):
         return value
 
 
+class PeriodStampModel(_Model):
+    """Only what quick polling needs of a period: its id and when it last changed."""
+
+    id: str
+    updated_at: str | None = None
+
+
 def _status(raw: str | None) -> ApprovalStatus:
     """Upper-case status; anything unknown (e.g. CANCELLED) is treated as not approved (R1)."""
     value = (raw or "").upper()

@@ -14,7 +14,7 @@ treats as a per-item failure (R15). Everything raised is a `personio_sync.errors
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from personio_sync.clients._http import (
     Vendor,
 )
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
+from personio_sync.engine.marker import ANY_OWNER
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 from personio_sync.errors import (
     AworkAuthError,
@@ -53,6 +54,7 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
+MARKED_PER_REQUEST = 20  # period ids per filter: keeps the URL short
 
 _VENDOR = Vendor(
     name="awork",
@@ -117,6 +119,20 @@ class AworkClient:
         return await self._paged(
             "/absences", "GET /absences", params, AbsenceModel, AbsenceModel.to_absence
         )
+
+    async def list_marked_absences(self, period_ids: Collection[str]) -> list[AworkAbsence]:
+        """Every personio-sync absence whose marker ends in one of these period ids,
+        whoever owns it (a targeted sync, NRT-1); the caller checks the markers again."""
+        found: list[AworkAbsence] = []
+        ids = sorted(period_ids)
+        for start in range(0, len(ids), MARKED_PER_REQUEST):
+            chunk = ids[start : start + MARKED_PER_REQUEST]
+            ends = " or ".join(_ends_with(":" + pid) for pid in chunk)
+            params = {"filterby": f"startswith(externalProvider,'{ANY_OWNER}') and ({ends})"}
+            found += await self._paged(
+                "/absences", "GET /absences", params, AbsenceModel, AbsenceModel.to_absence
+            )
+        return found
 
     async def create_absence(self, body: AbsenceBody) -> AworkAbsence:
         """Creates one absence, exactly once (D-Once): when a POST's answer is lost, the
@@ -227,6 +243,11 @@ class AworkClient:
         if announced is None:
             return self._sender.backoff.delay(attempt, floor=self._fallback_wait)
         return min(announced, self._max_wait)
+
+
+def _ends_with(suffix: str) -> str:
+    literal = suffix.replace("'", "''")
+    return f"endswith(externalProvider,'{literal}')"
 
 
 def _absence_path(absence_id: str) -> str:

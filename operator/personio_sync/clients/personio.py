@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -28,6 +30,7 @@ from personio_sync.clients._personio_models import (
     AbsencePeriodModel,
     AbsenceTypeModel,
     Page,
+    PeriodStampModel,
     PersonModel,
     Problem,
     TokenResponse,
@@ -159,6 +162,53 @@ class PersonioClient:
         return await self._list(
             "/v2/absence-periods", params, AbsencePeriodModel, AbsencePeriodModel.to_period
         )
+
+    async def list_person_periods(
+        self, person_ids: Collection[str], window: DateRange
+    ) -> list[AbsencePeriod]:
+        """The periods of these persons overlapping the window (a targeted sync, NRT-1)."""
+        params: dict[str, str | int] = {
+            "limit": PAGE_LIMIT,
+            "person.id": ",".join(sorted(person_ids)),
+            "ends_at.date_time.gte": f"{window.start.isoformat()}T00:00:00",
+            "starts_from.date_time.lte": f"{window.end.isoformat()}T23:59:59",
+        }
+        return await self._list(
+            "/v2/absence-periods", params, AbsencePeriodModel, AbsencePeriodModel.to_period
+        )
+
+    async def list_period_stamps(self, updated_since: datetime) -> dict[str, str]:
+        """id → `updated_at` of every period updated at or after `updated_since` (quick
+        polling, NRT-4). The value is sent naive, as Personio's date-times are."""
+        params: dict[str, str | int] = {
+            "limit": PAGE_LIMIT,
+            "updated_at.gte": updated_since.replace(tzinfo=None, microsecond=0).isoformat(),
+        }
+        stamps = await self._list(
+            "/v2/absence-periods", params, PeriodStampModel, lambda m: (m.id, m.updated_at or "")
+        )
+        return dict(stamps)
+
+    async def get_absence_period(self, period_id: str) -> AbsencePeriod | None:
+        """One period by id; None when Personio answers 404 (it was deleted)."""
+        found = await self._get_one("/v2/absence-periods", period_id, AbsencePeriodModel)
+        return None if found is None else found.to_period()
+
+    async def get_person(self, person_id: str) -> Person | None:
+        """One person by id; None when Personio answers 404."""
+        found = await self._get_one("/v2/persons", person_id, PersonModel)
+        return None if found is None else found.to_person()
+
+    async def _get_one(self, path: str, ident: str, model: type[M]) -> M | None:
+        endpoint = f"GET {path}/{{id}}"
+        url = httpx.URL(f"{self._base_url}{path}/{quote(ident, safe='')}")
+        try:
+            body = await self._get(endpoint, url)
+        except PersonioStatusError as error:
+            if error.status_code == 404:
+                return None
+            raise
+        return _parse(model, body, endpoint)
 
     # --- paging -----------------------------------------------------------------------
 

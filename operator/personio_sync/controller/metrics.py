@@ -16,6 +16,8 @@ from personio_sync.engine.report import SyncReport
 LABELS = ("namespace", "name")
 OUTCOMES = ("success", "partial", "dry_run", "error")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 3600)
+TARGETED_OUTCOMES = ("synced", "full_sync", "failed")
 
 
 class RequestStats(Protocol):
@@ -76,6 +78,20 @@ class Metrics:
         self.in_progress = Gauge(
             "personio_sync_runs_in_progress", "Runs executing right now.", registry=r
         )
+        self.change_latency = Histogram(
+            "personio_sync_change_latency_seconds",
+            "From a Personio change (the webhook's occurred_at, or the quick poll that saw "
+            "it) to its awork write by a targeted sync.",
+            (*LABELS, "source"),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.targeted_runs = Counter(
+            "personio_sync_targeted_runs",
+            "Targeted syncs by outcome (synced, full_sync: handed to a full sync, failed).",
+            (*LABELS, "outcome"),
+            registry=r,
+        )
 
     def observe_report(self, namespace: str, name: str, report: SyncReport, ended: float) -> None:
         labels = (namespace, name)
@@ -115,6 +131,10 @@ class Metrics:
         for metric, extra in labelled:
             for value in extra:
                 _remove(metric, namespace, name, value)
+        for outcome in TARGETED_OUTCOMES:
+            _remove(self.targeted_runs, namespace, name, outcome)
+        for source in ("webhook", "poll"):
+            _remove(self.change_latency, namespace, name, source)
         _remove(self.duration, namespace, name)
         _remove(self.last_success, namespace, name)
 

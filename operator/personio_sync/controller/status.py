@@ -30,6 +30,7 @@ from personio_sync.crd import (
     PlannedAction,
     Progress,
     RunWindow,
+    TargetedSync,
     UserStatus,
 )
 from personio_sync.engine.report import SyncReport, UserReport
@@ -211,6 +212,7 @@ def after_report(
         failures=failures(report),
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
+        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
     )
     return dump(status, lists=lists)
 
@@ -238,6 +240,7 @@ def after_error(
         users=_previous(UserStatus, previous.get("users")),
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
+        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
         **_previous_ownership(previous),
     )
     return dump(status, lists=lists)
@@ -258,6 +261,7 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp, lists: bool = True) 
         users=_previous(UserStatus, previous.get("users")),
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
+        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
         **_previous_ownership(previous),
     )
     return dump(status, lists=lists)

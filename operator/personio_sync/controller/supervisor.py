@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
 from personio_sync.controller.reconcile import ident
 from personio_sync.controller.worker import Worker
@@ -44,6 +45,15 @@ class Supervisor:
             worker.start()
         else:
             worker.observe(body)
+
+    def note_changes(self, namespace: str, name: str, changes: Changes) -> bool:
+        """Personio changes for one resource (webhook receiver, issue 9); False when no
+        worker knows that resource."""
+        worker = self.workers.get((namespace, name))
+        if worker is None:
+            return False
+        worker.note_changes(changes)
+        return True
 
     def _retire(self, key: tuple[str, str]) -> None:
         worker = self.workers.pop(key)

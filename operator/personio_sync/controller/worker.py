@@ -23,11 +23,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from personio_sync.controller import reconcile
+from personio_sync.controller import changesync, reconcile
 from personio_sync.controller import status as status_mod
+from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.kube import (
     RETRY_MAX_SECONDS,
@@ -39,14 +40,17 @@ from personio_sync.controller.kube import (
     until_answered,
 )
 from personio_sync.controller.schedule import Decision, Observation, decide
-from personio_sync.controller.slots import priority_of
+from personio_sync.controller.slots import Priority, priority_of
+from personio_sync.engine.targeted import WiderThanTargeted
 from personio_sync.errors import LeadershipLost, SyncError
 from personio_sync.spec import (
     ALLOW_MASS_DELETE,
     ALLOW_MASS_DELETE_HANDLED,
+    PersonioSyncSpec,
     SpecError,
     parse_spec,
 )
+from personio_sync.targeted import DirectoryCache
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -98,6 +102,14 @@ class Worker:
         self.secret_changed = False
         self.cleanup_failures = 0
         self.task: asyncio.Task[None] | None = None
+        # Between full runs (issue 9): changes waiting for a targeted sync, when their
+        # debounce ends, a full sync they asked for, and the quick poller's memory.
+        self.pending: Changes | None = None
+        self.pending_due: datetime | None = None
+        self.full_requested = False
+        self.directory = DirectoryCache()
+        self.polls = changesync.PollState()
+        self.next_poll: datetime | None = None
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._loop(), name=f"sync {self.namespace}/{self.name}")
@@ -113,6 +125,15 @@ class Worker:
             self.body = dict(body)
             self.wake.set()
 
+    def note_changes(self, changes: Changes) -> None:
+        """Personio changes a webhook or a poll reported: gathered for a short debounce,
+        then served by one targeted sync (or a full one). Never blocks."""
+        self.pending = changesync.merge(self.pending, changes)
+        if self.pending_due is None:
+            debounce = timedelta(seconds=self.ctx.settings.change_debounce_seconds)
+            self.pending_due = self.ctx.now() + debounce
+        self.wake.set()
+
     def secret_seen(self, secret_name: str, version: str | None) -> None:
         """The referenced Secret's version as just read (None: missing). Only a change
         after the first sighting counts, so a restart fires no burst of runs."""
@@ -123,6 +144,7 @@ class Worker:
         if version != seen.version:
             seen.version = version
             self.secret_changed = True
+            self.directory.forget()  # other credentials may read another company
             self.wake.set()
 
     async def _loop(self) -> None:
@@ -174,10 +196,14 @@ class Worker:
         if decision.reason == "Suspended":
             await self._suspend()
             return None
+        if not decision.run and self.full_requested:
+            return await self._run(forced=True)
         if not decision.run:
+            quick = await self._between_full_runs()
             if decision.wake_at is None:
-                return None
-            return (decision.wake_at - self.ctx.now()).total_seconds()
+                return quick
+            due = (decision.wake_at - self.ctx.now()).total_seconds()
+            return due if quick is None else min(due, quick)
         return await self._run()
 
     def _decide(self) -> Decision:
@@ -185,18 +211,23 @@ class Worker:
         spacing = timedelta(seconds=self.ctx.settings.sync_now_spacing_seconds)
         return decide(obs, self.ctx.now(), sync_now_spacing=spacing)  # FAIR-6
 
-    async def _run(self) -> float:
-        """Run if still due once a slot is free; returns when to look again."""
+    async def _run(self, forced: bool = False) -> float:
+        """Run if still due once a slot is free; returns when to look again. `forced`: a
+        full sync that pending changes asked for (NRT-3), due or not."""
         priority = priority_of(self.body.get("status") or {})
         async with self.ctx.slots.slot(priority, self.namespace):  # FAIR-2, FAIR-5
             decision = self._decide()  # the resource may have changed while we queued
-            if not decision.run or (self.body.get("metadata") or {}).get("deletionTimestamp"):
+            due = decision.run or (forced and self.full_requested)
+            if not due or (self.body.get("metadata") or {}).get("deletionTimestamp"):
                 return 0.0
             if not self.ctx.leading():
                 return 0.0  # lost the lease while queued: the loop waits for it again
             body = self.body
-            log.info("%s/%s: sync started (%s)", self.namespace, self.name, decision.reason)
+            reason = decision.reason if decision.run else "Changes"
+            log.info("%s/%s: sync started (%s)", self.namespace, self.name, reason)
             self.secret_changed = False
+            # A full run covers every change noted so far; later ones stay pending.
+            self.full_requested, self.pending, self.pending_due = False, None, None
             allow = observation(body, secret_changed=False).consent_pending
             self.ctx.metrics.in_progress.inc()
             try:
@@ -207,6 +238,91 @@ class Worker:
             self.observe(written)
         await self._acknowledge(body)
         return 0.0
+
+    # --- between full runs: quick polls and targeted syncs (issue 9) --------------------
+
+    async def _between_full_runs(self) -> float | None:
+        """Poll when due and serve pending changes; returns seconds until either is due."""
+        try:
+            spec = parse_spec(self.body.get("spec") or {})
+        except SpecError:
+            return None  # the full run reports it
+        if not self.ctx.leading():
+            return None
+        floor = timedelta(seconds=self.ctx.settings.min_quick_interval_seconds)
+        interval = spec.quick_interval_delta(floor)
+        now = self.ctx.now()
+        if interval is None:
+            self.next_poll = None
+        elif self.next_poll is None or now >= self.next_poll:
+            await self._poll(spec, now)
+            self.next_poll = now + interval
+        if self.pending_due is not None and self.ctx.now() >= self.pending_due:
+            await self._serve_changes(spec)
+            return 0.0  # look again at once: a fallback or new changes may be waiting
+        waits = [
+            (moment - self.ctx.now()).total_seconds()
+            for moment in (self.next_poll, self.pending_due)
+            if moment is not None
+        ]
+        return min(waits) if waits else None
+
+    async def _poll(self, spec: PersonioSyncSpec, now: datetime) -> None:
+        """Quick polling (NRT-4): periods whose updated_at is new become pending changes."""
+        since = self.polls.since(now)
+        try:
+            listed = await changesync.poll(self.ctx, self.body, spec, self.seen, since)
+        except LeadershipLost:
+            raise
+        except Exception as exc:  # the next poll or the full sync catches up
+            log.warning("%s/%s: quick poll failed: %s", self.namespace, self.name, _why(exc))
+            return
+        changed = self.polls.changed(now, listed)
+        if changed:
+            self.note_changes(Changes(detected_at=now, source="poll", period_ids=changed))
+
+    async def _serve_changes(self, spec: PersonioSyncSpec) -> None:
+        """One targeted sync for everything pending, or a full sync instead (NRT-3)."""
+        changes, self.pending, self.pending_due = self.pending, None, None
+        if changes is None:
+            return
+        size = len(changes.period_ids) + len(changes.person_ids)
+        limit = self.ctx.settings.change_full_threshold
+        if changes.full or size > limit:
+            why = "a change Personio did not narrow down" if changes.full else f"{size} changes"
+            await self._fall_back(changes, f"{why}: one full sync serves them")
+            return
+        if size == 0:
+            return
+        failure: str | None = None
+        async with self.ctx.slots.slot(Priority.QUICK):
+            if not self.ctx.leading():
+                self.pending = changesync.merge(self.pending, changes)
+                self.pending_due = self.ctx.now()
+                return
+            try:
+                await changesync.run_changes(
+                    self.ctx, self.body, spec, self.seen, changes, self.directory
+                )
+            except LeadershipLost:
+                raise
+            except Exception as exc:
+                failure = _why(exc)
+        if failure is not None:
+            log.warning(
+                "%s/%s: targeted sync failed (%s); a full sync follows",
+                self.namespace,
+                self.name,
+                failure,
+            )
+            self.ctx.metrics.targeted_runs.labels(self.namespace, self.name, "failed").inc()
+            await self._fall_back(changes, f"targeted sync failed: {failure}", count=False)
+
+    async def _fall_back(self, changes: Changes, why: str, *, count: bool = True) -> None:
+        self.full_requested = True
+        if count:
+            self.ctx.metrics.targeted_runs.labels(self.namespace, self.name, "full_sync").inc()
+        await changesync.record(self.ctx, self.body, changes, f"FullSync: {why}", self.ctx.now())
 
     async def _acknowledge(self, body: Mapping[str, Any]) -> None:
         """Any run satisfies a pending sync-now request and uses up a mass-delete consent
@@ -277,3 +393,13 @@ class Worker:
             with contextlib.suppress(KubeConflict):
                 await self.ctx.kube.patch_resource(self.namespace, self.name, patch)
         return None
+
+
+def _why(exc: Exception) -> str:
+    """What a log line may say of a failure: a SyncError's message (never a secret, R21),
+    otherwise only the exception's type, since its text might quote a payload."""
+    if isinstance(exc, SyncError):
+        return exc.message
+    if isinstance(exc, WiderThanTargeted):
+        return str(exc)
+    return type(exc).__name__

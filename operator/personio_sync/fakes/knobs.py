@@ -47,6 +47,12 @@ class PersonioKnobs(Knobs):
     absence_periods_rps: float = Field(10.0, gt=0)
     absence_types_rps: float = Field(10.0, gt=0)
     auth_per_minute: float = Field(150.0, gt=0)
+    updated_at_skew_s: float = Field(
+        0.0,
+        description="Seconds added to every period's updated_at, on the wire and in the "
+        "updated_at filters: Personio reports it about an hour off for absences entered in "
+        "its web UI (3600 or -3600 plays that).",
+    )
     list_cap: dict[Literal["persons", "absence_types", "periods"], int] = Field(
         default_factory=dict,
         description="Serve at most N items of that list in all and claim it ends there: "

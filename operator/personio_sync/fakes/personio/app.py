@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -191,9 +192,18 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
 
     async def _periods(self, request: web.Request) -> web.Response:
         self._authorize(request, ABSENCES_SCOPE)
+        skew = self._skew()
         return self._list(
-            request, "periods", PeriodFilter.parse, period_json, default=100, maximum=100
+            request,
+            "periods",
+            lambda filters: PeriodFilter.parse(filters, skew),
+            lambda period: period_json(period, skew),
+            default=100,
+            maximum=100,
         )
+
+    def _skew(self) -> timedelta:
+        return timedelta(seconds=self.knobs.updated_at_skew_s)
 
     # -- single objects -------------------------------------------------------------------
 
@@ -216,7 +226,7 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
         found = self.state.periods.get(request.match_info["id"])
         if found is None:
             fail(404)
-        return json_response(period_json(found))
+        return json_response(period_json(found, self._skew()))
 
 
 def _everything(_: Any) -> bool:

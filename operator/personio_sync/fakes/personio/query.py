@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from personio_sync.fakes.personio.models import AbsencePeriod, Person
 from personio_sync.fakes.personio.problems import fail, invalid_param
@@ -101,9 +101,10 @@ class PeriodFilter:
     upper: tuple[datetime, ...]  # the period must start at/before each
     updated_gte: datetime | None
     updated_lte: datetime | None
+    skew: timedelta = timedelta(0)  # added to updated_at (PersonioKnobs.updated_at_skew_s)
 
     @classmethod
-    def parse(cls, filters: Mapping[str, str]) -> PeriodFilter:
+    def parse(cls, filters: Mapping[str, str], skew: timedelta = timedelta(0)) -> PeriodFilter:
         check_known(filters, PERIOD_PARAMS)
         lower = (
             _when(filters, "starts_from.date_time.gte"),
@@ -121,11 +122,12 @@ class PeriodFilter:
             upper=tuple(v for v in upper if v is not None),
             updated_gte=_when(filters, "updated_at.gte"),
             updated_lte=_when(filters, "updated_at.lte"),
+            skew=skew,
         )
 
     def __call__(self, p: AbsencePeriod) -> bool:
         end = None if p.ends_at is None else p.ends_at.date_time
-        updated = p.updated_at or datetime.min
+        updated = p.updated_at + self.skew if p.updated_at else datetime.min
         return (
             (self.ids is None or p.id in self.ids)
             and (self.person_ids is None or p.person_id in self.person_ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from personio_sync.fakes.personio.models import AbsencePeriod, AbsenceType, Moment, Person
@@ -42,7 +42,8 @@ def _moment(moment: Moment | None) -> dict[str, Any] | None:
     return {"date_time": _dt(moment.date_time), "type": moment.type}
 
 
-def period_json(period: AbsencePeriod) -> dict[str, Any]:
+def period_json(period: AbsencePeriod, skew: timedelta = timedelta(0)) -> dict[str, Any]:
+    """`skew` is added to updated_at (PersonioKnobs.updated_at_skew_s)."""
     created = period.created_at or datetime.min
     return {
         "id": period.id,
@@ -54,5 +55,5 @@ def period_json(period: AbsencePeriod) -> dict[str, Any]:
         "comment": period.comment,
         "approval": {"status": period.status},
         "created_at": _dt(created),
-        "updated_at": _dt(period.updated_at or created),
+        "updated_at": _dt((period.updated_at or created) + skew),
     }

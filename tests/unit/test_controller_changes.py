@@ -1,0 +1,157 @@
+"""NRT-3 / NRT-4 in the worker: changes are gathered, then served by one targeted sync; a
+change too wide, marked full, or a failed targeted sync asks for one full sync; quick
+polls turn new `updated_at` stamps into pending changes, once per stamp."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import kopf
+import pytest
+
+from personio_sync.controller import changesync
+from personio_sync.controller.changes import Changes
+from personio_sync.controller.context import Context
+from personio_sync.controller.kube import KubeClient
+from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.slots import FairSlots
+from personio_sync.controller.supervisor import Supervisor
+from personio_sync.controller.worker import Worker
+from personio_sync.errors import PersonioTransportError
+from personio_sync.settings import OperatorSettings
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def context(clock: Clock, patches: list[Any]) -> Context:
+    def api_server(request: httpx.Request) -> httpx.Response:
+        patches.append(request)
+        return httpx.Response(200, json={"metadata": {"resourceVersion": "9"}})
+
+    async def login() -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(server="https://kube.test", insecure=True, token="t")
+
+    kube = KubeClient(login, transport=httpx.MockTransport(api_server))
+    settings = OperatorSettings(change_debounce_seconds=2, change_full_threshold=3)
+    return Context(settings=settings, kube=kube, metrics=Metrics(), slots=FairSlots(2), now=clock)
+
+
+def resource(**spec: Any) -> dict[str, Any]:
+    meta = {"namespace": "hr", "name": "team", "generation": 1, "resourceVersion": "5", "uid": "u"}
+    status = {"observedGeneration": 1, "lastSyncTime": "2026-03-02T08:59:00Z"}
+    return {"metadata": meta, "spec": {"secretRef": {"name": "creds"}, **spec}, "status": status}
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.targeted: list[Changes] = []
+        self.polls: list[datetime] = []
+        self.fail: Exception | None = None
+        self.listed: dict[str, str] = {}
+
+    async def run_changes(self, *args: Any) -> None:
+        changes = args[4]
+        if self.fail is not None:
+            raise self.fail
+        self.targeted.append(changes)
+
+    async def poll(self, *args: Any) -> dict[str, str]:
+        self.polls.append(args[4])
+        return dict(self.listed)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
+    recorded = Calls()
+    monkeypatch.setattr(changesync, "run_changes", recorded.run_changes)
+    monkeypatch.setattr(changesync, "poll", recorded.poll)
+    return recorded
+
+
+def change(*periods: str, full: bool = False, at: datetime = NOW) -> Changes:
+    return Changes(detected_at=at, source="webhook", period_ids=frozenset(periods), full=full)
+
+
+async def test_nrt_3_a_burst_is_debounced_into_one_targeted_sync(calls: Calls) -> None:
+    clock, patches = Clock(), []
+    worker = Worker(context(clock, patches), resource())
+    worker.note_changes(change("a"))
+    worker.note_changes(change("b", at=NOW - timedelta(seconds=5)))
+    assert await worker._between_full_runs() == 2.0  # waits out the debounce
+    assert calls.targeted == []
+    clock.now += timedelta(seconds=2)
+    await worker._between_full_runs()
+    [served] = calls.targeted
+    assert served.period_ids == {"a", "b"} and served.detected_at == NOW - timedelta(seconds=5)
+    assert worker.pending is None and not worker.full_requested
+
+
+@pytest.mark.parametrize("wide", [change("a", "b", "c", "d"), change("a", full=True)])
+async def test_nrt_3_a_wide_or_full_change_asks_for_one_full_sync(
+    calls: Calls, wide: Changes
+) -> None:
+    clock, patches = Clock(), []
+    worker = Worker(context(clock, patches), resource())
+    worker.note_changes(wide)
+    clock.now += timedelta(seconds=2)
+    await worker._between_full_runs()
+    assert calls.targeted == [] and worker.full_requested
+    recorded = [p for p in patches if p.method == "PATCH"]
+    assert b"FullSync" in recorded[-1].content
+
+
+async def test_nrt_3_a_failed_targeted_sync_asks_for_a_full_sync(calls: Calls) -> None:
+    clock, patches = Clock(), []
+    worker = Worker(context(clock, patches), resource())
+    calls.fail = PersonioTransportError("Personio did not answer")
+    worker.note_changes(change("a"))
+    clock.now += timedelta(seconds=2)
+    await worker._between_full_runs()
+    assert worker.full_requested
+    assert b"Personio did not answer" in [p for p in patches if p.method == "PATCH"][-1].content
+
+
+async def test_nrt_4_quick_polls_sync_each_new_stamp_once(calls: Calls) -> None:
+    clock, patches = Clock(), []
+    settings = {"min_quick_interval_seconds": 1, "change_debounce_seconds": 0}
+    ctx = context(clock, patches)
+    ctx.settings = ctx.settings.model_copy(update=settings)
+    worker = Worker(ctx, resource(quickInterval="30s"))
+    calls.listed = {"a": "2026-03-02T08:00:00", "b": "2026-03-02T08:30:00"}
+    await worker._between_full_runs()  # polls, then serves at once (no debounce)
+    assert calls.polls == [NOW - timedelta(minutes=65)]
+    assert [c.period_ids for c in calls.targeted] == [{"a", "b"}]
+    await worker._between_full_runs()  # nothing new: no second poll yet, nothing pending
+    assert len(calls.polls) == len(calls.targeted) == 1
+    assert calls.targeted[0].source == "poll"
+    clock.now += timedelta(seconds=30)
+    calls.listed["b"] = "2026-03-02T09:00:20"
+    await worker._between_full_runs()
+    assert calls.polls[-1] == NOW - timedelta(minutes=65)  # the last poll minus the margin
+    assert [c.period_ids for c in calls.targeted] == [{"a", "b"}, {"b"}]
+    assert await worker._between_full_runs() == 30.0  # next poll
+
+
+async def test_nrt_4_no_quick_interval_no_polls(calls: Calls) -> None:
+    worker = Worker(context(Clock(), []), resource())
+    assert await worker._between_full_runs() is None
+    assert calls.polls == []
+
+
+def test_supervisor_routes_changes_to_the_known_worker_only() -> None:
+    supervisor = Supervisor(context(Clock(), []))
+    worker = Worker(supervisor.ctx, resource())
+    supervisor.workers[("hr", "team")] = worker
+    assert supervisor.note_changes("hr", "team", change("a"))
+    assert worker.pending == change("a") and worker.wake.is_set()
+    assert not supervisor.note_changes("hr", "other", change("a"))
