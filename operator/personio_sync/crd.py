@@ -221,6 +221,27 @@ class OwnershipConflict(_Status):
     owner: Annotated[str, Field(max_length=64, description="The other owner's key.")]
 
 
+class LastEvent(_Status):
+    """The last Personio webhook event the operator accepted for this resource (issue 9)."""
+
+    time: Annotated[Timestamp, Field(description="When the operator received it.")]
+    kind: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="Personio's event name, e.g. absence-period.created.",
+        ),
+    ]
+    outcome: Annotated[
+        Literal["accepted", "ignored"],
+        Field(
+            description="accepted: a sync was queued; ignored: an event kind the operator "
+            "does not act on."
+        ),
+    ]
+
+
 class PersonioSyncStatus(_Status):
     """Observed state of the sync, written only by the operator (R20)."""
 
@@ -280,6 +301,10 @@ class PersonioSyncStatus(_Status):
             "lastRun.conflicts is the exact count).",
         ),
     ] = []
+    lastEvent: Annotated[
+        LastEvent | None,
+        Field(description="The last Personio webhook event received for this resource."),
+    ] = None
 
 
 # --- pydantic JSON Schema -> Kubernetes structural OpenAPI v3 schema -----------------

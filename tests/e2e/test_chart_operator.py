@@ -162,6 +162,7 @@ def replica(release: Release, pod: str, http_port: int | None = None) -> Iterato
             env[var["name"]] = downward[var["valueFrom"]["fieldRef"]["fieldPath"]]
     if http_port is not None:
         env["PERSONIO_SYNC_HTTP_PORT"] = str(http_port)
+    env["PERSONIO_SYNC_WEBHOOK_PORT"] = "0"  # replicas share a host here, not a pod network
     log_path = release.logs / f"{pod}.log"
     with log_path.open("wb") as out:
         popen = subprocess.Popen(

@@ -24,6 +24,7 @@ from personio_sync.crd import (
     MAX_LISTED_USERS,
     MAX_PLANNED,
     ItemFailure,
+    LastEvent,
     LastRun,
     OwnershipConflict,
     PersonioSyncStatus,
@@ -175,6 +176,7 @@ def after_report(
         failures=failures(report),
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
+        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
     )
     return dump(status)
 
@@ -202,6 +204,7 @@ def after_error(
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
         **_previous_ownership(previous),
+        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
     )
     return dump(status)
 
@@ -222,6 +225,7 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
         lastRun=_previous(LastRun, previous.get("lastRun")),
         failures=_previous_failures(previous.get("failures")),
         **_previous_ownership(previous),
+        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
     )
     return dump(status)
 
@@ -271,6 +275,17 @@ def _conditions(previous: Mapping[str, Any], decided: list[Cond], stamp: Stamp) 
     return conditions.merge(
         _condition_list(previous), decided, now=stamp.now, generation=stamp.generation
     )
+
+
+def with_last_event(status: dict[str, Any], event: LastEvent | None) -> dict[str, Any]:
+    """A status to write, with the newest webhook event this process knows of: the run's
+    status was built from the resource as it was when the run began."""
+    if event is None:
+        return status
+    kept = _previous(LastEvent, status.get("lastEvent"))
+    if kept is not None and kept.time > event.time:
+        return status
+    return {**status, "lastEvent": event.model_dump(mode="json")}
 
 
 def dump(status: PersonioSyncStatus) -> dict[str, Any]:

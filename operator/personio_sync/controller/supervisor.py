@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
 from personio_sync.controller.reconcile import ident
 from personio_sync.controller.worker import Worker
@@ -60,6 +61,14 @@ class Supervisor:
             worker = self.workers.get((namespace, owner))
             if worker is not None:
                 worker.secret_seen(secret_name, version)
+
+    def note_changes(self, namespace: str, name: str, changes: Changes) -> bool:
+        """Personio changes for one resource (issue 9); False when no such resource is known."""
+        worker = self.workers.get((namespace, name))
+        if worker is None:
+            return False
+        worker.note_changes(changes)
+        return True
 
     def _retire(self, key: tuple[str, str]) -> None:
         worker = self.workers.pop(key)

@@ -24,6 +24,7 @@ from typing import Any
 
 from personio_sync.controller import reconcile
 from personio_sync.controller import status as status_mod
+from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.kube import (
     RETRY_MAX_SECONDS,
@@ -93,6 +94,7 @@ class Worker:
         self.wake = asyncio.Event()
         self.seen = reconcile.SecretSeen()
         self.secret_changed = False
+        self.personio_changed = False  # stand-in for issue 9's targeted sync: a full run
         self.cleanup_failures = 0
         self.task: asyncio.Task[None] | None = None
 
@@ -120,6 +122,11 @@ class Worker:
             seen.version = version
             self.secret_changed = True
             self.wake.set()
+
+    def note_changes(self, changes: Changes) -> None:
+        """Personio reported a change (webhook or poll): one coalesced run soon."""
+        self.personio_changed = True
+        self.wake.set()
 
     async def _loop(self) -> None:
         while True:
@@ -161,7 +168,10 @@ class Worker:
 
     def _decide(self) -> Decision:
         obs = observation(self.body, secret_changed=self.secret_changed)
-        return decide(obs, self.ctx.now())
+        decision = decide(obs, self.ctx.now())
+        if self.personio_changed and decision.reason in ("Waiting", "Scheduled", "Retry"):
+            return Decision(True, "PersonioChanged")
+        return decision
 
     async def _run(self) -> float:
         """Run if still due once a slot is free; returns when to look again."""
@@ -174,7 +184,7 @@ class Worker:
                 return 0.0  # lost the lease while queued: the loop waits for it again
             body = self.body
             log.info("%s/%s: sync started (%s)", self.namespace, self.name, decision.reason)
-            self.secret_changed = False
+            self.secret_changed = self.personio_changed = False
             allow = observation(body, secret_changed=False).consent_pending
             self.ctx.metrics.in_progress.inc()
             try:
