@@ -176,3 +176,50 @@ def test_hook_6_a_lost_delivery_is_caught_by_the_next_full_sync(
     assert owned(sandbox) == {"p-alice-1"}
     kubectl("annotate", "--overwrite", "psync", "team", "-n", namespace, f"{SYNC_NOW}=1")
     eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="synced")
+
+
+def registering(kubectl: Kubectl, ns: str, op: OperatorProcess) -> None:
+    url = op.webhook_url(ns, "team")
+    kubectl.apply(manifest(ns, interval="24h", webhook={"url": url, "register": True}))
+
+
+def webhook_state(state: str) -> Callable[[dict[str, Any]], bool]:
+    def check(body: dict[str, Any]) -> bool:
+        return bool((body.get("status") or {}).get("webhook", {}).get("state") == state)
+
+    return check
+
+
+def test_hook_7_the_operator_registers_its_webhook_and_removes_it_on_deletion(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    sandbox.personio_state.put_credential(
+        {**SEED["personio"]["credentials"][0],
+         "scopes": ["personio:persons:read", "personio:absences:read", "personio:webhooks:write"]}
+    )  # fmt: skip
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    op: OperatorProcess = start_operator(namespace)
+    registering(kubectl, namespace, op)
+    body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("Registered")(b))
+    (hook,) = sandbox.personio.webhooks.listed()
+    assert body["status"]["webhook"]["id"] == hook.id
+    assert hook.status == "ENABLED" and hook.url == op.webhook_url(namespace, "team")
+    assert hook.token == HOOK_TOKEN and "absence-period.deleted" in hook.enabled_events
+    sandbox.personio_state.put_period(period("p-alice-2", 20, 21))  # delivered by Personio
+    eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="created")
+    kubectl("delete", "psync", "team", "-n", namespace, "--wait=false")
+    eventually(lambda: sandbox.personio.webhooks.listed() == [], within=45, what="removed")
+
+
+def test_hook_7_without_the_scope_the_status_says_so_and_syncs_go_on(
+    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    op: OperatorProcess = start_operator(namespace)
+    registering(kubectl, namespace, op)
+    body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("NotPermitted")(b))
+    assert body["status"]["webhook"]["reason"] == "WebhookNotPermitted"
+    assert "personio:webhooks:write" in body["status"]["webhook"]["message"]
+    assert owned(sandbox) == {"p-alice-1"} and sandbox.personio.webhooks.listed() == []
+    reasons = kubectl("get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}")
+    assert "WebhookNotPermitted" in reasons.split()

@@ -60,6 +60,7 @@ def test_every_field_can_be_set() -> None:
         "deletionPolicy": "Delete",
         "deletionGuard": {"maxPercent": 60},
         "adoptFrom": ["0123456789ab"],
+        "webhook": {"url": "https://hooks.example/webhooks/personio/ns/s", "register": True},
     }
     spec = parse_spec(raw)
     assert spec.model_dump(mode="json") == raw

@@ -32,6 +32,7 @@ from personio_sync.crd import (
     Progress,
     RunWindow,
     UserStatus,
+    WebhookStatus,
 )
 from personio_sync.engine.report import SyncReport, UserReport
 from personio_sync.errors import SyncError, clip
@@ -177,6 +178,7 @@ def after_report(
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
         lastEvent=_previous(LastEvent, previous.get("lastEvent")),
+        webhook=_previous(WebhookStatus, previous.get("webhook")),
     )
     return dump(status)
 
@@ -205,6 +207,7 @@ def after_error(
         failures=_previous_failures(previous.get("failures")),
         **_previous_ownership(previous),
         lastEvent=_previous(LastEvent, previous.get("lastEvent")),
+        webhook=_previous(WebhookStatus, previous.get("webhook")),
     )
     return dump(status)
 
@@ -226,6 +229,7 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
         failures=_previous_failures(previous.get("failures")),
         **_previous_ownership(previous),
         lastEvent=_previous(LastEvent, previous.get("lastEvent")),
+        webhook=_previous(WebhookStatus, previous.get("webhook")),
     )
     return dump(status)
 

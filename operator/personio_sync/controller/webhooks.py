@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -29,9 +29,11 @@ from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.supervisor import Supervisor
 from personio_sync.crd import LastEvent
 from personio_sync.credentials import secret_value
+
+if TYPE_CHECKING:  # the supervisor's workers import the registration, which imports us
+    from personio_sync.controller.supervisor import Supervisor
 
 log = logging.getLogger("personio_sync.controller")
 
