@@ -33,6 +33,9 @@ from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
 log = logging.getLogger("personio_sync.controller")
 
 EVENTS = (*sorted(ABSENCE_EVENTS), "person.created", "person.deleted", "person.updated")
+NOT_PERMITTED = "WebhookNotPermitted"
+TOKEN_MISSING = "WebhookTokenMissing"
+FAILED = "WebhookFailed"
 
 
 def _client(ctx: Context, http: httpx.AsyncClient, credentials: Credentials) -> PersonioClient:
@@ -63,17 +66,14 @@ async def ensure(
         return await _write(ctx, body, None)
     token = await _token(ctx, body, spec.secretRef.name if spec else "")
     if token is None:
+        text = f"the Secret has no {TOKEN_KEY}: add it to register the Personio webhook"
+        ctx.event(body, "Warning", TOKEN_MISSING, text)
         status = WebhookStatus(
-            url=wanted.url,
-            state="TokenMissing",
-            reason="WebhookTokenMissing",
-            message=f"the Secret has no {TOKEN_KEY}: add it to register the Personio webhook",
+            url=wanted.url, state="TokenMissing", reason=TOKEN_MISSING, message=text
         )
     else:
         registration = WebhookRegistration(url=wanted.url, token=token, events=EVENTS)
-        status = await _register(ctx, credentials, registration, previous.get("id"))
-    if status.state != "Registered":
-        ctx.event(body, "Warning", status.reason, status.message)
+        status = await _register(ctx, body, credentials, registration, previous.get("id"))
     if previous == status.model_dump(mode="json", exclude_none=True):
         return None
     return await _write(ctx, body, status)
@@ -89,16 +89,22 @@ async def _token(ctx: Context, body: Mapping[str, Any], secret: str) -> str | No
 
 
 async def _register(
-    ctx: Context, credentials: Credentials, wanted: WebhookRegistration, known: str | None
+    ctx: Context,
+    body: Mapping[str, Any],
+    credentials: Credentials,
+    wanted: WebhookRegistration,
+    known: str | None,
 ) -> WebhookStatus:
     try:
         async with httpx.AsyncClient(timeout=30.0) as http:
             hook = await _upsert(_client(ctx, http, credentials), wanted, known)
     except PersonioScopeError as exc:
-        return WebhookStatus(url=wanted.url, state="NotPermitted",
-                             reason="WebhookNotPermitted", message=exc.message)  # fmt: skip
+        ctx.event(body, "Warning", NOT_PERMITTED, exc.message)
+        return WebhookStatus(url=wanted.url, state="NotPermitted", reason=NOT_PERMITTED,
+                             message=exc.message[:1024])  # fmt: skip
     except PersonioError as exc:
-        return WebhookStatus(url=wanted.url, state="Failed", reason="WebhookFailed",
+        ctx.event(body, "Warning", FAILED, exc.message)
+        return WebhookStatus(url=wanted.url, state="Failed", reason=FAILED,
                              message=exc.message[:1024])  # fmt: skip
     return WebhookStatus(id=hook.id, url=hook.url, state="Registered", reason="WebhookRegistered",
                          message="Personio delivers changes to this resource")  # fmt: skip
