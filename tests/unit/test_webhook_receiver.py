@@ -136,6 +136,8 @@ async def test_hook_1_unknown_resource_and_resource_without_token_are_404(world:
     no_token = await post(client, envelope(), path="/webhooks/personio/hr/plain")
     assert unknown.status_code == no_token.status_code == 404
     assert unknown.json() == no_token.json()  # indistinguishable from outside
+    w.resources[("hr", "bare")] = {"spec": {"secretRef": None}}  # not valid, not fatal
+    assert (await post(client, envelope(), path="/webhooks/personio/hr/bare")).status_code == 404
     assert w.noted == []
 
 

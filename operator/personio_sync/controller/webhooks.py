@@ -201,7 +201,8 @@ class WebhookReceiver:
         if (request.content_length or 0) > MAX_BODY:
             return self._answer(413, "too_large", "body too large")
         resource = self._resolve(namespace, name)
-        secret = str(((resource or {}).get("spec") or {}).get("secretRef", {}).get("name", ""))
+        ref = ((resource or {}).get("spec") or {}).get("secretRef") or {}
+        secret = str(ref.get("name") or "") if isinstance(ref, Mapping) else ""
         if resource is None or not secret:
             return self._answer(404, "unknown_resource", "no such resource")
         verdict = await self._authenticate(request, namespace, name, secret)
@@ -245,7 +246,7 @@ class WebhookReceiver:
             return self._answer(200, "ignored", "ignored")
         if not self._notify(namespace, name, changes):
             return self._answer(404, "unknown_resource", "no such resource")
-        log.info("%s/%s: webhook %s queued a sync", namespace, name, envelope.event_name)
+        log.debug("%s/%s: webhook %s queued a sync", namespace, name, envelope.event_name)
         event = LastEvent(time=received, kind=envelope.event_name, outcome="accepted")
         self._record(namespace, name, event)
         return self._answer(202, "accepted", "accepted")
