@@ -3,6 +3,7 @@ answered by an httpx mock transport that counts them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -34,12 +35,15 @@ class World:
     noted: list[tuple[str, str, Changes]] = field(default_factory=list)
     recorded: list[LastEvent] = field(default_factory=list)
     leading: bool = True
+    api_server_hangs: bool = False
     clock: float = 1000.0
 
     def kube(self) -> KubeClient:
-        def answer(request: httpx.Request) -> httpx.Response:
+        async def answer(request: httpx.Request) -> httpx.Response:
             parts = request.url.path.split("/")  # /api/v1/namespaces/{ns}/secrets/{name}
             self.secret_gets += 1
+            if self.api_server_hangs:
+                await asyncio.Event().wait()
             found = self.secrets.get((parts[4], parts[6]))
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={})
 
@@ -244,3 +248,11 @@ async def test_hook_3_redelivery_is_accepted_again_and_records_the_event(world: 
         assert (await post(client, envelope("absence-period.deleted", "p-2"))).status_code == 202
     assert len({c for _, _, c in w.noted}) == 1  # equal Changes: the worker coalesces them
     assert w.recorded[-1] == LastEvent(time=NOW, kind="absence-period.deleted", outcome="accepted")
+
+
+async def test_hook_4_an_api_server_that_hangs_is_a_503_within_personios_3_s(world: Any) -> None:
+    w, client, metrics = world
+    w.api_server_hangs = True
+    response = await post(client, envelope())
+    assert response.status_code == 503 and counted(metrics, "unavailable") == 1
+    assert w.noted == []

@@ -39,6 +39,7 @@ log = logging.getLogger("personio_sync.controller")
 
 TOKEN_KEY = "personioWebhookToken"
 MAX_BODY = 64 * 1024  # an envelope is a few hundred bytes
+LOOKUP_SECONDS = 2.0  # Personio gives up after 3 s: a slow API server is a 503 in time
 PATH = "/webhooks/personio/{namespace}/{name}"
 ABSENCE_EVENTS = frozenset(
     {
@@ -221,10 +222,11 @@ class WebhookReceiver:
     ) -> web.Response | None:
         presented = request.headers.get("Authorization", "")
         try:
-            configured = await self._tokens.token(namespace, name, secret, stale=False)
-            if configured is not None and not token_matches(presented, configured):
-                configured = await self._tokens.token(namespace, name, secret, stale=True)
-        except KubeError:  # KubeUnavailable included: Personio retries later
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                configured = await self._tokens.token(namespace, name, secret, stale=False)
+                if configured is not None and not token_matches(presented, configured):
+                    configured = await self._tokens.token(namespace, name, secret, stale=True)
+        except (KubeError, TimeoutError):  # API server away or slow: Personio retries later
             return self._answer(503, "unavailable", "cannot check the token now")
         if configured is None:  # webhooks not enabled for this resource: look absent
             return self._answer(404, "unknown_resource", "no such resource")
