@@ -247,6 +247,49 @@ class TargetedSync(_Status):
     ] = "Synced"
 
 
+class LastEvent(_Status):
+    """The last Personio webhook event the operator accepted for this resource (issue 9)."""
+
+    time: Annotated[Timestamp, Field(description="When the operator received it.")]
+    kind: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="Personio's event name, e.g. absence-period.created.",
+        ),
+    ]
+    outcome: Annotated[
+        Literal["accepted", "ignored"],
+        Field(
+            description="accepted: a sync was queued; ignored: an event kind the operator "
+            "does not act on."
+        ),
+    ]
+
+
+class WebhookStatus(_Status):
+    """The Personio webhook the operator registered for this resource (spec.webhook)."""
+
+    id: Annotated[str | None, Field(max_length=200, description="Personio's webhook id.")] = None
+    url: Annotated[str | None, Field(max_length=2048, description="Where it delivers.")] = None
+    state: Annotated[
+        Literal["Registered", "NotPermitted", "TokenMissing", "Failed"],
+        Field(description="Registered (enabled in Personio), or why it is not."),
+    ]
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=CONDITION_REASON_PATTERN,
+            description="WebhookRegistered, WebhookNotPermitted, WebhookTokenMissing or "
+            "WebhookFailed.",
+        ),
+    ]
+    message: Annotated[str, Field(max_length=1024, description="What to do about it.")] = ""
+
+
 class PersonioSyncStatus(_Status):
     """Observed state of the sync, written only by the operator (R20)."""
 
@@ -313,6 +356,14 @@ class PersonioSyncStatus(_Status):
             "lastRun.conflicts is the exact count).",
         ),
     ] = []
+    lastEvent: Annotated[
+        LastEvent | None,
+        Field(description="The last Personio webhook event received for this resource."),
+    ] = None
+    webhook: Annotated[
+        WebhookStatus | None,
+        Field(description="The self-registered Personio webhook (spec.webhook.register)."),
+    ] = None
 
 
 # --- pydantic JSON Schema -> Kubernetes structural OpenAPI v3 schema -----------------

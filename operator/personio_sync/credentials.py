@@ -98,6 +98,20 @@ def credentials_from_secret(secret: Mapping[str, Any]) -> Credentials:
     return _complete(keys.values, f"Secret {name!r}")
 
 
+def secret_value(secret: Mapping[str, Any], key: str) -> str | None:
+    """One optional key of a Secret, stripped (None: absent, empty or not valid base64)."""
+    plain = (secret.get("stringData") or {}).get(key)
+    if plain is not None:
+        return str(plain).strip() or None
+    raw = (secret.get("data") or {}).get(key)
+    if raw is None:
+        return None
+    try:
+        return _decode(key, raw, "") or None
+    except ConfigError:
+        return None
+
+
 def credentials_from_env(environ: Mapping[str, str]) -> Credentials:
     values = {key: environ.get(var, "").strip() for key, var in ENV_KEYS.items()}
     return _complete(values, "the environment", names=ENV_KEYS)

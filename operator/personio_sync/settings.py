@@ -109,6 +109,16 @@ class OperatorSettings(BaseSettings):
             "free port, for tests).",
         ),
     ] = 8080
+    webhook_port: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=65535,
+            description="PERSONIO_SYNC_WEBHOOK_PORT: port of the Personio webhook receiver "
+            "(POST /webhooks/personio/{namespace}/{name}); its own port, so exposing it to "
+            "Personio never exposes /metrics or /healthz (0 picks a free port, for tests).",
+        ),
+    ] = 8081
     instance_id: Annotated[
         str,
         Field(

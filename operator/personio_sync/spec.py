@@ -40,7 +40,9 @@ OWNER_KEY_PATTERN = r"^[0-9a-f]{12}$"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True, serialize_by_alias=True
+    )
 
 
 class SecretRef(_Model):
@@ -144,6 +146,31 @@ class DeletionGuard(_Model):
     ] = 25
 
 
+class WebhookSpec(_Model):
+    """Personio webhook self-registration (issue 9): the operator keeps one Personio
+    webhook for this resource, authenticated by the Secret's personioWebhookToken."""
+
+    url: Annotated[
+        str,
+        Field(
+            min_length=12,
+            max_length=2048,
+            pattern=r"^(https://[^\s/?#]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?)/\S*$",
+            description="The public https URL Personio delivers to, ending in "
+            "/webhooks/personio/<namespace>/<name> behind your Ingress (plain http only to "
+            "the loopback address, for local tests).",
+        ),
+    ]
+    register_: Annotated[
+        StrictBool,
+        Field(
+            alias="register",  # `register` is taken: pydantic models are ABCs
+            description="Create, update and keep enabled the Personio webhook (needs the "
+            "personio:webhooks:write scope); removed when false or when the resource is deleted.",
+        ),
+    ] = False
+
+
 class DeletionPolicy(StrEnum):
     """What deleting the resource does to the absences it wrote (R19)."""
 
@@ -229,6 +256,10 @@ class PersonioSyncSpec(_Model):
         DeletionGuard,
         Field(description="Holds back deletions that would remove a large share of absences."),
     ] = DeletionGuard()
+    webhook: Annotated[
+        WebhookSpec | None,
+        Field(description="Personio webhooks for near-real-time syncs (optional)."),
+    ] = None
     adoptFrom: Annotated[
         list[Annotated[str, Field(pattern=OWNER_KEY_PATTERN)]],
         Field(

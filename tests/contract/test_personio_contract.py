@@ -63,3 +63,29 @@ async def test_list_meta_fits_meta_object(fake: FakePersonio, relative: bool) ->
         body = (await http.get("/v2/persons?limit=1", headers=await token(http))).json()
     validate_personio("MetaObject", body["_meta"])
     assert set(body["_meta"]["links"]) == {"self", "next"}
+
+
+async def test_webhook_errors_and_list_meta_fit_the_common_components(fake: FakePersonio) -> None:
+    """/v2/webhooks is not in the vendor's files; its errors and list metadata are."""
+    fake.state.put_credential(
+        {"client_id": "hooks", "client_secret": "h", "scopes": ["personio:webhooks:write"]}
+    )
+    body = {"url": "https://hooks.example/a", "enabled_events": ["absence-period.created"]}
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        auth = await token(http, "hooks", "h")
+        listed = await http.get("/v2/webhooks", headers=auth)
+        created = await http.post("/v2/webhooks", json=body, headers=auth)
+        responses = [
+            await http.get("/v2/webhooks"),
+            await http.post("/v2/webhooks", json=body, headers=await token(http)),
+            await http.get("/v2/webhooks/nope", headers=auth),
+            await http.post("/v2/webhooks", content=b"{", headers=auth),
+            await http.post("/v2/webhooks", json=body, headers=auth),
+            await http.post("/v2/webhooks", json={**body, "url": "ftp://x"}, headers=auth),
+        ]
+    assert created.status_code == 201
+    assert [r.status_code for r in responses] == [401, 403, 404, 400, 409, 422]
+    for response in responses:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        validate_personio_error(response.json())
+    validate_personio("MetaObject", listed.json()["_meta"])

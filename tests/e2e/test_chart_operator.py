@@ -163,6 +163,7 @@ def replica(release: Release, pod: str, http_port: int | None = None) -> Iterato
     if http_port is not None:
         env["PERSONIO_SYNC_HTTP_PORT"] = str(http_port)
     env["PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS"] = "0"  # sync-now at once (FAIR-6 has a test)
+    env["PERSONIO_SYNC_WEBHOOK_PORT"] = "0"  # replicas share a host here, not a pod network
     log_path = release.logs / f"{pod}.log"
     with log_path.open("wb") as out:
         popen = subprocess.Popen(

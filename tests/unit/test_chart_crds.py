@@ -61,5 +61,12 @@ def test_r22_the_resource_has_no_url_field() -> None:
         spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
         fields = keys(spec, "spec")
         assert fields, "the CRD schema lists no spec fields"
-        offending = [f for f in fields if set(camel_words(f)) & {"url", "uri", "host", "endpoint"}]
+        offending = [
+            f
+            for f in fields
+            if set(camel_words(f)) & {"url", "uri", "host", "endpoint"}
+            # HOOK-7: where *Personio* delivers events; the operator never calls it and
+            # sends it no credential, only Personio's webhook registration (docs/rules.md).
+            and f != "spec.webhook.url"
+        ]
         assert not offending, f"R22: spec fields that name a host: {offending}"

@@ -31,7 +31,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "ha": {"replicaCount": 2},
     "servicemonitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
     "networkpolicy": {"networkPolicy": NETWORK_POLICY},
-}
+    "webhooks": {"webhooks": {"ingress": {"enabled": True, "host": "hooks.example.com",
+                                          "tls": {"secretName": "hooks-tls"}}}},
+}  # fmt: skip
 # SEC-2: the verbs the operator calls, nothing more; Secrets only by GET.
 OPERATOR_RULES = [
     {"apiGroups": ["personio-sync.dev"], "resources": ["personiosyncs"],
@@ -251,7 +253,7 @@ def test_image_by_tag_or_by_digest(
 def test_probes_hit_the_operators_health_endpoint(helm: Path, tmp_path: Path) -> None:
     docs = render(helm, tmp_path, {"operator": {"httpPort": 8181}})
     c = container(docs)
-    assert c["ports"] == [{"name": "http", "containerPort": 8181, "protocol": "TCP"}]
+    assert c["ports"][0] == {"name": "http", "containerPort": 8181, "protocol": "TCP"}
     for probe in ("livenessProbe", "readinessProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert env(docs)["PERSONIO_SYNC_HTTP_PORT"] == "8181"
@@ -323,7 +325,10 @@ def test_network_policy_allows_only_dns_api_server_and_vendors(helm: Path, tmp_p
         "2001:db8::/64",
     ]
     assert vendors["ports"] == [{"port": 443, "protocol": "TCP"}]
-    assert policy["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    assert policy["ingress"] == [
+        {"ports": [{"port": "http", "protocol": "TCP"}]},
+        {"ports": [{"port": "webhooks", "protocol": "TCP"}]},  # issue 9: Personio's deliveries
+    ]
     assert not by_kind(render(helm, tmp_path, {}), "NetworkPolicy")
 
 

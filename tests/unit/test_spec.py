@@ -62,6 +62,7 @@ def test_every_field_can_be_set() -> None:
         "deletionGuard": {"maxPercent": 60},
         "adoptFrom": ["0123456789ab"],
         "statusDetail": "Counts",
+        "webhook": {"url": "https://hooks.example/webhooks/personio/ns/s", "register": True},
     }
     spec = parse_spec(raw)
     assert spec.model_dump(mode="json") == raw

@@ -129,6 +129,8 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
 {{- end }}
 - name: PERSONIO_SYNC_HTTP_PORT
   value: {{ .Values.operator.httpPort | quote }}
+- name: PERSONIO_SYNC_WEBHOOK_PORT
+  value: {{ .Values.webhooks.port | quote }}
 {{- with .Values.operator.instanceId }}
 - name: PERSONIO_SYNC_INSTANCE_ID
   value: {{ . | quote }}

@@ -175,3 +175,12 @@ class Problem(_Model):
         if isinstance(self.error, dict):
             parts.append(str(self.error.get("message") or ""))
         return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
+class WebhookModel(_Model):
+    """A registered webhook as `/v2/webhooks` lists it (the token is never returned)."""
+
+    id: str
+    url: str
+    status: str = "DISABLED"
+    enabled_events: list[str] = []

@@ -34,6 +34,7 @@ from personio_sync.clients._personio_models import (
     PersonModel,
     Problem,
     TokenResponse,
+    WebhookModel,
 )
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, DateRange, Person
 from personio_sync.errors import (
@@ -56,6 +57,7 @@ T = TypeVar("T")
 PERSONS_PAGE_LIMIT = 50  # Personio's maximum; 51+ is a 400
 PAGE_LIMIT = 100
 SCOPES = "personio:persons:read and personio:absences:read"
+WEBHOOKS_SCOPE = "personio:webhooks:write"
 _AUTH_ERRORS = {"invalid_client", "unauthorized_client", "invalid_grant", "access_denied"}
 
 _VENDOR = Vendor(
@@ -93,6 +95,31 @@ class TokenCache:
 
 def _cache_key(base_url: str, client_id: str, client_secret: str) -> str:
     return hashlib.sha256("\0".join((base_url, client_id, client_secret)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RegisteredWebhook:
+    """A Personio webhook as Personio reports it (never with its token)."""
+
+    id: str
+    url: str
+    enabled: bool
+    events: frozenset[str]
+
+
+@dataclass(frozen=True)
+class WebhookRegistration:
+    """What the operator asks Personio to deliver, where, and with which token."""
+
+    url: str
+    token: str = field(repr=False)
+    events: tuple[str, ...]
+    description: str = "personio-sync"
+
+    def body(self) -> dict[str, object]:
+        return {"url": self.url, "description": self.description, "status": "ENABLED",
+                "auth_type": "TOKEN", "token": self.token,
+                "enabled_events": list(self.events)}  # fmt: skip
 
 
 class PersonioClient:
@@ -210,6 +237,47 @@ class PersonioClient:
             raise
         return _parse(model, body, endpoint)
 
+    # --- webhooks (issue 9; need personio:webhooks:write) --------------------------------
+
+    async def list_webhooks(self) -> list[RegisteredWebhook]:
+        endpoint = "GET /v2/webhooks"
+        page = _parse(Page, await self._call("GET", "/v2/webhooks", endpoint), endpoint)
+        return [_webhook(_parse(WebhookModel, item, endpoint)) for item in page.data]
+
+    async def create_webhook(self, wanted: WebhookRegistration) -> RegisteredWebhook:
+        endpoint = "POST /v2/webhooks"
+        body = await self._call("POST", "/v2/webhooks", endpoint, wanted.body())
+        return _webhook(_parse(WebhookModel, body, endpoint))
+
+    async def update_webhook(self, hook_id: str, wanted: WebhookRegistration) -> RegisteredWebhook:
+        endpoint = "PATCH /v2/webhooks/{id}"
+        body = await self._call("PATCH", f"/v2/webhooks/{hook_id}", endpoint, wanted.body())
+        return _webhook(_parse(WebhookModel, body, endpoint))
+
+    async def delete_webhook(self, hook_id: str) -> None:
+        """Gone already counts as deleted."""
+        await self._call("DELETE", f"/v2/webhooks/{hook_id}", "DELETE /v2/webhooks/{id}", ok=404)
+
+    async def _call(
+        self, method: str, path: str, endpoint: str, body: object = None, ok: int = 0
+    ) -> object:
+        url = httpx.URL(self._base_url + path)
+
+        def build(token: str) -> httpx.Request:
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            return httpx.Request(method, url, headers=headers, json=body)
+
+        token = await self._access_token()
+        reply = await self._sender.send(endpoint, lambda: build(token))
+        if 200 <= reply.status < 300 or reply.status == ok:
+            return reply.body
+        if reply.status == 403:
+            raise PersonioScopeError(
+                f"The Personio API credential may not call {endpoint}: grant it the scope "
+                f"{WEBHOOKS_SCOPE} to let the operator register its webhook"
+            )
+        raise _data_error(reply, endpoint)
+
     # --- paging -----------------------------------------------------------------------
 
     async def _list(
@@ -313,6 +381,12 @@ class PersonioClient:
         parsed = _parse(TokenResponse, reply.body, endpoint)
         margin = min(self._refresh_margin, parsed.expires_in / 2)
         return _Token(parsed.access_token, _now() + parsed.expires_in - margin)
+
+
+def _webhook(model: WebhookModel) -> RegisteredWebhook:
+    return RegisteredWebhook(
+        model.id, model.url, model.status == "ENABLED", frozenset(model.enabled_events)
+    )
 
 
 def _now() -> float:

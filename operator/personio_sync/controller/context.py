@@ -19,6 +19,7 @@ from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.slots import FairSlots
+from personio_sync.crd import LastEvent
 from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
 from personio_sync.settings import OperatorSettings
@@ -68,6 +69,8 @@ class Context:
     started: bool = field(default=False)
     leadership: LeaderElector | None = None  # None: standalone, nobody to defer to
     instance_id: str = ""  # part of every owner key (D-Owner); set at start
+    # The newest webhook event per resource (HOOK-6): a run's status write carries it.
+    last_events: dict[tuple[str, str], LastEvent] = field(default_factory=dict)
 
     def owner_key(self, namespace: str, name: str) -> str:
         """This installation's key for one resource (D-Owner)."""

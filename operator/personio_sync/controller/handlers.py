@@ -28,6 +28,7 @@ from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.supervisor import Supervisor
+from personio_sync.controller.webhooks import WebhookReceiver, receiver_for
 from personio_sync.settings import OperatorSettings
 from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
 
@@ -42,6 +43,7 @@ class Runtime:
     supervisor: Supervisor
     server: HealthServer
     election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
+    webhooks: WebhookReceiver | None = None
     lease_kube: KubeClient | None = None
 
 
@@ -147,6 +149,8 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     server = HealthServer(metrics, healthy=lambda: ctx.started)
     await server.start(ours.http_host, ours.http_port, sock=memo.get("http_socket"))
     rt = Runtime(ctx=ctx, supervisor=Supervisor(ctx), server=server, lease_kube=lease_kube)
+    rt.webhooks = receiver_for(ctx, rt.supervisor)
+    await rt.webhooks.start(ours.http_host, ours.webhook_port)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="leader election")
     memo.runtime = rt
@@ -157,6 +161,8 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 async def stop(memo: Any, **_: Any) -> None:
     """Workers first (no write after this), then hand the Lease over at once."""
     rt = runtime(memo)
+    if rt.webhooks is not None:
+        await rt.webhooks.close()
     await rt.supervisor.stop()
     if rt.election is not None and rt.ctx.leadership is not None:
         rt.election.cancel()

@@ -75,6 +75,13 @@ class Metrics:
             LABELS,
             registry=r,
         )
+        self.webhook_events = Counter(
+            "personio_sync_webhook_events",
+            "Personio webhook deliveries by outcome (accepted, ignored, unauthorized, "
+            "unknown_resource, malformed, too_large, not_leader, unavailable).",
+            ("outcome",),  # never the URL's namespace/name: callers choose those freely
+            registry=r,
+        )
         self.in_progress = Gauge(
             "personio_sync_runs_in_progress", "Runs executing right now.", registry=r
         )

@@ -284,6 +284,7 @@ async def _write(
 ) -> dict[str, Any] | None:
     """The run's outcome, retried until the API server answers (KUBE-2)."""
     namespace, name = ident(body)
+    new_status = status_mod.with_last_event(new_status, ctx.last_events.get((namespace, name)))
     return await until_answered(
         lambda: ctx.kube.replace_status(namespace, name, new_status), sleep=ctx.sleep
     )

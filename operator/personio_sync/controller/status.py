@@ -24,6 +24,7 @@ from personio_sync.crd import (
     MAX_LISTED_USERS,
     MAX_PLANNED,
     ItemFailure,
+    LastEvent,
     LastRun,
     OwnershipConflict,
     PersonioSyncStatus,
@@ -32,6 +33,7 @@ from personio_sync.crd import (
     RunWindow,
     TargetedSync,
     UserStatus,
+    WebhookStatus,
 )
 from personio_sync.engine.report import SyncReport, UserReport
 from personio_sync.errors import SyncError, clip
@@ -213,6 +215,8 @@ def after_report(
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
         lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
+        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
+        webhook=_previous(WebhookStatus, previous.get("webhook")),
     )
     return dump(status, lists=lists)
 
@@ -242,6 +246,8 @@ def after_error(
         failures=_previous_failures(previous.get("failures")),
         lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
         **_previous_ownership(previous),
+        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
+        webhook=_previous(WebhookStatus, previous.get("webhook")),
     )
     return dump(status, lists=lists)
 
@@ -263,6 +269,8 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp, lists: bool = True) 
         failures=_previous_failures(previous.get("failures")),
         lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
         **_previous_ownership(previous),
+        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
+        webhook=_previous(WebhookStatus, previous.get("webhook")),
     )
     return dump(status, lists=lists)
 
@@ -312,6 +320,17 @@ def _conditions(previous: Mapping[str, Any], decided: list[Cond], stamp: Stamp) 
     return conditions.merge(
         _condition_list(previous), decided, now=stamp.now, generation=stamp.generation
     )
+
+
+def with_last_event(status: dict[str, Any], event: LastEvent | None) -> dict[str, Any]:
+    """A status to write, with the newest webhook event this process knows of: the run's
+    status was built from the resource as it was when the run began."""
+    if event is None:
+        return status
+    kept = _previous(LastEvent, status.get("lastEvent"))
+    if kept is not None and kept.time > event.time:
+        return status
+    return {**status, "lastEvent": event.model_dump(mode="json")}
 
 
 def dump(status: PersonioSyncStatus, *, lists: bool = True) -> dict[str, Any]:

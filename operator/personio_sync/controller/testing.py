@@ -49,6 +49,7 @@ class OperatorProcess:
         extra_args: list[str] | None = None,
     ) -> None:
         self.port = free_port()
+        self.webhook_port = free_port()
         self.log_path = log_path
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PERSONIO_SYNC_")},
@@ -59,6 +60,7 @@ class OperatorProcess:
             "PERSONIO_SYNC_HTTP_PORT": str(self.port),
             # Tests annotate sync-now right after a run; FAIR-6's spacing has its own test.
             "PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS": "0",
+            "PERSONIO_SYNC_WEBHOOK_PORT": str(self.webhook_port),
             **(env or {}),
         }
         scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
@@ -69,6 +71,10 @@ class OperatorProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def webhook_url(self, namespace: str, name: str) -> str:
+        """Where Personio delivers events for one resource (issue 9)."""
+        return f"http://127.0.0.1:{self.webhook_port}/webhooks/personio/{namespace}/{name}"
 
     def start(self, timeout: float = 60.0) -> OperatorProcess:
         with self.log_path.open("ab") as out:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from personio_sync.controller import changesync, reconcile
+from personio_sync.controller import changesync, reconcile, registration
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
@@ -236,6 +236,7 @@ class Worker:
                 self.ctx.metrics.in_progress.dec()
         if written is not None:
             self.observe(written)
+        await registration.after_run(self.ctx, self.body, self.seen)  # spec.webhook (issue 9)
         await self._acknowledge(body)
         return 0.0
 
@@ -360,7 +361,9 @@ class Worker:
 
     async def _align_finalizer(self) -> bool:
         """Our finalizer exists exactly while deletionPolicy is Delete (R19). True: patched."""
-        want = (self.body.get("spec") or {}).get("deletionPolicy") == "Delete"
+        spec = self.body.get("spec") or {}
+        webhook = (spec.get("webhook") or {}).get("register") is True  # removed on deletion
+        want = spec.get("deletionPolicy") == "Delete" or webhook
         patch = finalizer_patch(self.body, FINALIZER, want)
         if patch is None:
             return False
@@ -375,6 +378,7 @@ class Worker:
     async def _finalize(self) -> float | None:
         if FINALIZER not in ((self.body.get("metadata") or {}).get("finalizers") or []):
             return None  # not ours to hold; the DELETED event retires this worker
+        await registration.on_delete(self.ctx, self.body, self.seen)
         try:
             await reconcile.clean_up(self.ctx, self.body, self.seen)
         except SyncError as exc:

@@ -58,6 +58,22 @@ class PersonioKnobs(Knobs):
         description="Serve at most N items of that list in all and claim it ends there: "
         "an empty (0) or cut-short list answered with 200, as in a vendor glitch.",
     )
+    # Webhook delivery (fakes/personio/webhooks.py); Personio's timings by default.
+    webhook_timeout_s: float = Field(3.0, gt=0, description="Acknowledgement deadline.")
+    webhook_fast_retries: int = Field(2, ge=0, le=2, description="Fast retries per attempt.")
+    webhook_fast_retry_delay_s: float = Field(1.0, ge=0)
+    webhook_retry_delays_s: list[float] = Field(
+        default_factory=lambda: [60.0, 300.0, 1800.0, 7200.0, 86400.0],
+        max_length=5,
+        description="Pause before attempts 2..6 (Personio retries for up to 3 days).",
+    )
+    webhook_drop_rate: float = Field(0.0, ge=0, le=1, description="Share of deliveries lost.")
+    webhook_delay_ms: float = Field(0.0, ge=0, description="Delay before the first request.")
+    webhook_duplicate: bool = Field(False, description="Deliver every event twice.")
+    webhook_reorder_window_ms: float = Field(
+        0.0, ge=0, description="Collect deliveries this long, then send them newest first."
+    )
+    webhook_seed: int = Field(0, description="Seed of the drop decision (reproducible).")
 
 
 class AworkKnobs(Knobs):

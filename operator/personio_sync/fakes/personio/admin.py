@@ -9,10 +9,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from personio_sync.fakes.personio.state import PersonioState
+from personio_sync.fakes.personio.webhooks import WebhookBook
 from personio_sync.fakes.server import ADMIN, admin_body, json_response
 
 
-def routes(state: PersonioState) -> list[web.RouteDef]:
+def routes(state: PersonioState, hooks: WebhookBook) -> list[web.RouteDef]:
     async def put_period(request: web.Request) -> web.Response:
         return json_response(state.put_period(await admin_body(request)).model_dump(mode="json"))
 
@@ -57,6 +58,14 @@ def routes(state: PersonioState) -> list[web.RouteDef]:
         state.expire_tokens()
         return json_response({"ok": True})
 
+    async def delete_person(request: web.Request) -> web.Response:
+        state.delete_person(request.match_info["id"])
+        return json_response({"ok": True})
+
+    async def deliveries(request: web.Request) -> web.Response:
+        """Every webhook delivery request (and dropped delivery), oldest first."""
+        return json_response([a.wire() for a in hooks.activity_of()])
+
     periods = f"{ADMIN}/absence-periods"
     return [
         web.put(periods, put_period),
@@ -67,6 +76,8 @@ def routes(state: PersonioState) -> list[web.RouteDef]:
         web.delete(f"{periods}/{{id}}", cancel),
         web.post(f"{ADMIN}/persons", add_person),
         web.post(f"{ADMIN}/persons/{{id}}/email", set_email),
+        web.delete(f"{ADMIN}/persons/{{id}}", delete_person),
+        web.get(f"{ADMIN}/webhooks/deliveries", deliveries),
         web.put(f"{ADMIN}/absence-types", put_type),
         web.put(f"{ADMIN}/credentials", put_credential),
         web.delete(f"{ADMIN}/credentials/{{client_id}}", remove_credential),

@@ -7,6 +7,7 @@ x-ratelimit-* headers and 429 without Retry-After.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,12 +16,13 @@ from typing import Any
 from aiohttp import web
 
 from personio_sync.fakes.knobs import PersonioKnobs
-from personio_sync.fakes.personio import admin
+from personio_sync.fakes.personio import admin, webhook_routes
 from personio_sync.fakes.personio.models import ABSENCES_SCOPE, PERSONS_SCOPE, Credential
 from personio_sync.fakes.personio.paging import envelope, filters_of, page, parse_limit
 from personio_sync.fakes.personio.problems import fail, oauth_error, problem
 from personio_sync.fakes.personio.query import PeriodFilter, PersonFilter, check_known
 from personio_sync.fakes.personio.state import PersonioState
+from personio_sync.fakes.personio.webhooks import Dispatcher, WebhookBook
 from personio_sync.fakes.personio.wire import period_json, person_json, type_json
 from personio_sync.fakes.ratelimit import TokenBucket
 from personio_sync.fakes.server import FakeServer, json_response
@@ -36,7 +38,22 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._buckets: dict[str, TokenBucket] = {}
+        self.webhooks = WebhookBook()
+        self.dispatcher = Dispatcher(self.webhooks, lambda: self.knobs)
         super().__init__(*args, **kwargs)
+        self.state.listeners.append(self.dispatcher.emit)
+
+    async def start(self) -> None:
+        await super().start()
+        self.dispatcher.attach(asyncio.get_running_loop())
+
+    async def stop(self) -> None:
+        await self.dispatcher.close()
+        await super().stop()
+
+    def reset(self) -> None:
+        super().reset()
+        self.webhooks.clear()
 
     def _reset_limits(self) -> None:
         self._buckets.clear()
@@ -56,10 +73,11 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
             web.get("/v2/absence-types/{id}", self._type),
             web.get("/v2/absence-periods", self._periods),
             web.get("/v2/absence-periods/{id}", self._period),
+            *webhook_routes.routes(self.webhooks, self._authorize_any),
         ]
 
     def _admin_routes(self) -> list[web.RouteDef]:
-        return admin.routes(self.state)
+        return admin.routes(self.state, self.webhooks)
 
     def _error(self, status: int, detail: str, path: str) -> web.Response:
         if status == 404:
@@ -139,6 +157,16 @@ class FakePersonio(FakeServer[PersonioState, PersonioKnobs]):
         if scope not in token.scopes:
             fail(403)
         return cred
+
+    def _authorize_any(self, request: web.Request, scopes: tuple[str, ...]) -> None:
+        """401 without a valid token, 403 unless it carries one of `scopes`."""
+        header = request.headers.get("Authorization", "")
+        kind, _, value = header.partition(" ")
+        found = self.state.lookup_token(value.strip()) if kind.lower() == "bearer" else None
+        if found is None:
+            fail(401)
+        if not set(scopes) & set(found[0].scopes):
+            fail(403)
 
     # -- lists ----------------------------------------------------------------------------
 

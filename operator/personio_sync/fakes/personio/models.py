@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 PERSONS_SCOPE = "personio:persons:read"
 ABSENCES_SCOPE = "personio:absences:read"
 ALL_SCOPES = [PERSONS_SCOPE, ABSENCES_SCOPE]
+WEBHOOKS_WRITE_SCOPE = "personio:webhooks:write"
+WEBHOOKS_READ_SCOPE = "personio:webhooks:read"
 
 HalfType = Literal["FIRST_HALF", "SECOND_HALF"] | None
 Status = Literal["APPROVED", "PENDING", "REJECTED"]

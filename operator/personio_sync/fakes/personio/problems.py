@@ -33,6 +33,8 @@ DEFAULTS: dict[int, tuple[str, str, str]] = {
         "existed in our system.",
         "common.requested_resource_not_found",
     ),
+    409: ("Conflict", "The resource already exists.", "common.conflict"),
+    422: ("Unprocessable Entity", "The request could not be processed.", "common.unprocessable"),
     405: ("Method Not Allowed", "The method is not allowed here.", "common.method_not_allowed"),
     429: ("Too Many Requests", "Rate limit exceeded. Retry later.", "common.too_many_requests"),
     500: (

@@ -51,6 +51,9 @@ class PersonioState:
         self.periods: dict[str, AbsencePeriod] = {}
         self._tokens: dict[str, Token] = {}
         self._cache: dict[Hashable, tuple[int, list[Any], list[str]]] = {}
+        # Called with (event name, id) on every change a Personio webhook reports; kept
+        # across `load` (the server's webhook dispatcher subscribes once).
+        self.listeners: list[Callable[[str, str], None]] = []
 
     # -- seed ---------------------------------------------------------------------------
 
@@ -79,6 +82,10 @@ class PersonioState:
     def _changed(self) -> None:
         self.revision += 1
         self._cache.clear()
+
+    def _emit(self, event_name: str, record_id: str) -> None:
+        for listener in list(self.listeners):
+            listener(event_name, record_id)
 
     # -- auth ---------------------------------------------------------------------------
 
@@ -159,8 +166,10 @@ class PersonioState:
     def add_person(self, data: Mapping[str, Any] | Person) -> Person:
         person = Person.model_validate(data)
         with self._lock:
+            known = person.id in self.persons
             self.persons[person.id] = person
             self._changed()
+        self._emit("person.updated" if known else "person.created", person.id)
         return person
 
     def set_person_email(self, person_id: str, email: str | None) -> Person:
@@ -168,6 +177,7 @@ class PersonioState:
             person = self.persons[person_id].model_copy(update={"email": email})
             self.persons[person_id] = person
             self._changed()
+        self._emit("person.updated", person_id)
         return person
 
     def put_absence_type(self, data: Mapping[str, Any] | AbsenceType) -> AbsenceType:
@@ -187,7 +197,15 @@ class PersonioState:
             period.updated_at = None
             stored = self._store_period(period)
             self._changed()
+        for event in _period_events(old, stored):
+            self._emit(event, stored.id)
         return stored
+
+    def delete_person(self, person_id: str) -> None:
+        with self._lock:
+            del self.persons[person_id]
+            self._changed()
+        self._emit("person.deleted", person_id)
 
     def move_period(
         self,
@@ -197,10 +215,14 @@ class PersonioState:
     ) -> AbsencePeriod:
         start = Moment.model_validate(starts_from)
         end = None if ends_at is None else Moment.model_validate(ends_at)
-        return self._update(period_id, starts_from=start, ends_at=end)
+        moved = self._update(period_id, starts_from=start, ends_at=end)
+        self._emit("absence-period.updated.timerange", period_id)  # even if unchanged [S24]
+        return moved
 
     def set_status(self, period_id: str, status: Status) -> AbsencePeriod:
-        return self._update(period_id, status=status)
+        updated = self._update(period_id, status=status)
+        self._emit("absence-period.updated.status", period_id)
+        return updated
 
     def approve(self, period_id: str) -> AbsencePeriod:
         return self.set_status(period_id, "APPROVED")
@@ -213,6 +235,7 @@ class PersonioState:
         with self._lock:
             del self.periods[period_id]
             self._changed()
+        self._emit("absence-period.deleted", period_id)
 
     def _update(self, period_id: str, **changes: Any) -> AbsencePeriod:
         with self._lock:
@@ -228,3 +251,16 @@ class PersonioState:
         )
         self.periods[period.id] = period
         return period
+
+
+def _period_events(old: AbsencePeriod | None, new: AbsencePeriod) -> list[str]:
+    """What Personio reports for a put: created, or which of time range and status moved
+    (other edits, such as the comment, report nothing)."""
+    if old is None:
+        return ["absence-period.created"]
+    events = []
+    if (old.starts_from, old.ends_at) != (new.starts_from, new.ends_at):
+        events.append("absence-period.updated.timerange")
+    if old.status != new.status:
+        events.append("absence-period.updated.status")
+    return events

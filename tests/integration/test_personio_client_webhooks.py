@@ -1,0 +1,58 @@
+"""HOOK-7: the Personio client's webhook calls against the fake Personio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from personio_sync.clients.personio import PersonioClient, WebhookRegistration
+from personio_sync.errors import PersonioScopeError
+from personio_sync.fakes import FakePersonio
+
+READ = ["personio:persons:read", "personio:absences:read"]
+SEED: dict[str, Any] = {
+    "personio": {
+        "credentials": [
+            {"client_id": "hooks", "client_secret": "h-secret",
+             "scopes": [*READ, "personio:webhooks:write"]},
+            {"client_id": "plain", "client_secret": "p-secret", "scopes": READ},
+        ]
+    }
+}  # fmt: skip
+WANTED = WebhookRegistration(
+    url="https://hooks.example/webhooks/personio/hr/acme",
+    token="Bearer tok-1",
+    events=("absence-period.created", "absence-period.deleted"),
+)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakePersonio]:
+    async with FakePersonio(SEED) as server:
+        yield server
+
+
+async def test_hook_7_create_list_update_delete(fake: FakePersonio) -> None:
+    async with httpx.AsyncClient() as http:
+        client = PersonioClient(http, fake.url, "hooks", "h-secret", max_retries=0)
+        created = await client.create_webhook(WANTED)
+        assert created.enabled and created.events == set(WANTED.events)
+        assert fake.webhooks.get(created.id).token == "Bearer tok-1"  # type: ignore[union-attr]
+        assert [h.id for h in await client.list_webhooks()] == [created.id]
+        rotated = WebhookRegistration(url=WANTED.url, token="tok-2", events=WANTED.events)
+        await client.update_webhook(created.id, rotated)
+        assert fake.webhooks.get(created.id).token == "tok-2"  # type: ignore[union-attr]
+        await client.delete_webhook(created.id)
+        await client.delete_webhook(created.id)  # gone already: fine
+        assert await client.list_webhooks() == []
+
+
+async def test_hook_7_without_the_scope_names_it(fake: FakePersonio) -> None:
+    async with httpx.AsyncClient() as http:
+        client = PersonioClient(http, fake.url, "plain", "p-secret", max_retries=0)
+        with pytest.raises(PersonioScopeError, match="personio:webhooks:write") as caught:
+            await client.create_webhook(WANTED)
+    assert "tok-1" not in str(caught.value) and "tok-1" not in repr(WANTED)

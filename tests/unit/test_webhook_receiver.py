@@ -1,0 +1,258 @@
+"""The webhook receiver (HOOK-1..HOOK-5) over real HTTP, with the API server's Secret GETs
+answered by an httpx mock transport that counts them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import kopf
+import pytest
+
+from personio_sync.controller.changes import Changes
+from personio_sync.controller.kube import KubeClient
+from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.webhooks import MAX_BODY, TokenCache, WebhookReceiver
+from personio_sync.crd import LastEvent
+
+TOKEN = "hook-token-6f1d2a"
+NOW = datetime(2026, 6, 1, 8, 15, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    """What the receiver sees: resources, their Secrets, and what it did."""
+
+    resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    secret_gets: int = 0
+    noted: list[tuple[str, str, Changes]] = field(default_factory=list)
+    recorded: list[LastEvent] = field(default_factory=list)
+    leading: bool = True
+    api_server_hangs: bool = False
+    clock: float = 1000.0
+
+    def kube(self) -> KubeClient:
+        async def answer(request: httpx.Request) -> httpx.Response:
+            parts = request.url.path.split("/")  # /api/v1/namespaces/{ns}/secrets/{name}
+            self.secret_gets += 1
+            if self.api_server_hangs:
+                await asyncio.Event().wait()
+            found = self.secrets.get((parts[4], parts[6]))
+            return httpx.Response(200, json=found) if found else httpx.Response(404, json={})
+
+        async def login() -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server="https://kube.test", insecure=True)
+
+        return KubeClient(login, transport=httpx.MockTransport(answer))
+
+    def add(self, ns: str, name: str, token: str | None, *, b64: bool = True) -> None:
+        self.resources[(ns, name)] = {"spec": {"secretRef": {"name": f"{name}-creds"}}}
+        data = {} if token is None else {"personioWebhookToken": token}
+        if b64:
+            data = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        key = "data" if b64 else "stringData"
+        self.secrets[(ns, f"{name}-creds")] = {"metadata": {"resourceVersion": "7"}, key: data}
+
+    def notify(self, ns: str, name: str, changes: Changes) -> bool:
+        if (ns, name) not in self.resources:
+            return False
+        self.noted.append((ns, name, changes))
+        return True
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[tuple[World, httpx.AsyncClient, Metrics]]:
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    kube = w.kube()
+    metrics = Metrics()
+    receiver = WebhookReceiver(
+        resolve=lambda ns, name: w.resources.get((ns, name)),
+        notify=w.notify,
+        tokens=TokenCache(kube, refresh_seconds=5.0, clock=lambda: w.clock),
+        metrics=metrics,
+        leading=lambda: w.leading,
+        record=lambda ns, name, event: w.recorded.append(event),
+        now=lambda: NOW,
+    )
+    port = await receiver.start("127.0.0.1", 0)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        yield w, client, metrics
+    await receiver.stop()
+    await kube.close()
+
+
+def envelope(event: str = "absence-period.created", pid: Any = "p-1") -> dict[str, Any]:
+    return {
+        "company_id": "12345",
+        "event_name": event,
+        "occurred_at": "2026-06-01T08:14:58Z",
+        "payload": {"id": pid},
+        "meta": {},
+    }
+
+
+async def post(
+    client: httpx.AsyncClient,
+    body: Any,
+    *,
+    token: str | None = TOKEN,
+    path: str = "/webhooks/personio/hr/acme",
+) -> httpx.Response:
+    headers = {} if token is None else {"Authorization": token}
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return await client.post(path, content=content, headers=headers)
+
+
+def counted(metrics: Metrics, outcome: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "personio_sync_webhook_events_total", {"outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_hook_1_the_secret_token_is_accepted_with_or_without_bearer(world: Any) -> None:
+    w, client, metrics = world
+    assert (await post(client, envelope())).status_code == 202
+    assert (await post(client, envelope(), token=f"Bearer {TOKEN}")).status_code == 202
+    assert len(w.noted) == 2 and counted(metrics, "accepted") == 2
+
+
+async def test_hook_1_wrong_or_missing_token_is_401_and_nothing_is_queued(world: Any) -> None:
+    w, client, metrics = world
+    assert (await post(client, envelope(), token="Bearer nope")).status_code == 401
+    assert (await post(client, envelope(), token=None)).status_code == 401
+    assert (await post(client, envelope(), token=TOKEN[:-1])).status_code == 401
+    assert w.noted == [] and w.recorded == [] and counted(metrics, "unauthorized") == 3
+
+
+async def test_hook_1_unknown_resource_and_resource_without_token_are_404(world: Any) -> None:
+    w, client, _ = world
+    w.add("hr", "plain", None)
+    unknown = await post(client, envelope(), path="/webhooks/personio/hr/ghost")
+    no_token = await post(client, envelope(), path="/webhooks/personio/hr/plain")
+    assert unknown.status_code == no_token.status_code == 404
+    assert unknown.json() == no_token.json()  # indistinguishable from outside
+    w.resources[("hr", "bare")] = {"spec": {"secretRef": None}}  # not valid, not fatal
+    assert (await post(client, envelope(), path="/webhooks/personio/hr/bare")).status_code == 404
+    assert w.noted == []
+
+
+async def test_hook_1_string_data_token_works_too(world: Any) -> None:
+    w, client, _ = world
+    w.add("hr", "plain", "s3cret-hook", b64=False)
+    path = "/webhooks/personio/hr/plain"
+    assert (await post(client, envelope(), token="s3cret-hook", path=path)).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        {"event_name": "absence-period.created"},
+        {"event_name": "absence-period.created", "payload": {}},
+        {"event_name": "", "payload": {"id": "p"}},
+        {"event_name": "absence-period.created", "payload": {"id": "x" * 201}},
+        {"event_name": "absence-period.created", "payload": {"id": "p"}, "occurred_at": "soon"},
+    ],
+)
+async def test_hook_2_malformed_envelope_is_400_and_queues_nothing(world: Any, body: Any) -> None:
+    w, client, _ = world
+    response = await post(client, body)
+    assert response.status_code == 400
+    assert w.noted == [] and w.recorded == []
+
+
+async def test_hook_2_oversized_body_is_413(world: Any) -> None:
+    w, client, metrics = world
+    big = envelope()
+    big["meta"] = {"pad": "x" * MAX_BODY}
+    assert (await post(client, big)).status_code == 413
+    assert w.noted == [] and counted(metrics, "too_large") == 1
+
+
+async def test_hook_3_events_name_periods_or_persons_and_nothing_else(world: Any) -> None:
+    w, client, _ = world
+    for event in (
+        "absence-period.created",
+        "absence-period.updated.timerange",
+        "absence-period.updated.status",
+        "absence-period.deleted",
+    ):
+        assert (await post(client, envelope(event, "p-9"))).status_code == 202
+    for event in ("person.updated", "employment.terminated"):
+        assert (await post(client, envelope(event, 4567))).status_code == 202
+    changes = [c for _, _, c in w.noted]
+    assert all(c.period_ids == {"p-9"} and not c.person_ids for c in changes[:4])
+    assert all(c.person_ids == {"4567"} and not c.period_ids for c in changes[4:])
+    assert {c.source for c in changes} == {"webhook"} and not any(c.full for c in changes)
+    assert changes[0].detected_at == datetime(2026, 6, 1, 8, 14, 58, tzinfo=UTC)
+
+
+async def test_hook_3_unknown_events_are_acknowledged_and_ignored(world: Any) -> None:
+    w, client, metrics = world
+    response = await post(client, envelope("document.created", "d-1"))
+    assert response.status_code == 200 and w.noted == []
+    assert w.recorded == [LastEvent(time=NOW, kind="document.created", outcome="ignored")]
+    assert counted(metrics, "ignored") == 1
+
+
+async def test_hook_4_secret_is_read_once_then_cached(world: Any) -> None:
+    w, client, _ = world
+    for _ in range(5):
+        assert (await post(client, envelope())).status_code == 202
+    assert w.secret_gets == 1
+
+
+async def test_hook_4_a_flood_of_wrong_tokens_reads_the_secret_once_per_refresh(
+    world: Any,
+) -> None:
+    w, client, _ = world
+    await post(client, envelope())
+    for _ in range(20):
+        assert (await post(client, envelope(), token="guess")).status_code == 401
+    assert w.secret_gets == 1  # within refresh_seconds of the last read
+    w.clock += 6
+    await post(client, envelope(), token="guess")
+    assert w.secret_gets == 2
+
+
+async def test_hook_4_a_rotated_token_is_picked_up_by_its_first_delivery(world: Any) -> None:
+    w, client, _ = world
+    await post(client, envelope())
+    w.add("hr", "acme", "rotated-token-2b")
+    w.clock += 6
+    assert (await post(client, envelope(), token="rotated-token-2b")).status_code == 202
+    assert (await post(client, envelope())).status_code == 401  # the old one no longer
+
+
+async def test_hook_5_a_standby_asks_personio_to_retry(world: Any) -> None:
+    w, client, metrics = world
+    w.leading = False
+    assert (await post(client, envelope())).status_code == 503
+    assert w.noted == [] and counted(metrics, "not_leader") == 1
+    assert (await post(client, envelope(), token="guess")).status_code == 401  # auth first
+
+
+async def test_hook_3_redelivery_is_accepted_again_and_records_the_event(world: Any) -> None:
+    w, client, _ = world
+    for _ in range(3):
+        assert (await post(client, envelope("absence-period.deleted", "p-2"))).status_code == 202
+    assert len({c for _, _, c in w.noted}) == 1  # equal Changes: the worker coalesces them
+    assert w.recorded[-1] == LastEvent(time=NOW, kind="absence-period.deleted", outcome="accepted")
+
+
+async def test_hook_4_an_api_server_that_hangs_is_a_503_within_personios_3_s(world: Any) -> None:
+    w, client, metrics = world
+    w.api_server_hangs = True
+    response = await post(client, envelope())
+    assert response.status_code == 503 and counted(metrics, "unavailable") == 1
+    assert w.noted == []
