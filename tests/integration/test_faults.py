@@ -23,7 +23,6 @@ from runner_helpers import (
     awork_writes,
     clear_journals,
     day_period,
-    eventually,
     expected_rows,
     fast_clients,
     http_timeout_for,
@@ -33,6 +32,7 @@ from runner_helpers import (
     sync,
 )
 
+from personio_sync.devtools.polling import eventually_async
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import (
     AworkAuthError,
@@ -98,6 +98,8 @@ def inject(
 
 
 def faulted(sandbox: Sandbox) -> list[str]:
+    """Faults journaled so far. A fake journals a held (`timeout`) request only once it
+    notices that the client gave up, which may be after the client has moved on: poll."""
     entries = sandbox.personio.journal.entries() + sandbox.awork.journal.entries()
     return [e.fault for e in entries if e.fault]
 
@@ -150,7 +152,7 @@ async def test_r15_transient_read_fault_is_retried_inside_the_run(
 
     report = await run(demo)
 
-    await eventually(lambda: faulted(demo) == [kind] * times)
+    await eventually_async(lambda: faulted(demo) == [kind] * times, within=5, interval=0.01)
     assert report.actions.created == 7 and report.actions.failed == 0
     assert owned_rows(demo) == expected_rows(demo)
     await assert_converges(demo, writes=0)
@@ -201,7 +203,9 @@ async def test_r15_transient_write_fault_is_retried_inside_the_run(
 
     acts = report.actions
     assert (acts.created, acts.updated, acts.deleted, acts.failed) == (1, 1, 1, 0)
-    await eventually(lambda: faulted(demo) == [kind] * (1 if kind == "timeout" else 2))
+    await eventually_async(
+        lambda: faulted(demo) == [kind] * (1 if kind == "timeout" else 2), within=5, interval=0.01
+    )
     assert owned_rows(demo) == expected_rows(demo)
     await assert_converges(demo, writes=0)
     assert writes == 3
@@ -248,7 +252,8 @@ async def test_d_once_stalled_create_answers_leave_no_duplicate_in_the_same_run(
 
     report = await run(demo)
 
-    await eventually(lambda: faulted(demo) == ["lost_answer"] * 2)  # journaled on give-up
+    lost_twice = lambda: faulted(demo) == ["lost_answer"] * 2  # noqa: E731 (journaled on give-up)
+    await eventually_async(lost_twice, within=5, interval=0.01)
     assert report.actions.created == len(owned_rows(demo)) == 7
     await assert_converges(demo, writes=0)
 
