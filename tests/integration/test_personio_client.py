@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from clients_helpers import PersonioFactory, credential, person
+from clients_helpers import FAST, PersonioFactory, Sleeps, credential, person
 
 from personio_sync.clients import PersonioClient, TokenCache
 from personio_sync.devtools.polling import eventually_async
@@ -271,16 +271,19 @@ async def test_r23_missing_scope(
 async def test_r15_429_waits_at_least_one_second(
     personio_fake: FakePersonio, make_personio: PersonioFactory
 ) -> None:
-    """R15: Personio's 429 has no Retry-After; the client waits ≥ 1 s (the default) and retries."""
-    client = make_personio(rate_limit_wait=1.0)
+    """R15: Personio's 429 has no Retry-After; the client waits ≥ 1 s (the default floor
+    plus back-off) and retries. The wait is recorded, not slept."""
+    sleeps = Sleeps()
+    client = make_personio(rate_limit_wait=1.0, sleep=sleeps)
     personio_fake.inject({"kind": "rate_limit", "path_prefix": "/v2/persons", "times": 1})
 
     assert len(await client.list_persons()) == 3
 
     first, second = requests_to(personio_fake, "/v2/persons")
     assert (first.status, second.status) == (429, 200)
-    assert second.at - first.at >= 1.0
-    assert client.stats.rate_limited == 1 and client.stats.rate_limit_wait_seconds >= 1.0
+    [waited] = sleeps.delays  # one wait, between the 429 and the retry
+    assert 1.0 <= waited <= 1.0 + FAST["backoff_max"]
+    assert client.stats.rate_limited == 1 and client.stats.rate_limit_wait_seconds == waited
 
 
 async def test_429_outlasting_retries(

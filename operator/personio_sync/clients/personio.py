@@ -23,7 +23,7 @@ from typing import TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from personio_sync.clients._http import MAX_PAGES, Backoff, Reply, RetryingSender, Vendor
+from personio_sync.clients._http import MAX_PAGES, Backoff, Reply, RetryingSender, Sleep, Vendor
 from personio_sync.clients._personio_models import (
     AbsencePeriodModel,
     AbsenceTypeModel,
@@ -108,6 +108,7 @@ class PersonioClient:
         rate_limit_wait: float = 1.0,
         token_refresh_margin: float = 60.0,
         tokens: TokenCache | None = None,
+        sleep: Sleep = asyncio.sleep,  # between retries
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = httpx.URL(self._base_url)
@@ -121,6 +122,7 @@ class PersonioClient:
             max_retries=max_retries,
             backoff=Backoff(base=backoff_base, cap=backoff_max),
             rate_limit_wait=self._wait_after_429,
+            sleep=sleep,
         )
         self.stats = self._sender.stats
         self._tokens = tokens if tokens is not None else TokenCache()
