@@ -11,10 +11,11 @@ import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
-from controller_fakes import Kube, Syncs, context, now, resource
+from controller_fakes import Kube, Syncs, context, now, resource, wall_clock
 
 from personio_sync.controller import reconcile
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
@@ -88,7 +89,18 @@ async def test_r17_a_new_resource_runs_at_once_then_every_interval(
     setup = await start(started, monkeypatch)
     await asyncio.sleep(2 * HOUR + 1)
     assert setup.syncs.times == pytest.approx([0.0, HOUR, 2 * HOUR], abs=0.2)
-    assert MAX_SLEEP < HOUR  # it re-checked several times in between without running
+
+
+async def test_r17_a_wall_clock_jump_is_noticed_within_max_sleep(
+    started: list[Setup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No event comes when the wall clock jumps an hour ahead: the worker's periodic
+    re-check (every MAX_SLEEP) finds the resource due and runs it."""
+    setup = await start(started, monkeypatch)
+    await asyncio.sleep(100)
+    setup.ctx.now = lambda: wall_clock() + timedelta(hours=1)
+    await asyncio.sleep(MAX_SLEEP)
+    assert setup.syncs.times == pytest.approx([0.0, MAX_SLEEP], abs=0.2)
 
 
 async def test_r17_sync_now_runs_at_once_and_is_acknowledged_once(
