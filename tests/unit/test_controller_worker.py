@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
@@ -65,7 +64,7 @@ class Setup:
 
 
 @pytest.fixture
-async def started(request: pytest.FixtureRequest) -> AsyncIterator[list[Setup]]:
+async def started() -> AsyncIterator[list[Setup]]:
     """Stops every worker a test started, so none outlives it."""
     setups: list[Setup] = []
     yield setups
@@ -234,10 +233,7 @@ async def test_d_lease_a_replica_that_does_not_lead_runs_nothing_until_it_does(
     assert setup.syncs.times == pytest.approx([2 * HOUR], abs=0.2)
 
 
-async def test_stop_ends_the_task(
-    started: list[Setup], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="personio_sync.controller")
+async def test_stop_ends_the_task(started: list[Setup], monkeypatch: pytest.MonkeyPatch) -> None:
     setup = await start(started, monkeypatch)
     await setup.worker.stop()
     assert setup.worker.task is not None and setup.worker.task.done()
