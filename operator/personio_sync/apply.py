@@ -11,7 +11,6 @@ pull from one iterator so a plan of 60,000 writes never holds 60,000 pending cor
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -37,11 +36,11 @@ class _Tracker:
     callback: ProgressCallback | None
     started: float
     done: int = 0
-    last_report: float = 0.0
+    last_report: float = float("-inf")  # the first write is reported at once
 
     async def tick(self, final: bool = False) -> None:
         self.done += 0 if final else 1
-        now = time.monotonic()
+        now = _clock()
         if self.callback is None or (not final and now - self.last_report < PROGRESS_EVERY_SECONDS):
             return
         self.last_report = now
@@ -56,6 +55,11 @@ class _Tracker:
         waited = stats.rate_limit_wait_seconds + stats.pacing_wait_seconds
         bottleneck = "awork" if waited > 0.1 * elapsed else None
         return Progress(self.done, self.total, round(rate, 2), eta, bottleneck)
+
+
+def _clock() -> float:
+    """The event loop's clock (monotonic), so tests can fast-forward it."""
+    return asyncio.get_running_loop().time()
 
 
 def _writes(plan: Plan) -> Iterator[Write]:
@@ -103,7 +107,7 @@ async def apply_plan(
     concurrency: int = 16,
     fence: Fence | None = None,
 ) -> None:
-    tracker = _Tracker(plan.writes, awork, progress, time.monotonic())
+    tracker = _Tracker(plan.writes, awork, progress, _clock())
     pending = _writes(plan)
 
     async def worker() -> None:

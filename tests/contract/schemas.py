@@ -6,8 +6,10 @@ Reusable by any test: `validate_awork("Absence", body)` for what awork sends,
 Personio v2 problem+json bodies. OpenAPI 3.0 rules (nullable, readOnly,
 formats) come from openapi-schema-validator; $refs resolve inside each file.
 
-The files live beside the project (../shared); set PERSONIO_SYNC_SHARED_DIR to
-point elsewhere. Without them, `reference_dir()` skips the calling test.
+Where the files come from, first found wins: $PERSONIO_SYNC_SHARED_DIR (it must hold
+them), ../shared beside the project, else the copy vendored in tests/contract/vendor/
+(awork's trimmed to the schemas the tests use; see trim_openapi.py). Missing files fail
+the contract tier, never skip it quietly, unless PERSONIO_SYNC_SKIP_CONTRACT=1 says so.
 """
 
 from __future__ import annotations
@@ -25,16 +27,26 @@ from openapi_schema_validator import (
     oas30_format_checker,
 )
 
-AWORK_FILE = "awork-api-v1.openapi.json"
-PERSONIO_COMMON_FILE = "personio-common-components-v2.json"
+from .trim_openapi import AWORK_FILE, DEFAULT_SHARED, PERSONIO_COMMON_FILE, VENDOR
+
+SKIP_VARIABLE = "PERSONIO_SYNC_SKIP_CONTRACT"
 
 
 def reference_dir() -> Path:
+    """The folder holding the vendors' OpenAPI files; fails the test if there is none."""
     configured = os.environ.get("PERSONIO_SYNC_SHARED_DIR")
-    root = Path(configured) if configured else Path(__file__).resolve().parents[3] / "shared"
-    folder = root / "reference" / "openapi"
-    if not folder.is_dir():
-        pytest.skip(f"vendor OpenAPI files not found at {folder} (set PERSONIO_SYNC_SHARED_DIR)")
+    if configured:
+        folder = Path(configured) / "reference" / "openapi"
+    elif (DEFAULT_SHARED / "reference" / "openapi").is_dir():
+        folder = DEFAULT_SHARED / "reference" / "openapi"
+    else:
+        folder = VENDOR
+    missing = [f for f in (AWORK_FILE, PERSONIO_COMMON_FILE) if not (folder / f).is_file()]
+    if missing:
+        message = f"vendor OpenAPI files {missing} not found in {folder}"
+        if os.environ.get(SKIP_VARIABLE) == "1":
+            pytest.skip(f"{message} ({SKIP_VARIABLE}=1)")
+        pytest.fail(f"{message}; set PERSONIO_SYNC_SHARED_DIR, or {SKIP_VARIABLE}=1 to skip")
     return folder
 
 
@@ -46,7 +58,12 @@ def _components(file: str) -> dict[str, Any]:
 
 def _validate(file: str, name: str, payload: Any, *, request: bool, array: bool) -> None:
     ref: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
-    schema = {**_components(file), **({"type": "array", "items": ref} if array else ref)}
+    components = _components(file)
+    assert name in components["components"]["schemas"], (
+        f"{file} has no schema {name!r}: if it is awork's and only the vendored copy lacks "
+        "it, add it to AWORK_ROOTS in tests/contract/trim_openapi.py and run that script"
+    )
+    schema = {**components, **({"type": "array", "items": ref} if array else ref)}
     validator = OAS30WriteValidator if request else OAS30ReadValidator
     validator(schema, format_checker=oas30_format_checker).validate(payload)
 
@@ -58,10 +75,6 @@ def validate_awork(name: str, payload: Any, *, request: bool = False, array: boo
     array=True checks a list of such objects (awork's list responses).
     """
     _validate(AWORK_FILE, name, payload, request=request, array=array)
-
-
-def awork_schema_names() -> list[str]:
-    return sorted(_components(AWORK_FILE)["components"]["schemas"])
 
 
 def validate_personio(name: str, payload: Any) -> None:

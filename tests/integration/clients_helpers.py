@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,18 @@ def awork_user(i: int, **changes: Any) -> dict[str, Any]:
         "emails": [f"person{i}@example.com"],
         **changes,
     }
+
+
+class Sleeps:
+    """The clients' retry sleep (`sleep=`): records each wait the client meant, sleeps none,
+    so a test of a one-second wait asserts the second without spending it."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
 
 
 PersonioFactory = Callable[..., PersonioClient]

@@ -1,7 +1,8 @@
 """Fixtures for running the real clients against the fake vendors (real HTTP on 127.0.0.1).
 
-Clients are built with tiny back-off values so retries cost milliseconds; the one
-real wait left is Personio's documented ≥ 1 s after a 429, pinned by its own test.
+Clients are built with tiny back-off values so retries cost milliseconds; the
+vendors' one-second 429 waits are recorded by an injected sleep (clients_helpers.Sleeps)
+instead of slept.
 """
 
 from __future__ import annotations

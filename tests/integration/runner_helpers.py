@@ -8,11 +8,10 @@ holds exactly these absences" without asking the code under test what it meant t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -162,16 +161,6 @@ def awork_writes(sandbox: Sandbox, *, since: float = 0.0) -> list[JournalEntry]:
     return [
         e for e in sandbox.awork.journal.entries() if e.method in WRITE_METHODS and e.at >= since
     ]
-
-
-async def eventually(check: Callable[[], bool], *, within: float = 5.0) -> None:
-    """Poll until `check()` holds: a fake journals a held (`timeout`) request only once
-    it notices that the client gave up, which may be after the client has moved on."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still not true after {within} s")
-        await asyncio.sleep(0.01)
 
 
 def clear_journals(sandbox: Sandbox) -> None:

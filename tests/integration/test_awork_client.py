@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from clients_helpers import API_KEY, FAST, AworkFactory, awork_user
+from clients_helpers import API_KEY, FAST, AworkFactory, Sleeps, awork_user
 
 from contract.schemas import validate_awork
 from personio_sync.clients import AworkClient, PacerRegistry
@@ -266,15 +266,20 @@ async def test_r23_wrong_api_key(make_awork: AworkFactory, awork_fake: FakeAwork
 # --- retries and rate limits ------------------------------------------------------------
 
 
-async def test_r15_429_waits_for_ratelimit_reset(awork_fake: FakeAwork, awork: AworkClient) -> None:
-    """R15: the fake's 429 says ratelimit-reset: 1; the retry comes no earlier."""
+async def test_r15_429_waits_for_ratelimit_reset(
+    awork_fake: FakeAwork, make_awork: AworkFactory
+) -> None:
+    """R15: the fake's 429 says ratelimit-reset: 1; the retry waits exactly that (recorded,
+    not slept; the pacer, which would hold the retry too, is off: test_clients_pacing)."""
+    sleeps = Sleeps()
+    awork = make_awork(sleep=sleeps, pace=False)
     awork_fake.inject({"kind": "rate_limit", "path_prefix": "/absences", "times": 1})
 
     await awork.create_absence(body())
 
     first, second = requests_to(awork_fake, "POST", "/absences")
     assert (first.status, second.status) == (429, 200)
-    assert second.at - first.at >= 1.0
+    assert sleeps.delays == [1.0]
     assert awork.stats.rate_limited == 1 and awork.stats.rate_limit_wait_seconds == 1.0
 
 

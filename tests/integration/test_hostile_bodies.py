@@ -16,7 +16,7 @@ from clients_helpers import FAST
 
 from personio_sync.clients import PersonioClient
 from personio_sync.clients import personio as personio_module
-from personio_sync.clients._http import Backoff, RetryingSender
+from personio_sync.clients._http import ATTEMPT_SECONDS, Backoff, RetryingSender
 from personio_sync.clients.awork import _VENDOR as AWORK
 from personio_sync.errors import AworkTransportError, PersonioTransportError
 
@@ -40,7 +40,7 @@ class Drip(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield b"["
         while True:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(1.0)  # loop time: the test runs on looptime
             yield b" "
 
 
@@ -62,12 +62,15 @@ async def test_a_deeply_nested_answer_is_a_malformed_answer() -> None:
         await fetch(lambda request: httpx.Response(200, content=body))
 
 
+@pytest.mark.looptime  # two 120 s deadlines on the loop's fast-forwarded clock
 async def test_a_dripping_answer_ends_at_the_attempt_deadline() -> None:
     def drip(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, stream=Drip())
 
-    with pytest.raises(AworkTransportError, match="no whole answer within"):
-        await fetch(drip, attempt_seconds=0.2)
+    loop = asyncio.get_running_loop()
+    with pytest.raises(AworkTransportError, match="no whole answer within 120 s"):
+        await fetch(drip)  # the default deadline, ATTEMPT_SECONDS
+    assert loop.time() == pytest.approx(2 * ATTEMPT_SECONDS, abs=0.01)  # + 1-2 ms back-off
 
 
 async def test_endless_personio_pages_stop_at_the_page_cap(

@@ -7,9 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from clients_helpers import PersonioFactory, credential, person
+from clients_helpers import FAST, PersonioFactory, Sleeps, credential, person
 
 from personio_sync.clients import PersonioClient, TokenCache
+from personio_sync.devtools.polling import eventually_async
 from personio_sync.engine.model import ApprovalStatus, DateRange
 from personio_sync.errors import (
     PersonioAuthError,
@@ -198,10 +199,13 @@ async def test_token_refreshed_before_it_expires(
     """A 2 s token is renewed halfway (the margin is capped at half the lifetime), never used
     until the server refuses it: no 401 happens on the way to the second token request."""
     personio_fake.set_knobs(token_ttl_s=2)
-    deadline = asyncio.get_running_loop().time() + 5
-    while personio.stats.token_refreshes < 2:
-        assert asyncio.get_running_loop().time() < deadline, "token never refreshed"
-        await personio.list_absence_types()
+
+    async def refreshed() -> bool:
+        if personio.stats.token_refreshes < 2:
+            await personio.list_absence_types()
+        return personio.stats.token_refreshes >= 2
+
+    await eventually_async(refreshed, within=5, interval=0, what="a second token")
     assert not [e for e in personio_fake.journal.entries() if e.status == 401]
 
 
@@ -267,16 +271,19 @@ async def test_r23_missing_scope(
 async def test_r15_429_waits_at_least_one_second(
     personio_fake: FakePersonio, make_personio: PersonioFactory
 ) -> None:
-    """R15: Personio's 429 has no Retry-After; the client waits ≥ 1 s (the default) and retries."""
-    client = make_personio(rate_limit_wait=1.0)
+    """R15: Personio's 429 has no Retry-After; the client waits ≥ 1 s (the default floor
+    plus back-off) and retries. The wait is recorded, not slept."""
+    sleeps = Sleeps()
+    client = make_personio(rate_limit_wait=1.0, sleep=sleeps)
     personio_fake.inject({"kind": "rate_limit", "path_prefix": "/v2/persons", "times": 1})
 
     assert len(await client.list_persons()) == 3
 
     first, second = requests_to(personio_fake, "/v2/persons")
     assert (first.status, second.status) == (429, 200)
-    assert second.at - first.at >= 1.0
-    assert client.stats.rate_limited == 1 and client.stats.rate_limit_wait_seconds >= 1.0
+    [waited] = sleeps.delays  # one wait, between the 429 and the retry
+    assert 1.0 <= waited <= 1.0 + FAST["backoff_max"]
+    assert client.stats.rate_limited == 1 and client.stats.rate_limit_wait_seconds == waited
 
 
 async def test_429_outlasting_retries(

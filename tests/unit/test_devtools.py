@@ -6,6 +6,7 @@ happens to be the developer's current context.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -19,7 +20,7 @@ from personio_sync.devtools.kubeapi import (
     check_test_context,
     looks_like_test_context,
 )
-from personio_sync.devtools.polling import Timeout, eventually
+from personio_sync.devtools.polling import Timeout, eventually, eventually_async
 
 
 @pytest.mark.parametrize(
@@ -96,3 +97,19 @@ def test_eventually_returns_the_value_or_reports_the_last_failure() -> None:
 
     with pytest.raises(Timeout, match=r"ready not met within 0\.05s; last: KeyError"):
         eventually(never, within=0.05, interval=0.01, what="ready")
+
+
+@pytest.mark.looptime
+async def test_eventually_async_polls_plain_and_coroutine_checks_on_the_loop_clock() -> None:
+    loop = asyncio.get_running_loop()
+    plain = iter([None, 0, 7])
+    assert await eventually_async(lambda: next(plain), within=5, interval=1) == 7
+    assert loop.time() == pytest.approx(2.0, abs=0.01)  # two waits of one interval
+
+    async def slowly_ready() -> str:
+        await asyncio.sleep(1)
+        raise KeyError("status")
+
+    with pytest.raises(Timeout, match=r"synced not met within 10s; last: KeyError"):
+        await eventually_async(slowly_ready, within=10, interval=1, what="synced")
+    assert loop.time() == pytest.approx(2.0 + 10.0, abs=1.01)

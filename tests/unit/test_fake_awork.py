@@ -7,13 +7,13 @@ These pin the fake to awork's documented behaviour (shared/reference/awork-api.m
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from personio_sync.devtools.polling import eventually_async
 from personio_sync.fakes import FakeAwork
 
 KEY = "test-api-key"
@@ -404,10 +404,8 @@ async def test_client_leaving_mid_body_is_journaled_not_crashed(fake: FakeAwork)
     await writer.drain()
     writer.close()
     await writer.wait_closed()
-    deadline = time.monotonic() + 5
-    while not any(e.fault == "client_gone" for e in fake.journal.entries()):
-        assert time.monotonic() < deadline, fake.journal.entries()
-        await asyncio.sleep(0.01)
+    gone = lambda: any(e.fault == "client_gone" for e in fake.journal.entries())  # noqa: E731
+    await eventually_async(gone, within=5, interval=0.01, what="a client_gone journal entry")
     assert len(fake.state.absences) == 25
 
 

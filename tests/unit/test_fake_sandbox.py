@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-import time
 from datetime import date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from personio_sync.devtools.polling import eventually_async
 from personio_sync.fakes import (
     FakeAwork,
     FakePersonio,
@@ -77,10 +77,8 @@ async def test_sandbox_reports_a_port_in_use() -> None:
 async def test_serve_sandbox_prints_urls_and_credentials_until_cancelled() -> None:
     out = io.StringIO()
     task = asyncio.create_task(serve_sandbox(None, "127.0.0.1", 0, 0, latency_ms=1, out=out))
-    deadline = time.monotonic() + 10
-    while "Ctrl+C" not in out.getvalue():
-        assert time.monotonic() < deadline, "the sandbox never printed its banner"
-        await asyncio.sleep(0.01)
+    banner = lambda: "Ctrl+C" in out.getvalue()  # noqa: E731
+    await eventually_async(banner, within=10, interval=0.01, what="the sandbox's banner")
     text = out.getvalue()
     assert "demo-client" in text and "demo-secret" in text and "demo-awork-key" in text
     awork_url = next(w for w in text.split() if w.endswith("/api/v1"))

@@ -97,6 +97,7 @@ class Pacer(Protocol):
 
 
 RateLimitWait = Callable[[httpx.Response, int], float]
+Sleep = Callable[[float], Awaitable[None]]  # tests record the waits instead of sleeping
 RequestFactory = Callable[[], httpx.Request]
 # Looks up whether a request whose answer was lost took effect; its Reply if it did.
 Settle = Callable[[], Awaitable["Reply | None"]]
@@ -125,7 +126,9 @@ class RetryingSender:
         pacer: Pacer | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         attempt_seconds: float = ATTEMPT_SECONDS,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
+        self._sleep = sleep
         self._max_body = max_body_bytes
         self._attempt_seconds = attempt_seconds
         self._http = http
@@ -253,7 +256,7 @@ class RetryingSender:
         )
         if failure.rate_limit:
             self.stats.rate_limit_wait_seconds += failure.wait
-        await asyncio.sleep(failure.wait)
+        await self._sleep(failure.wait)
 
 
 class _Unbounded(Exception):

@@ -13,6 +13,7 @@ treats as a per-item failure (R15). Everything raised is a `personio_sync.errors
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection
 from typing import TypeVar
@@ -34,6 +35,7 @@ from personio_sync.clients._http import (
     Reply,
     RetryingSender,
     Settle,
+    Sleep,
     Vendor,
 )
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
@@ -83,6 +85,7 @@ class AworkClient:
         pace: bool = True,
         second_window: float = 1.0,  # awork's burst window; only time-scaled fakes shorten it
         pacer: RateLimitPacer | None = None,  # shared by every client of the workspace
+        sleep: Sleep = asyncio.sleep,  # between retries (the pacer keeps its own clock)
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -100,6 +103,7 @@ class AworkClient:
                 if pace
                 else None
             ),
+            sleep=sleep,
         )
         self.stats = self._sender.stats
 

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from personio_sync.clients._http import MAX_PAGES, Backoff, Reply, RetryingSender, Vendor
+from personio_sync.clients._http import MAX_PAGES, Backoff, Reply, RetryingSender, Sleep, Vendor
 from personio_sync.clients._personio_models import (
     AbsencePeriodModel,
     AbsenceTypeModel,
@@ -138,6 +138,7 @@ class PersonioClient:
         rate_limit_wait: float = 1.0,
         token_refresh_margin: float = 60.0,
         tokens: TokenCache | None = None,
+        sleep: Sleep = asyncio.sleep,  # between retries
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = httpx.URL(self._base_url)
@@ -151,6 +152,7 @@ class PersonioClient:
             max_retries=max_retries,
             backoff=Backoff(base=backoff_base, cap=backoff_max),
             rate_limit_wait=self._wait_after_429,
+            sleep=sleep,
         )
         self.stats = self._sender.stats
         self._tokens = tokens if tokens is not None else TokenCache()

@@ -9,9 +9,10 @@ KeyError while the state is not there yet; the last failure is reported at the d
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 RETRYABLE = (AssertionError, LookupError)
@@ -40,18 +41,21 @@ def eventually(
 
 
 async def eventually_async(
-    check: Callable[[], Awaitable[T]],
+    check: Callable[[], Awaitable[T] | T],
     *,
     within: float = 30.0,
     interval: float = 0.1,
     what: str = "",
 ) -> T:
+    """`eventually` inside an event loop: waits with `asyncio.sleep`, so the state can
+    change meanwhile; `check` may be a coroutine function or a plain one."""
     loop = asyncio.get_running_loop()
     end = loop.time() + within
     last: object = None
     while True:
         try:
-            result = await check()
+            outcome = check()
+            result = cast(T, await outcome if inspect.isawaitable(outcome) else outcome)
             if result:
                 return result
             last = result

@@ -1,0 +1,147 @@
+"""The Supervisor routes watch events to one Worker per resource, on fast-forwarded time.
+
+Real Workers run with reconcile.sync stubbed (controller_fakes); a retired worker's task
+must be finished, and a re-created resource (same name, new uid) gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from controller_fakes import Kube, Syncs, context, resource
+
+from personio_sync.controller import reconcile
+from personio_sync.controller.supervisor import Supervisor
+
+pytestmark = pytest.mark.looptime
+
+
+class Setup:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *bodies: dict[str, Any]) -> None:
+        self.kube = Kube(*(copy.deepcopy(b) for b in bodies))
+        self.syncs = Syncs(self.kube)
+        monkeypatch.setattr(reconcile, "sync", self.syncs)
+        self.ctx = context(self.kube)
+        self.supervisor = Supervisor(self.ctx)
+
+    def runs_of(self, name: str) -> list[float]:
+        return [at for at, who in self.syncs.runs if who == name]
+
+
+@pytest.fixture
+async def setups() -> AsyncIterator[list[Setup]]:
+    made: list[Setup] = []
+    yield made
+    for setup in made:
+        await setup.supervisor.stop()
+
+
+def make(setups: list[Setup], monkeypatch: pytest.MonkeyPatch, *bodies: dict[str, Any]) -> Setup:
+    setup = Setup(monkeypatch, *bodies)
+    setups.append(setup)
+    return setup
+
+
+def newer(body: dict[str, Any], version: int, **meta: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(body)
+    changed["metadata"].update(resourceVersion=str(version), **meta)
+    return changed
+
+
+async def test_one_worker_per_resource_and_events_go_to_their_own(
+    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = resource("a", "uid-a"), resource("b", "uid-b")
+    setup = make(setups, monkeypatch, a, b)
+    setup.supervisor.observe(None, a)
+    setup.supervisor.observe("ADDED", b)
+    await asyncio.sleep(1)
+    worker_a = setup.supervisor.workers[("hr", "a")]
+    labelled = copy.deepcopy(setup.kube.bodies[("hr", "a")])
+    labelled["metadata"]["labels"] = {"team": "x"}
+    setup.supervisor.observe("MODIFIED", setup.kube.put(labelled))  # to the same worker
+    await asyncio.sleep(1)
+    assert sorted(setup.supervisor.workers) == [("hr", "a"), ("hr", "b")]
+    assert setup.supervisor.workers[("hr", "a")] is worker_a
+    assert worker_a.body["metadata"]["labels"] == {"team": "x"}
+    assert (setup.runs_of("a"), setup.runs_of("b")) == ([0.0], [0.0])  # a label is no reason
+
+
+async def test_a_deleted_resource_retires_its_worker_and_forgets_its_metrics(
+    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = resource()
+    setup = make(setups, monkeypatch, body)
+    setup.supervisor.observe("ADDED", body)
+    await asyncio.sleep(1)
+    worker = setup.supervisor.workers[("hr", "team")]
+    setup.ctx.metrics.observe_error("hr", "team", 1.0)  # a series of its own
+    assert b'name="team"' in setup.ctx.metrics.render()
+    setup.supervisor.observe("DELETED", newer(body, 9))
+    await asyncio.sleep(0.1)
+    assert setup.supervisor.workers == {}
+    assert b'name="team"' not in setup.ctx.metrics.render()
+    assert worker.task is not None and worker.task.done()
+    await asyncio.sleep(3 * 3600)
+    assert len(setup.syncs.runs) == 1  # nothing runs for it any more
+
+
+async def test_a_late_delete_of_an_older_incarnation_leaves_the_new_worker_alone(
+    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = resource(uid="uid-old"), resource(uid="uid-new")
+    setup = make(setups, monkeypatch, new)
+    setup.supervisor.observe("ADDED", new)
+    await asyncio.sleep(1)
+    setup.supervisor.observe("DELETED", old)
+    await asyncio.sleep(1)
+    assert setup.supervisor.workers[("hr", "team")].uid == "uid-new"
+
+
+async def test_a_re_created_resource_gets_a_fresh_worker_that_runs_at_once(
+    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = resource(uid="uid-old")
+    setup = make(setups, monkeypatch, old)
+    setup.supervisor.observe("ADDED", old)
+    await asyncio.sleep(600)
+    retired = setup.supervisor.workers[("hr", "team")]
+    new = resource(uid="uid-new")  # deleted and re-created while the watch was away
+    setup.kube.bodies[("hr", "team")] = copy.deepcopy(new)
+    setup.supervisor.observe("MODIFIED", new)
+    await asyncio.sleep(1)
+    current = setup.supervisor.workers[("hr", "team")]
+    assert current is not retired and current.uid == "uid-new"
+    assert retired.task is not None and retired.task.done()
+    assert setup.runs_of("team") == pytest.approx([0.0, 600.0], abs=0.2)
+
+
+async def test_a_secret_change_wakes_only_the_workers_that_reference_it(
+    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = resource("a", "uid-a"), resource("b", "uid-b")
+    setup = make(setups, monkeypatch, a, b)
+    supervisor = setup.supervisor
+    supervisor.secret_seen("hr", "creds", ["a", "b"], "1")  # listed before the workers
+    supervisor.observe("ADDED", a)
+    supervisor.observe("ADDED", b)
+    await asyncio.sleep(60)
+    supervisor.secret_seen("hr", "creds", ["a"], "2")
+    await asyncio.sleep(1)
+    assert setup.runs_of("a") == pytest.approx([0.0, 60.0], abs=0.2)
+    assert setup.runs_of("b") == [0.0]
+
+
+async def test_stop_ends_every_worker(setups: list[Setup], monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = [resource(f"r{i}", f"uid-{i}") for i in range(5)]
+    setup = make(setups, monkeypatch, *bodies)
+    for body in bodies:
+        setup.supervisor.observe("ADDED", body)
+    workers = list(setup.supervisor.workers.values())
+    await setup.supervisor.stop()
+    assert setup.supervisor.workers == {}
+    assert all(w.task is not None and w.task.done() for w in workers)
