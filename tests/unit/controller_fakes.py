@@ -50,6 +50,17 @@ class Kube:
     def __init__(self, *bodies: dict[str, Any]) -> None:
         self.bodies = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in bodies}
         self.writes: list[tuple[float, str, dict[str, Any]]] = []
+        self.secrets: dict[tuple[str, str], str] = {}  # (namespace, name) → resourceVersion
+
+    def rotate(self, namespace: str, name: str, version: str) -> None:
+        self.secrets[(namespace, name)] = version
+
+    async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """SEC-1: the worker GETs its Secret at every wake-up; only the version matters."""
+        version = self.secrets.get((namespace, name))
+        if version is None:
+            return None
+        return {"metadata": {"namespace": namespace, "name": name, "resourceVersion": version}}
 
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
         """Stores a client's change (a watch event would follow): a new resourceVersion."""

@@ -16,6 +16,7 @@ from controller_fakes import Kube, Syncs, context, resource
 
 from personio_sync.controller import reconcile
 from personio_sync.controller.supervisor import Supervisor
+from personio_sync.settings import OperatorSettings
 
 pytestmark = pytest.mark.looptime
 
@@ -120,19 +121,21 @@ async def test_a_re_created_resource_gets_a_fresh_worker_that_runs_at_once(
     assert setup.runs_of("team") == pytest.approx([0.0, 600.0], abs=0.2)
 
 
-async def test_a_secret_change_wakes_only_the_workers_that_reference_it(
+async def test_sec_1_a_secret_change_wakes_only_the_workers_that_reference_it(
     setups: list[Setup], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = resource("a", "uid-a"), resource("b", "uid-b")
+    a = resource("a", "uid-a")
+    b = resource("b", "uid-b", secretRef={"name": "other"})
     setup = make(setups, monkeypatch, a, b)
-    supervisor = setup.supervisor
-    supervisor.secret_seen("hr", "creds", ["a", "b"], "1")  # listed before the workers
-    supervisor.observe("ADDED", a)
-    supervisor.observe("ADDED", b)
+    setup.kube.rotate("hr", "creds", "1")
+    setup.kube.rotate("hr", "other", "1")
+    setup.supervisor.observe("ADDED", a)
+    setup.supervisor.observe("ADDED", b)
     await asyncio.sleep(60)
-    supervisor.secret_seen("hr", "creds", ["a"], "2")
-    await asyncio.sleep(1)
-    assert setup.runs_of("a") == pytest.approx([0.0, 60.0], abs=0.2)
+    setup.kube.rotate("hr", "creds", "2")
+    await asyncio.sleep(OperatorSettings().secret_check_seconds)
+    check = OperatorSettings().secret_check_seconds
+    assert setup.runs_of("a") == pytest.approx([0.0, check], abs=0.2)
     assert setup.runs_of("b") == [0.0]
 
 

@@ -20,8 +20,9 @@ from personio_sync.controller import reconcile
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.kube import RETRY_MAX_SECONDS, KubeUnavailable
 from personio_sync.controller.leadership import LeaderElector
-from personio_sync.controller.worker import MAX_SLEEP, Worker
+from personio_sync.controller.worker import Worker
 from personio_sync.errors import SyncError
+from personio_sync.settings import OperatorSettings
 from personio_sync.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 
 pytestmark = pytest.mark.looptime
@@ -90,16 +91,17 @@ async def test_r17_a_new_resource_runs_at_once_then_every_interval(
     assert setup.syncs.times == pytest.approx([0.0, HOUR, 2 * HOUR], abs=0.2)
 
 
-async def test_r17_a_wall_clock_jump_is_noticed_within_max_sleep(
+async def test_r17_a_wall_clock_jump_is_noticed_at_the_next_periodic_check(
     started: list[Setup], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No event comes when the wall clock jumps an hour ahead: the worker's periodic
-    re-check (every MAX_SLEEP) finds the resource due and runs it."""
+    re-check (every PERSONIO_SYNC_SECRET_CHECK_SECONDS, SEC-1) finds it due and runs it."""
+    max_sleep = OperatorSettings().secret_check_seconds
     setup = await start(started, monkeypatch)
     await asyncio.sleep(100)
     setup.ctx.now = lambda: wall_clock() + timedelta(hours=1)
-    await asyncio.sleep(MAX_SLEEP)
-    assert setup.syncs.times == pytest.approx([0.0, MAX_SLEEP], abs=0.2)
+    await asyncio.sleep(max_sleep)
+    assert setup.syncs.times == pytest.approx([0.0, max_sleep], abs=0.2)
 
 
 async def test_r17_sync_now_runs_at_once_and_is_acknowledged_once(
@@ -126,17 +128,18 @@ async def test_d_guard_a_mass_delete_consent_is_passed_to_one_run_and_used_up(
     assert setup.body["metadata"]["annotations"][ALLOW_MASS_DELETE_HANDLED] == "yes-1"
 
 
-async def test_r17_a_rotated_secret_wakes_the_worker_the_first_sighting_does_not(
+async def test_sec_1_a_rotated_secret_is_noticed_at_the_next_check_the_first_sighting_is_not(
     started: list[Setup], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    setup = await start(started, monkeypatch)
-    setup.worker.secret_seen("creds", "10")  # the baseline
+    check = OperatorSettings().secret_check_seconds
+    setup = Setup(resource(), monkeypatch)
+    setup.kube.rotate("hr", "creds", "10")  # the baseline, seen at the first wake-up
+    started.append(setup)
+    setup.worker.start()
     await asyncio.sleep(60)
-    setup.worker.secret_seen("creds", "10")  # listed again: unchanged
-    await asyncio.sleep(60)
-    setup.worker.secret_seen("creds", "11")
-    await asyncio.sleep(1)
-    assert setup.syncs.times == pytest.approx([0.0, 120.0], abs=0.2)
+    setup.kube.rotate("hr", "creds", "11")
+    await asyncio.sleep(check)
+    assert setup.syncs.times == pytest.approx([0.0, check], abs=0.2)
 
 
 async def test_a_failing_run_is_logged_and_tried_again_after_the_retry_base(

@@ -5,6 +5,7 @@ retries, the activity log, and the knobs that drop, duplicate, delay and reorder
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +52,14 @@ class Receiver:
     hang: int = 0  # the first N requests are never answered in time
     got: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     url: str = ""
+    released: asyncio.Event = field(default_factory=asyncio.Event)  # set at teardown
 
     async def handle(self, request: web.Request) -> web.Response:
         self.got.append((await request.json(), request.headers.get("Authorization")))
         if self.hang:
             self.hang -= 1
-            await asyncio.sleep(2)
+            with contextlib.suppress(TimeoutError):  # past the fake's 3 s-style deadline
+                await asyncio.wait_for(self.released.wait(), timeout=2)
         return web.Response(status=self.answers.pop(0) if self.answers else 200)
 
 
@@ -70,6 +73,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
     yield rec
+    rec.released.set()  # a hung answer ends now rather than outlive the test
     await runner.cleanup()
 
 
