@@ -100,16 +100,11 @@ def credentials_from_secret(secret: Mapping[str, Any]) -> Credentials:
 
 def secret_value(secret: Mapping[str, Any], key: str) -> str | None:
     """One optional key of a Secret, stripped (None: absent, empty or not valid base64)."""
-    plain = (secret.get("stringData") or {}).get(key)
-    if plain is not None:
-        return str(plain).strip() or None
-    raw = (secret.get("data") or {}).get(key)
-    if raw is None:
-        return None
     try:
-        return _decode(key, raw, "") or None
-    except ConfigError:
+        text = _text(key, secret.get("data") or {}, secret.get("stringData") or {})
+    except (KeyError, ValueError):
         return None
+    return text.strip() or None
 
 
 def credentials_from_env(environ: Mapping[str, str]) -> Credentials:

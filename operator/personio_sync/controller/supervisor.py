@@ -55,14 +55,6 @@ class Supervisor:
         worker.note_changes(changes)
         return True
 
-    def note_changes(self, namespace: str, name: str, changes: Changes) -> bool:
-        """Personio changes for one resource (issue 9); False when no such resource is known."""
-        worker = self.workers.get((namespace, name))
-        if worker is None:
-            return False
-        worker.note_changes(changes)
-        return True
-
     def _retire(self, key: tuple[str, str]) -> None:
         worker = self.workers.pop(key)
         task = asyncio.create_task(worker.stop(), name=f"stop {key[0]}/{key[1]}")
