@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from personio_sync.clients.personio import PersonioClient, WebhookRegistration
+from personio_sync.clients.personio import PersonioClient, TokenCache, WebhookRegistration
 from personio_sync.errors import PersonioScopeError
 from personio_sync.fakes import FakePersonio
 
@@ -56,3 +56,21 @@ async def test_hook_7_without_the_scope_names_it(fake: FakePersonio) -> None:
         with pytest.raises(PersonioScopeError, match="personio:webhooks:write") as caught:
             await client.create_webhook(WANTED)
     assert "tok-1" not in str(caught.value) and "tok-1" not in repr(WANTED)
+
+
+async def test_hook_7_a_scope_granted_after_a_403_is_used_by_the_next_call(
+    fake: FakePersonio,
+) -> None:
+    """A token carries the scopes of its issue: after a 403 the cached token is dropped, so
+    the admin's fix works on the next attempt, not when the 24 h token expires."""
+    tokens = TokenCache()
+    async with httpx.AsyncClient() as http:
+        client = PersonioClient(http, fake.url, "plain", "p-secret", max_retries=0, tokens=tokens)
+        with pytest.raises(PersonioScopeError):
+            await client.list_webhooks()
+        fake.state.put_credential(
+            {"client_id": "plain", "client_secret": "p-secret",
+             "scopes": [*READ, "personio:webhooks:write"]}
+        )  # fmt: skip
+        again = PersonioClient(http, fake.url, "plain", "p-secret", max_retries=0, tokens=tokens)
+        assert await again.list_webhooks() == []

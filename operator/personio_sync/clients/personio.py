@@ -269,8 +269,7 @@ class PersonioClient:
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             return httpx.Request(method, url, headers=headers, json=body)
 
-        token = await self._access_token()
-        reply = await self._sender.send(endpoint, lambda: build(token))
+        reply = await self._authorized(endpoint, build)
         if 200 <= reply.status < 300 or reply.status == ok:
             return reply.body
         if reply.status == 403:
@@ -328,16 +327,25 @@ class PersonioClient:
     # --- requests and errors ----------------------------------------------------------
 
     async def _get(self, endpoint: str, url: httpx.URL) -> object:
+        reply = await self._authorized(endpoint, lambda token: self._request(url, token))
+        if 200 <= reply.status < 300:
+            return reply.body
+        raise _data_error(reply, endpoint)
+
+    async def _authorized(self, endpoint: str, build: Callable[[str], httpx.Request]) -> Reply:
+        """Send with the cached token; a 401 refreshes it once. A 403 drops it too: a token
+        carries the scopes of its issue, so a scope the admin grants after reading our
+        message is only seen by a new token (the next attempt mints one)."""
         token = await self._access_token()
-        reply = await self._sender.send(endpoint, lambda: self._request(url, token))
+        reply = await self._sender.send(endpoint, lambda: build(token))
         if reply.status == 401:
             log.debug("Personio %s -> 401 with a cached token; refreshing once", endpoint)
             self._forget(token)
             token = await self._access_token()
-            reply = await self._sender.send(endpoint, lambda: self._request(url, token))
-        if 200 <= reply.status < 300:
-            return reply.body
-        raise _data_error(reply, endpoint)
+            reply = await self._sender.send(endpoint, lambda: build(token))
+        if reply.status == 403:
+            self._forget(token)
+        return reply
 
     def _request(self, url: httpx.URL, token: str) -> httpx.Request:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
