@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo demo-stop lint typecheck venv controlplane bench clean lock image
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml testing/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . -e testing
 	@touch $@
 
 venv: $(STAMP)
@@ -37,8 +37,8 @@ image:
 	@hack/image/build.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator testing tests bench hack
+	$(BIN)/ruff format --check operator testing tests bench hack
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	hack/actionlint.sh

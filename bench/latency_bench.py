@@ -43,9 +43,9 @@ from typing import Any
 
 import httpx
 
-from personio_sync.controller.testing import free_port, secret_manifest, sync_manifest
-from personio_sync.devtools.controlplane import down, up
-from personio_sync.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.controlplane import down, up
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.harness import free_port, secret_manifest, sync_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE, NAME = "bench", "org"
@@ -310,7 +310,7 @@ def main() -> None:
     args = parser.parse_args()
     modes = args.modes.split(",")
 
-    from personio_sync.fakes.generate import (
+    from personio_sync_testing.fakes.generate import (
         AWORK_API_KEY,
         PERSONIO_CLIENT_ID,
         PERSONIO_CLIENT_SECRET,

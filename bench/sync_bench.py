@@ -60,12 +60,13 @@ def personio_bound(requests: dict[str, int]) -> float:
 async def _one_sync(args: argparse.Namespace, spec: Any) -> dict[str, Any]:
     from personio_sync.clients import AworkClient, PersonioClient
     from personio_sync.engine.marker import owner_key
-    from personio_sync.fakes.generate import (
+    from personio_sync.resource.policy import policy_of
+    from personio_sync.sync.runner import Clients, Credentials, run_sync
+    from personio_sync_testing.fakes.generate import (
         AWORK_API_KEY,
         PERSONIO_CLIENT_ID,
         PERSONIO_CLIENT_SECRET,
     )
-    from personio_sync.runner import Clients, Credentials, run_sync
 
     creds = Credentials(PERSONIO_CLIENT_ID, PERSONIO_CLIENT_SECRET, AWORK_API_KEY)
     scale = args.time_scale  # the clients' own waits shrink with the fakes' simulated time
@@ -82,7 +83,11 @@ async def _one_sync(args: argparse.Namespace, spec: Any) -> dict[str, Any]:
             ),
         )  # fmt: skip
         report = await run_sync(
-            spec, creds, owner_key=owner_key("bench", "org"), today=TODAY, clients=clients
+            policy_of(spec),
+            creds,
+            owner_key=owner_key("bench", "org"),
+            today=TODAY,
+            clients=clients,
         )
     wall = (time.monotonic() - started) * args.time_scale
     personio_req, awork_req = clients.personio.stats.requests, clients.awork.stats.requests
@@ -144,7 +149,7 @@ def _plus_day(stamp: str) -> str:
 
 
 def child(args: argparse.Namespace) -> None:
-    from personio_sync.spec import PersonioSyncSpec
+    from personio_sync.resource.spec import PersonioSyncSpec
 
     spec = PersonioSyncSpec.model_validate({"secretRef": {"name": "bench"}})
     results: dict[str, Any] = {}
@@ -187,7 +192,7 @@ def _start_sandbox(seed: Path, args: argparse.Namespace) -> tuple[subprocess.Pop
 
 
 def run_org(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    from personio_sync.fakes.generate import generate_company
+    from personio_sync_testing.fakes.generate import generate_company
 
     args = argparse.Namespace(**vars(args))
     args.time_scale = args.time_scale or DEFAULT_SCALE[name]

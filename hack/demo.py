@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from personio_sync.controller.testing import free_port
-from personio_sync.devtools.controlplane import down, up
-from personio_sync.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.controlplane import down, up
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".demo"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from personio_sync.fakes import FakeAwork
+from personio_sync_testing.fakes import FakeAwork
 
 from .schemas import reference_dir, validate_awork
 

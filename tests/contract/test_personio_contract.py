@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from personio_sync.fakes import FakePersonio
+from personio_sync_testing.fakes import FakePersonio
 
 from .schemas import reference_dir, validate_personio, validate_personio_error
 

@@ -1,7 +1,7 @@
 """Fixtures for tests against a real Kubernetes API server.
 
 By default the suite starts its own etcd + kube-apiserver on 127.0.0.1 once per session
-(personio_sync.devtools.controlplane) and installs the CRD. An existing cluster is used
+(personio_sync_testing.devtools.controlplane) and installs the CRD. An existing cluster is used
 only when KUBECONFIG is set AND PERSONIO_SYNC_E2E_EXISTING_CLUSTER=1, and only if its
 current context looks like a test cluster (kind, minikube, k3d, test, local, envtest) or
 PERSONIO_SYNC_E2E_ALLOW_CONTEXT names it exactly.
@@ -21,13 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from personio_sync.controller.testing import OperatorFleet, OperatorProcess
-from personio_sync.crd import CRD_NAME
-from personio_sync.devtools.binaries import BinariesError, binaries_dir
-from personio_sync.devtools.controlplane import LocalControlPlane
-from personio_sync.devtools.kubeapi import AsyncKubeApi, Credentials, KubeApi, check_test_context
-from personio_sync.devtools.kubectl import Helm, Kubectl
-from personio_sync.fakes.sandbox import Sandbox
+from personio_sync.resource.crd import CRD_NAME
+from personio_sync_testing.devtools.binaries import BinariesError, binaries_dir
+from personio_sync_testing.devtools.controlplane import LocalControlPlane
+from personio_sync_testing.devtools.kubeapi import (
+    AsyncKubeApi,
+    Credentials,
+    KubeApi,
+    check_test_context,
+)
+from personio_sync_testing.devtools.kubectl import Helm, Kubectl
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.harness import OperatorFleet, OperatorProcess
 
 EXISTING_ENV = "PERSONIO_SYNC_E2E_EXISTING_CLUSTER"
 ALLOW_ENV = "PERSONIO_SYNC_E2E_ALLOW_CONTEXT"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
+from personio_sync_testing.devtools.kubectl import CommandError, Helm, Kubectl
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_DOC = ROOT / "docs" / "install.md"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from personio_sync.controller.testing import sync_manifest
-from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
-from personio_sync.devtools.polling import eventually
+from personio_sync_testing.devtools.kubectl import CommandError, Helm, Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.harness import sync_manifest
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
 RELEASE = "adm"

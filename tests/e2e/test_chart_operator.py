@@ -26,11 +26,11 @@ import httpx
 import pytest
 import yaml
 
-from personio_sync.devtools.kubectl import CommandError, Helm, Kubectl
-from personio_sync.devtools.polling import eventually
-from personio_sync.devtools.processes import free_port
-from personio_sync.fakes.sandbox import Sandbox
-from personio_sync.fakes.seed import demo_seed_path
+from personio_sync_testing.devtools.kubectl import CommandError, Helm, Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.devtools.processes import free_port
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.fakes.seed import demo_seed_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "personio-sync"

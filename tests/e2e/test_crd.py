@@ -12,10 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
-from personio_sync.crd import CRD_NAME, MAX_LISTED_USERS, PersonioSyncStatus
-from personio_sync.devtools.kubeapi import KubeApi, KubeApiError, psync_path
-from personio_sync.devtools.kubectl import CommandError, Kubectl
-from personio_sync.spec import API_GROUP, API_VERSION, KIND, PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.resource.crd import CRD_NAME, MAX_LISTED_USERS, PersonioSyncStatus
+from personio_sync.resource.spec import (
+    API_GROUP,
+    API_VERSION,
+    KIND,
+    PersonioSyncSpec,
+    SpecError,
+    parse_spec,
+)
+from personio_sync_testing.devtools.kubeapi import KubeApi, KubeApiError, psync_path
+from personio_sync_testing.devtools.kubectl import CommandError, Kubectl
 
 pytestmark = pytest.mark.e2e
 

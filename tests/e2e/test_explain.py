@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from personio_sync.devtools.kubectl import CommandError, Kubectl
-from personio_sync.devtools.polling import eventually
+from personio_sync_testing.devtools.kubectl import CommandError, Kubectl
+from personio_sync_testing.devtools.polling import eventually
 
 
 def explain(kubectl: Kubectl, field: str) -> str:

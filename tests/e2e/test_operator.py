@@ -17,17 +17,17 @@ import pytest
 import yaml
 
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync.controller.testing import (
+from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
+from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.harness import (
     conditions,
     is_ready,
     secret_manifest,
     sync_manifest,
 )
-from personio_sync.devtools.kubeapi import KubeApi, psync_path
-from personio_sync.devtools.kubectl import Kubectl
-from personio_sync.devtools.polling import eventually
-from personio_sync.fakes.sandbox import Sandbox
-from personio_sync.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 
 pytestmark = pytest.mark.e2e
 

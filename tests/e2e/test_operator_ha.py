@@ -19,16 +19,16 @@ import pytest
 from alice import CREDS, TODAY, alice_seed
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync.controller.testing import (
+from personio_sync_testing.devtools.kubeapi import KubeApi, KubeApiError, psync_path
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.harness import (
     OperatorProcess,
     is_ready,
     secret_manifest,
     sync_manifest,
 )
-from personio_sync.devtools.kubeapi import KubeApi, KubeApiError, psync_path
-from personio_sync.devtools.kubectl import Kubectl
-from personio_sync.devtools.polling import eventually
-from personio_sync.fakes.sandbox import Sandbox
 
 pytestmark = pytest.mark.e2e
 

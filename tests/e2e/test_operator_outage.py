@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from alice import CREDS, TODAY, alice_seed
 
-from personio_sync.controller.testing import is_ready, secret_manifest, sync_manifest
-from personio_sync.devtools.controlplane import LocalControlPlane, Part
-from personio_sync.devtools.kubeapi import KubeApi, psync_path
-from personio_sync.devtools.kubectl import Kubectl
-from personio_sync.devtools.polling import eventually
-from personio_sync.fakes.sandbox import Sandbox
+from personio_sync_testing.devtools.controlplane import LocalControlPlane, Part
+from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.harness import is_ready, secret_manifest, sync_manifest
 
 pytestmark = [
     pytest.mark.e2e,

@@ -21,12 +21,12 @@ import pytest
 from alice import CREDS, TODAY, VACATION, alice_seed
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync.controller.testing import conditions, is_ready, secret_manifest, sync_manifest
-from personio_sync.devtools.kubeapi import KubeApi, psync_path
-from personio_sync.devtools.kubectl import Kubectl
-from personio_sync.devtools.polling import eventually
 from personio_sync.engine.marker import legacy_owner_key, owner_key, parse_marker
-from personio_sync.fakes.sandbox import Sandbox
+from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.harness import conditions, is_ready, secret_manifest, sync_manifest
 
 pytestmark = pytest.mark.e2e
 

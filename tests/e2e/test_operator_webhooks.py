@@ -14,13 +14,13 @@ import httpx
 import pytest
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync.controller.testing import OperatorProcess, is_ready, secret_manifest
-from personio_sync.controller.testing import sync_manifest as manifest
-from personio_sync.devtools.kubeapi import KubeApi, psync_path
-from personio_sync.devtools.kubectl import Kubectl
-from personio_sync.devtools.polling import eventually
-from personio_sync.fakes.personio.webhooks import WebhookFields
-from personio_sync.fakes.sandbox import Sandbox
+from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.fakes.personio.webhooks import WebhookFields
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.harness import OperatorProcess, is_ready, secret_manifest
+from personio_sync_testing.harness import sync_manifest as manifest
 
 pytestmark = pytest.mark.e2e
 

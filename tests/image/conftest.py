@@ -24,7 +24,7 @@ from tests.e2e.conftest import (  # noqa: F401  (fixtures, used by name)
     namespace,
 )
 
-from personio_sync.devtools.binaries import BinariesError, binaries_dir
+from personio_sync_testing.devtools.binaries import BinariesError, binaries_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "hack" / "image" / "build.sh"

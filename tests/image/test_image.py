@@ -26,11 +26,11 @@ import yaml
 from chart_pod import PODMAN, SA_DIR, ChartPod, inspect, podman
 
 from personio_sync import __version__
-from personio_sync.devtools.kubectl import Helm, Kubectl
-from personio_sync.devtools.polling import eventually
-from personio_sync.devtools.processes import free_port
-from personio_sync.fakes.sandbox import Sandbox
-from personio_sync.fakes.seed import demo_seed_path
+from personio_sync_testing.devtools.kubectl import Helm, Kubectl
+from personio_sync_testing.devtools.polling import eventually
+from personio_sync_testing.devtools.processes import free_port
+from personio_sync_testing.fakes.sandbox import Sandbox
+from personio_sync_testing.fakes.seed import demo_seed_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "personio-sync"
@@ -92,9 +92,12 @@ def test_image_is_small_locked_and_has_nothing_to_build_with(
     }
     found = run_in_image(image, "sh", "-c", f"command -v {' '.join(COMPILERS)}; true")
     assert found.strip() == "", f"tools to install or compile with: {found}"
-    # Neither pip nor the repository's tests/ can be imported in the image.
-    assert run_in_image(image, "python3", "-c", MISSING.format("pip")).strip() == "True"
-    assert run_in_image(image, "python3", "-c", MISSING.format("tests")).strip() == "True"
+    # Neither pip nor the repository's tests/ nor the test distribution (fakes, dev tools,
+    # harness: testing/) can be imported in the image, and no command comes with them.
+    for absent in ("pip", "tests", "personio_sync_testing", "personio_sync.fakes"):
+        assert run_in_image(image, "python3", "-c", MISSING.format(absent)).strip() == "True"
+    commands = run_in_image(image, "personio-sync", "--help")
+    assert "sandbox" not in commands and "{sync,run}" in commands
 
 
 def base_of(image: str) -> str:

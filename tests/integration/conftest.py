@@ -30,8 +30,8 @@ from clients_helpers import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from personio_sync.clients import AworkClient, PersonioClient
-from personio_sync.fakes.awork import FakeAwork
-from personio_sync.fakes.personio import FakePersonio
+from personio_sync_testing.fakes.awork import FakeAwork
+from personio_sync_testing.fakes.personio import FakePersonio
 
 
 @pytest.fixture

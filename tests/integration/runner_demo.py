@@ -10,8 +10,8 @@ from typing import Any
 
 from runner_helpers import OWNER, TODAY, Row, day_period, marker_prefix
 
-from personio_sync.fakes import Sandbox
-from personio_sync.runner import Credentials
+from personio_sync.sync.runner import Credentials
+from personio_sync_testing.fakes import Sandbox
 
 ALICE = "5c3d0000-0000-4000-8000-000000000001"
 BOB = "5c3d0000-0000-4000-8000-000000000002"

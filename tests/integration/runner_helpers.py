@@ -23,11 +23,12 @@ import httpx
 from personio_sync.clients import AworkClient, PersonioClient
 from personio_sync.engine.marker import owner_key, parse_marker
 from personio_sync.engine.report import SyncReport
-from personio_sync.fakes import Sandbox
-from personio_sync.fakes.knobs import AworkKnobs, JournalEntry
-from personio_sync.fakes.seed import SeedSource
-from personio_sync.runner import Clients, Credentials, Tuning, run_sync
-from personio_sync.spec import PersonioSyncSpec, parse_spec
+from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec import PersonioSyncSpec, parse_spec
+from personio_sync.sync.runner import Clients, Credentials, Tuning, run_sync
+from personio_sync_testing.fakes import Sandbox
+from personio_sync_testing.fakes.knobs import AworkKnobs, JournalEntry
+from personio_sync_testing.fakes.seed import SeedSource
 
 REPO = Path(__file__).resolve().parents[2]
 RESOURCE = REPO / "examples" / "personiosync.yaml"
@@ -117,7 +118,7 @@ async def sync(
     tuning = Tuning(write_concurrency=concurrency)
     async with _maybe_open(sandbox, credentials, clients) as using:
         return await run_sync(
-            spec or make_spec(),
+            policy_of(spec or make_spec()),
             credentials,
             owner_key=owner,
             today=today,

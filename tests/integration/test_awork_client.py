@@ -22,8 +22,8 @@ from personio_sync.errors import (
     AworkStatusError,
     AworkTransportError,
 )
-from personio_sync.fakes.awork import FakeAwork
-from personio_sync.fakes.awork.errors import fail
+from personio_sync_testing.fakes.awork import FakeAwork
+from personio_sync_testing.fakes.awork.errors import fail
 
 PREFIX = "personio-sync:0123456789ab:"
 

@@ -35,7 +35,7 @@ from runner_helpers import (
 
 from personio_sync.engine.marker import owner_key
 from personio_sync.engine.window import today_in
-from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
+from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
 
 OWNER = owner_key("hr", "acme", "cli")  # the example's namespace/name, the CLI's instance
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from personio_sync.devtools.polling import eventually
+from personio_sync_testing.devtools.polling import eventually
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from clients_helpers import FAST, awork_user, person
 from personio_sync.clients import AworkClient, PersonioClient
 from personio_sync.engine.model import AbsenceBody, DateRange
 from personio_sync.errors import SyncError
-from personio_sync.fakes.awork import FakeAwork
-from personio_sync.fakes.personio import FakePersonio
+from personio_sync_testing.fakes.awork import FakeAwork
+from personio_sync_testing.fakes.personio import FakePersonio
 
 CLIENT_ID = "S3CR3T-client-id-7d1e"
 CLIENT_SECRET = "S3CR3T-client-secret-4b9a"

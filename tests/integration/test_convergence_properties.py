@@ -41,7 +41,7 @@ from runner_helpers import (
 )
 
 from personio_sync.errors import AworkError
-from personio_sync.fakes import Sandbox
+from personio_sync_testing.fakes import Sandbox
 
 VACATION, SICK = "type-vacation", "type-sick"
 PERSONS = ["2001", "2002", "2003", "2004", "2005"]  # 2005 has no awork user

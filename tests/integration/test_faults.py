@@ -34,7 +34,6 @@ from runner_helpers import (
     sync,
 )
 
-from personio_sync.devtools.polling import eventually_async
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import (
     AworkAuthError,
@@ -49,8 +48,9 @@ from personio_sync.errors import (
     PersonioTransportError,
     SyncError,
 )
-from personio_sync.fakes import AworkKnobs, PersonioKnobs, Sandbox, demo_seed_path
-from personio_sync.runner import Credentials, delete_owned
+from personio_sync.sync.runner import Credentials, delete_owned
+from personio_sync_testing.devtools.polling import eventually_async
+from personio_sync_testing.fakes import AworkKnobs, PersonioKnobs, Sandbox, demo_seed_path
 
 KINDS = ["status", "rate_limit", "timeout", "malformed", "drop"]
 # Every kind of fault on the main list of each vendor, and each other read once.

@@ -12,8 +12,9 @@ import pytest
 from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec, sandbox_for
 
 from personio_sync.errors import LeadershipLost
-from personio_sync.fakes import Sandbox, demo_seed_path
-from personio_sync.runner import Endpoints, Tuning, delete_owned, run_sync
+from personio_sync.resource.policy import policy_of
+from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, run_sync
+from personio_sync_testing.fakes import Sandbox, demo_seed_path
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def closes_when(condition: Callable[[], bool]) -> Callable[[], None]:
 
 async def sync_fenced(sandbox: Sandbox, fence: Callable[[], None]) -> None:
     await run_sync(
-        make_spec(),
+        policy_of(make_spec()),
         DEMO,
         owner_key=OWNER,
         endpoints=Endpoints(sandbox.personio_url, sandbox.awork_url),

@@ -21,8 +21,8 @@ from runner_helpers import (
 
 from personio_sync.engine.marker import owner_prefix
 from personio_sync.errors import PersonioDataIncomplete
-from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
-from personio_sync.runner import Credentials
+from personio_sync.sync.runner import Credentials
+from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from clients_helpers import FAST, PersonioFactory, Sleeps, credential, person
 
 from personio_sync.clients import PersonioClient, TokenCache
-from personio_sync.devtools.polling import eventually_async
 from personio_sync.engine.model import ApprovalStatus, DateRange
 from personio_sync.errors import (
     PersonioAuthError,
@@ -20,7 +19,8 @@ from personio_sync.errors import (
     PersonioServerError,
     PersonioTransportError,
 )
-from personio_sync.fakes.personio import FakePersonio
+from personio_sync_testing.devtools.polling import eventually_async
+from personio_sync_testing.fakes.personio import FakePersonio
 
 WINDOW = DateRange(date(2026, 7, 7), date(2027, 1, 17))
 

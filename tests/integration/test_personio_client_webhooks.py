@@ -10,7 +10,7 @@ import pytest
 
 from personio_sync.clients.personio import PersonioClient, TokenCache, WebhookRegistration
 from personio_sync.errors import PersonioScopeError
-from personio_sync.fakes import FakePersonio
+from personio_sync_testing.fakes import FakePersonio
 
 READ = ["personio:persons:read", "personio:absences:read"]
 SEED: dict[str, Any] = {

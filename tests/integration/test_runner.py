@@ -31,7 +31,7 @@ from runner_helpers import (
     sync,
 )
 
-from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
+from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from contract.schemas import validate_awork

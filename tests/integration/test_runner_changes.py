@@ -43,8 +43,8 @@ from runner_helpers import (
     sync,
 )
 
-from personio_sync.fakes import Sandbox, demo_seed_path, generate_company
-from personio_sync.runner import Endpoints, Tuning, delete_owned
+from personio_sync.sync.runner import Endpoints, Tuning, delete_owned
+from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
 
 
 @pytest.fixture

@@ -35,11 +35,11 @@ from runner_helpers import (
     sync,
 )
 
+from personio_sync.cli.report_text import render_text
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import SyncError
-from personio_sync.fakes import Sandbox, demo_seed_path, load_seed
-from personio_sync.report_text import render_text
-from personio_sync.runner import Credentials
+from personio_sync.sync.runner import Credentials
+from personio_sync_testing.fakes import Sandbox, demo_seed_path, load_seed
 
 CLIENT_ID = "S3CR3T-personio-id-5e0c"
 CLIENT_SECRET = "S3CR3T-personio-secret-91fa"

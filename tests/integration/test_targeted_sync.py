@@ -44,10 +44,11 @@ from test_convergence_properties import (
 
 from personio_sync.controller.changesync import POLL_MARGIN
 from personio_sync.engine.report import SyncReport
-from personio_sync.fakes import Sandbox
-from personio_sync.runner import Clients
-from personio_sync.spec import parse_spec
-from personio_sync.targeted import DirectoryCache, sync_changes
+from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec import parse_spec
+from personio_sync.sync.runner import Clients
+from personio_sync.sync.targeted import DirectoryCache, sync_changes
+from personio_sync_testing.fakes import Sandbox
 
 SPEC = parse_spec({"secretRef": {"name": "acme-credentials"}})
 
@@ -110,7 +111,7 @@ async def targeted(
     clients: Clients, directory: DirectoryCache, periods: set[str], persons: set[str]
 ) -> SyncReport:
     return await sync_changes(
-        SPEC,
+        policy_of(SPEC),
         clients,
         owner_key=OWNER,
         period_ids=periods,

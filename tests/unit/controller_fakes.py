@@ -14,8 +14,8 @@ from typing import Any, cast
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
-from personio_sync.settings import OperatorSettings
 
 EPOCH = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the wall clock at loop time 0
 INTERVAL = timedelta(hours=1)

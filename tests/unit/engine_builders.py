@@ -26,7 +26,8 @@ from personio_sync.engine.model import (
 )
 from personio_sync.engine.plan import Create, Delete, Plan, Update
 from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
-from personio_sync.spec import PersonioSyncSpec, parse_spec
+from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec import PersonioSyncSpec, parse_spec
 
 OWNER = "0123456789ab"
 OTHER_OWNER = "ba9876543210"
@@ -153,7 +154,7 @@ def run(
 ) -> Outcome:
     snapshot = Snapshot(persons, types, periods, users, absences)
     return reconcile(
-        the_spec or spec(),
+        policy_of(the_spec or spec()),
         snapshot,
         today=today,
         owner=owner,

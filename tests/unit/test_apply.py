@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import pytest
 
-from personio_sync.apply import apply_plan
 from personio_sync.clients._http import RequestStats
 from personio_sync.clients.awork import AworkClient
 from personio_sync.engine.model import AbsenceBody, DateRange
@@ -25,7 +24,8 @@ from personio_sync.errors import (
     AworkStatusError,
     LeadershipLost,
 )
-from personio_sync.progress import Progress
+from personio_sync.sync.apply import apply_plan
+from personio_sync.sync.progress import Progress
 
 pytestmark = pytest.mark.looptime
 WRITE_SECONDS = 1.0

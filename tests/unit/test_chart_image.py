@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from personio_sync.settings import OperatorSettings
+from personio_sync.controller.settings import OperatorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from personio_sync.devtools.binaries import helm_path
+from personio_sync_testing.devtools.binaries import helm_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "personio-sync"

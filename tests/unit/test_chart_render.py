@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from personio_sync.devtools.binaries import helm_path
-from personio_sync.settings import OperatorSettings, env_name
+from personio_sync.controller.settings import OperatorSettings, env_name
+from personio_sync_testing.devtools.binaries import helm_path
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
 KUBE_VERSION = "1.37.2"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from personio_sync.devtools.binaries import helm_path
+from personio_sync_testing.devtools.binaries import helm_path
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
 

@@ -19,7 +19,7 @@ from test_chart_render import (
     write_values,
 )
 
-from personio_sync.devtools.binaries import helm_path
+from personio_sync_testing.devtools.binaries import helm_path
 
 INGRESS = {"enabled": True, "host": "hooks.example.com", "className": "nginx",
            "tls": {"secretName": "hooks-tls"}}  # fmt: skip

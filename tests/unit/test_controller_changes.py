@@ -16,11 +16,11 @@ from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.supervisor import Supervisor
 from personio_sync.controller.worker import Worker
 from personio_sync.errors import PersonioTransportError
-from personio_sync.settings import OperatorSettings
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ import httpx
 import kopf
 import pytest
 
-from personio_sync.controller import reconcile
+from personio_sync.controller import runs
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import (
@@ -28,10 +28,10 @@ from personio_sync.controller.kube import (
 )
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.schedule import decide
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.worker import observation
-from personio_sync.progress import Progress
-from personio_sync.settings import OperatorSettings
+from personio_sync.sync.progress import Progress
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -170,7 +170,7 @@ async def test_kube_2_the_final_status_write_is_retried_until_the_api_server_ans
     sleeps, events = Sleeps(), []  # type: ignore[var-annotated]
     ctx = context(client(server), sleeps, events)
     body = resource({"secretRef": {"name": "creds"}, "interval": "nonsense"})
-    written = await reconcile.sync(ctx, body, reconcile.SecretSeen())
+    written = await runs.sync(ctx, body, runs.SecretSeen())
     assert written == {"metadata": {"resourceVersion": "7"}}
     status_writes = [r for r in server.requests if r.url.path.endswith("/status")]
     assert len(status_writes) == 4 and len(sleeps.delays) == 3
@@ -190,7 +190,7 @@ async def test_kube_3_an_outage_at_run_start_is_kubernetes_unavailable_and_retri
         "lastSyncTime": "2026-03-02T08:00:00Z",
         "lastSuccessfulSyncTime": "2026-03-02T08:00:00Z",
     }
-    await reconcile.sync(ctx, resource(VALID_SPEC, previous), reconcile.SecretSeen())
+    await runs.sync(ctx, resource(VALID_SPEC, previous), runs.SecretSeen())
     written = server.requests[-1]
     status = _json(written)[0]["value"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
@@ -206,7 +206,7 @@ async def test_kube_3_an_outage_at_run_start_is_kubernetes_unavailable_and_retri
 async def test_kube_2_a_failed_progress_write_never_stops_the_run() -> None:
     server = ApiServer(refused)
     ctx = context(client(server), Sleeps(), [])
-    writer = reconcile.ProgressWriter(ctx, resource(VALID_SPEC), every=0.0)
+    writer = runs.ProgressWriter(ctx, resource(VALID_SPEC), every=0.0)
     await writer(Progress(done=1, total=10, rate_per_second=1.0, eta_seconds=9.0, bottleneck=None))
     assert len(server.requests) == 1  # tried, failed quietly, no exception
     await ctx.kube.close()
@@ -214,7 +214,7 @@ async def test_kube_2_a_failed_progress_write_never_stops_the_run() -> None:
 
 def test_kube_4_a_run_in_progress_shows_on_synced_and_keeps_its_status() -> None:
     previous = status_mod.after_error(
-        {}, reconcile.RunTimedOut("slow"), stamp=status_mod.Stamp(1, NOW), next_sync=None
+        {}, runs.RunTimedOut("slow"), stamp=status_mod.Stamp(1, NOW), next_sync=None
     )
     later = status_mod.Stamp(1, NOW.replace(hour=10))
     patch = status_mod.syncing(previous, stamp=later)

@@ -14,15 +14,15 @@ from typing import Any, cast
 
 import pytest
 
-from personio_sync.controller import reconcile
+from personio_sync.controller import runs as controller_runs
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeClient, KubeUnavailable
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.schedule import Decision
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.worker import Worker
-from personio_sync.devtools.polling import eventually_async
-from personio_sync.settings import OperatorSettings
+from personio_sync_testing.devtools.polling import eventually_async
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -105,13 +105,13 @@ async def test_sec_1_an_unreadable_secret_is_no_change() -> None:
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """reconcile.sync replaced: records the Secret version each run would read."""
+    """runs.sync replaced: records the Secret version each run would read."""
     calls: list[str] = []
 
     async def fake_sync(ctx: Context, body: Any, seen: Any, **_: Any) -> None:
         calls.append(str(cast(FakeKube, ctx.kube).version))
 
-    monkeypatch.setattr(reconcile, "sync", fake_sync)
+    monkeypatch.setattr(controller_runs, "sync", fake_sync)
     yield calls
 
 

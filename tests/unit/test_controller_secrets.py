@@ -9,8 +9,8 @@ import pytest
 
 from personio_sync.controller.conditions import AWORK, PERSONIO, for_error
 from personio_sync.controller.secrets import SecretProblem, credentials_for
-from personio_sync.credentials import credentials_from_secret
 from personio_sync.errors import ConfigError
+from personio_sync.sync.credentials import credentials_from_secret
 
 VALUES = {
     "personioClientId": "id-7d1f",

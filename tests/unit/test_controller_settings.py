@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from personio_sync.errors import ConfigError
-from personio_sync.settings import (
+from personio_sync.controller.settings import (
     LogFormat,
     OperatorSettings,
     env_name,
     load_settings,
     plain_http_problem,
 )
+from personio_sync.errors import ConfigError
 
 VARS = [
     "PERSONIO_API_URL",

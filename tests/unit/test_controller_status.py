@@ -10,7 +10,6 @@ import pytest
 
 from personio_sync.controller import conditions, status
 from personio_sync.controller.secrets import SecretProblem
-from personio_sync.crd import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import (
     ActionCounts,
@@ -29,7 +28,8 @@ from personio_sync.errors import (
     PersonioTransportError,
     SyncError,
 )
-from personio_sync.progress import Progress
+from personio_sync.resource.crd import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
+from personio_sync.sync.progress import Progress
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 STAMP = status.Stamp(generation=3, now=T0)

@@ -1,6 +1,6 @@
 """The Supervisor routes watch events to one Worker per resource, on fast-forwarded time.
 
-Real Workers run with reconcile.sync stubbed (controller_fakes); a retired worker's task
+Real Workers run with runs.sync stubbed (controller_fakes); a retired worker's task
 must be finished, and a re-created resource (same name, new uid) gets a fresh worker.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from controller_fakes import Kube, Syncs, context, resource
 
-from personio_sync.controller import reconcile
+from personio_sync.controller import runs
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.supervisor import Supervisor
-from personio_sync.settings import OperatorSettings
 
 pytestmark = pytest.mark.looptime
 
@@ -25,7 +25,7 @@ class Setup:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, *bodies: dict[str, Any]) -> None:
         self.kube = Kube(*(copy.deepcopy(b) for b in bodies))
         self.syncs = Syncs(self.kube)
-        monkeypatch.setattr(reconcile, "sync", self.syncs)
+        monkeypatch.setattr(runs, "sync", self.syncs)
         self.ctx = context(self.kube)
         self.supervisor = Supervisor(self.ctx)
 

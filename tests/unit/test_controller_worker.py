@@ -1,6 +1,6 @@
 """The per-resource Worker (R17-R19) on fast-forwarded loop time.
 
-reconcile.sync is replaced by a stub that writes a successful status; the API server is
+runs.sync is replaced by a stub that writes a successful status; the API server is
 in memory (controller_fakes). Run times are read off the loop's clock: an hourly
 schedule is asserted as runs at 0 s, 3600 s, 7200 s of loop time, no real wait.
 """
@@ -16,14 +16,14 @@ from typing import Any, cast
 import pytest
 from controller_fakes import Kube, Syncs, context, now, resource, wall_clock
 
-from personio_sync.controller import reconcile
+from personio_sync.controller import runs
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.kube import RETRY_MAX_SECONDS, KubeUnavailable
 from personio_sync.controller.leadership import LeaderElector
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.worker import Worker
 from personio_sync.errors import SyncError
-from personio_sync.settings import OperatorSettings
-from personio_sync.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
+from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 
 pytestmark = pytest.mark.looptime
 HOUR = 3600.0
@@ -37,8 +37,8 @@ class Setup:
         self.ctx: Context = context(self.kube, self.events)
         self.cleanups: list[float] = []
         self.cleanup_error: SyncError | None = None
-        monkeypatch.setattr(reconcile, "sync", self.syncs)
-        monkeypatch.setattr(reconcile, "clean_up", self._clean_up)
+        monkeypatch.setattr(runs, "sync", self.syncs)
+        monkeypatch.setattr(runs, "clean_up", self._clean_up)
         self.worker = Worker(self.ctx, copy.deepcopy(body))
 
     async def _clean_up(self, ctx: Context, body: Any, seen: Any) -> None:

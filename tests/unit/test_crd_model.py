@@ -1,7 +1,7 @@
 """The committed CRD is exactly what the models generate, field for field (R23).
 
 If this fails after a change to spec.py or crd.py, regenerate:
-    python -m personio_sync.crd > crds/personiosync.yaml
+    python -m personio_sync.resource.crd > crds/personiosync.yaml
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 import yaml
 from pydantic import BaseModel, Field
 
-from personio_sync import crd
-from personio_sync.crd import PersonioSyncStatus, crd_yaml, openapi_schema
-from personio_sync.spec import INTERVAL_PATTERN, PersonioSyncSpec
+from personio_sync.resource import crd
+from personio_sync.resource.crd import PersonioSyncStatus, crd_yaml, openapi_schema
+from personio_sync.resource.spec import INTERVAL_PATTERN, PersonioSyncSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "crds" / "personiosync.yaml"
@@ -67,8 +67,8 @@ def all_properties(node: dict[str, Any], path: str = "") -> list[tuple[str, dict
 
 
 def test_committed_crd_is_generated() -> None:
-    assert COMMITTED.read_text() == crd_yaml(), "stale: python -m personio_sync.crd > " + str(
-        COMMITTED.relative_to(ROOT)
+    assert COMMITTED.read_text() == crd_yaml(), (
+        "stale: python -m personio_sync.resource.crd > " + str(COMMITTED.relative_to(ROOT))
     )
 
 

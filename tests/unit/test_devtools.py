@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from personio_sync.devtools.kubeapi import (
+from personio_sync_testing.devtools.kubeapi import (
     Credentials,
     KubeconfigError,
     check_test_context,
     looks_like_test_context,
 )
-from personio_sync.devtools.polling import Timeout, eventually, eventually_async
+from personio_sync_testing.devtools.polling import Timeout, eventually, eventually_async
 
 
 @pytest.mark.parametrize(

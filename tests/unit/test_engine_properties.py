@@ -46,7 +46,7 @@ from personio_sync.engine.model import (
 )
 from personio_sync.engine.plan import awork_dates
 from personio_sync.engine.reconcile import Outcome
-from personio_sync.spec import PersonioSyncSpec
+from personio_sync.resource.spec import PersonioSyncSpec
 
 HOURLY = AbsenceType("type-hour", "Doctor appointment", unit="HOUR")
 TRAINING = AbsenceType("type-training", "Training")  # excluded by every spec below

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 from test_controller_status import everything_report
 
-from personio_sync.controller import reconcile
+from personio_sync.controller import runs
 from personio_sync.controller.events import REPOST_AFTER, EventPoster
 from personio_sync.controller.handlers import configure_kopf
 
@@ -104,7 +104,7 @@ def test_d_privacy_run_events_carry_no_email_address() -> None:
     ctx = SimpleNamespace(event=lambda body, kind, reason, msg: seen.append((kind, reason, msg)))
     run = everything_report()
     run.dry_run = False
-    reconcile._report_events(ctx, BODY, run)  # type: ignore[arg-type]
+    runs._report_events(ctx, BODY, run)  # type: ignore[arg-type]
     reasons = {reason for kind, reason, _ in seen if kind == "Warning"}
     assert {"AmbiguousUsers", "UserMappingNotFound", "OwnershipConflict"} <= reasons
     assert not [m for _, _, m in seen if "@" in m]

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from personio_sync.devtools.polling import eventually_async
-from personio_sync.fakes import FakeAwork
+from personio_sync_testing.devtools.polling import eventually_async
+from personio_sync_testing.fakes import FakeAwork
 
 KEY = "test-api-key"
 API_USER = "aaaaaaaa-0000-4000-8000-000000000001"

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from personio_sync.fakes import FakePersonio, PersonioKnobs
+from personio_sync_testing.fakes import FakePersonio, PersonioKnobs
 
 CID, SECRET = "cid", "s3cret-value"
 VAC, DOC = "t-vac", "t-doc"

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from personio_sync.devtools.polling import eventually_async
-from personio_sync.fakes import FakePersonio, PersonioKnobs
+from personio_sync_testing.devtools.polling import eventually_async
+from personio_sync_testing.fakes import FakePersonio, PersonioKnobs
 
 WRITE = "personio:webhooks:write"
 HOOK_TOKEN = "Bearer hook-7c21"

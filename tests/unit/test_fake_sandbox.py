@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from personio_sync.devtools.polling import eventually_async
-from personio_sync.fakes import (
+from personio_sync_testing.devtools.polling import eventually_async
+from personio_sync_testing.fakes import (
     FakeAwork,
     FakePersonio,
     Sandbox,

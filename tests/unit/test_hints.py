@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from personio_sync.devtools.controlplane import DEFAULT_DIR, down_command
+from personio_sync_testing.devtools.controlplane import DEFAULT_DIR, down_command
 
 ROOT = Path(__file__).resolve().parents[2]
 

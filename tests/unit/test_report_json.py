@@ -6,6 +6,8 @@ import json
 import re
 from datetime import date
 
+from personio_sync.cli.report_json import error_json, json_report
+from personio_sync.cli.report_text import render_text
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import (
     ActionCounts,
@@ -15,8 +17,6 @@ from personio_sync.engine.report import (
     UserReport,
 )
 from personio_sync.errors import PersonioAuthError
-from personio_sync.report_json import error_json, json_report
-from personio_sync.report_text import render_text
 
 REPORT = SyncReport(
     window=DateRange(date(2026, 5, 1), date(2026, 10, 28)),

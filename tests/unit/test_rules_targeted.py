@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from personio_sync.engine.model import AbsencePeriod, ApprovalStatus, AworkAbsence
 from personio_sync.engine.reconcile import Outcome, Snapshot
 from personio_sync.engine.targeted import Slice, WiderThanTargeted, reconcile_targeted
+from personio_sync.resource.policy import policy_of
 
 PERSONS = [person("p1", "anna@example.com"), person("p2", "ben@example.com")]
 USERS = [user("u1", "anna@example.com"), user("u2", "ben@example.com")]
@@ -46,7 +47,9 @@ def targeted(
 ) -> Outcome:
     snapshot = Snapshot(PERSONS, TYPES, periods, USERS, absences)
     piece = Slice(frozenset(ids), snapshot)
-    return reconcile_targeted(spec(), piece, today=TODAY, owner=OWNER, adopt_from=adopt_from)
+    return reconcile_targeted(
+        policy_of(spec()), piece, today=TODAY, owner=OWNER, adopt_from=adopt_from
+    )
 
 
 def test_nrt_1_a_new_period_is_created_and_others_are_left_alone() -> None:

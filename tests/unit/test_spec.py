@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from personio_sync.spec import (
+from personio_sync.resource.spec import (
     DeletionPolicy,
     DescriptionMode,
     HourlyAbsences,

@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from personio_sync import runner
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.reconcile import SecretSeen, courtesy_patch, ident, read_credentials
-from personio_sync.crd import TargetedSync
+from personio_sync.controller.runs import SecretSeen, courtesy_patch, ident, read_credentials
 from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import today_in
 from personio_sync.errors import clip
-from personio_sync.spec import PersonioSyncSpec
-from personio_sync.targeted import DirectoryCache, sync_changes
+from personio_sync.resource.crd import TargetedSync
+from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec import PersonioSyncSpec
+from personio_sync.sync import runner
+from personio_sync.sync.targeted import DirectoryCache, sync_changes
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -85,7 +86,7 @@ async def run_changes(
     async with opened as clients, asyncio.timeout(ctx.settings.run_timeout_seconds):
         try:
             report = await sync_changes(
-                spec,
+                policy_of(spec),
                 clients,
                 owner_key=owner,
                 period_ids=changes.period_ids,

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from personio_sync.controller.secrets import SecretProblem
-from personio_sync.crd import CONDITION_TYPES, MAX_MESSAGE, Condition
 from personio_sync.engine.guard import describe
 from personio_sync.engine.report import HeldDeletes, SyncReport
 from personio_sync.errors import (
@@ -28,7 +27,8 @@ from personio_sync.errors import (
     SyncError,
     clip,
 )
-from personio_sync.spec import ALLOW_MASS_DELETE
+from personio_sync.resource.crd import CONDITION_TYPES, MAX_MESSAGE, Condition
+from personio_sync.resource.spec import ALLOW_MASS_DELETE
 
 READY = "Ready"
 PERSONIO = "PersonioCredentialsValid"

@@ -18,11 +18,11 @@ from personio_sync.controller.events import EventPoster
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
-from personio_sync.crd import LastEvent
 from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
-from personio_sync.settings import OperatorSettings
+from personio_sync.resource.crd import LastEvent
 
 log = logging.getLogger("personio_sync.controller")
 

@@ -26,11 +26,11 @@ from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
 from personio_sync.controller.supervisor import Supervisor
 from personio_sync.controller.webhooks import WebhookReceiver, receiver_for
-from personio_sync.settings import OperatorSettings
-from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
+from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 registry = kopf.OperatorRegistry()
 

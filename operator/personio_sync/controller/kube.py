@@ -28,7 +28,7 @@ import httpx
 import kopf
 
 from personio_sync.errors import clip
-from personio_sync.spec import API_GROUP, API_VERSION, PLURAL
+from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 log = logging.getLogger("personio_sync.controller")
 

@@ -22,13 +22,13 @@ from personio_sync.clients.personio import (
 )
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeError
-from personio_sync.controller.reconcile import SecretSeen, ident, read_credentials
+from personio_sync.controller.runs import SecretSeen, ident, read_credentials
 from personio_sync.controller.webhooks import ABSENCE_EVENTS, TOKEN_KEY
-from personio_sync.crd import WebhookStatus
-from personio_sync.credentials import secret_value
 from personio_sync.errors import PersonioError, PersonioScopeError, PersonioStatusError
-from personio_sync.runner import Credentials
-from personio_sync.spec import PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.resource.crd import WebhookStatus
+from personio_sync.resource.spec import PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.sync.credentials import secret_value
+from personio_sync.sync.runner import Credentials
 
 log = logging.getLogger("personio_sync.controller")
 

@@ -1,6 +1,6 @@
 """`.status` from a run's outcome (R20): pure functions over the CRD's status model.
 
-Built with `personio_sync.crd.PersonioSyncStatus`, so whatever comes out here the API
+Built with `personio_sync.resource.crd.PersonioSyncStatus`, so whatever comes out here the API
 server accepts: lists are cut to the schema's bounds here (counts stay exact) and a
 note says so. What a failed run cannot know (users, last run) keeps the previous run's
 values, so one outage does not blank the admin's view.
@@ -18,7 +18,9 @@ from pydantic import ValidationError
 from personio_sync.controller import conditions
 from personio_sync.controller.conditions import SYNCED, SYNCING, Cond
 from personio_sync.controller.schedule import History
-from personio_sync.crd import (
+from personio_sync.engine.report import SyncReport, UserReport
+from personio_sync.errors import SyncError, clip
+from personio_sync.resource.crd import (
     MAX_CONFLICTS,
     MAX_FAILURES,
     MAX_LISTED_USERS,
@@ -35,9 +37,7 @@ from personio_sync.crd import (
     UserStatus,
     WebhookStatus,
 )
-from personio_sync.engine.report import SyncReport, UserReport
-from personio_sync.errors import SyncError, clip
-from personio_sync.progress import Progress as RunProgress
+from personio_sync.sync.progress import Progress as RunProgress
 
 CUT_NOTE = f"lists show at most {MAX_LISTED_USERS} entries; counts are exact"
 COUNTS_NOTE = "spec.statusDetail is Counts: no e-mail lists, counts are exact"

@@ -14,7 +14,7 @@ from typing import Any
 
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.reconcile import ident
+from personio_sync.controller.runs import ident
 from personio_sync.controller.worker import Worker
 
 log = logging.getLogger("personio_sync.controller")

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from personio_sync.controller import changesync, reconcile, registration
+from personio_sync.controller import changesync, registration, runs
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
@@ -43,14 +43,14 @@ from personio_sync.controller.schedule import Decision, Observation, decide
 from personio_sync.controller.slots import Priority, priority_of
 from personio_sync.engine.targeted import WiderThanTargeted
 from personio_sync.errors import LeadershipLost, SyncError
-from personio_sync.spec import (
+from personio_sync.resource.spec import (
     ALLOW_MASS_DELETE,
     ALLOW_MASS_DELETE_HANDLED,
     PersonioSyncSpec,
     SpecError,
     parse_spec,
 )
-from personio_sync.targeted import DirectoryCache
+from personio_sync.sync.targeted import DirectoryCache
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -94,11 +94,11 @@ class Worker:
 
     def __init__(self, ctx: Context, body: Mapping[str, Any]) -> None:
         self.ctx = ctx
-        self.namespace, self.name = reconcile.ident(body)
+        self.namespace, self.name = runs.ident(body)
         self.uid = (body.get("metadata") or {}).get("uid")
         self.body: dict[str, Any] = dict(body)
         self.wake = asyncio.Event()
-        self.seen = reconcile.SecretSeen()
+        self.seen = runs.SecretSeen()
         self.secret_changed = False
         self.cleanup_failures = 0
         self.task: asyncio.Task[None] | None = None
@@ -231,7 +231,7 @@ class Worker:
             allow = observation(body, secret_changed=False).consent_pending
             self.ctx.metrics.in_progress.inc()
             try:
-                written = await reconcile.sync(self.ctx, body, self.seen, allow_mass_delete=allow)
+                written = await runs.sync(self.ctx, body, self.seen, allow_mass_delete=allow)
             finally:
                 self.ctx.metrics.in_progress.dec()
         if written is not None:
@@ -351,9 +351,7 @@ class Worker:
         if status.get("suspended") and status.get("observedGeneration") == generation:
             return
         stamp = status_mod.Stamp(generation=generation, now=self.ctx.now())
-        new_status = status_mod.suspended(
-            status, stamp=stamp, lists=reconcile.shows_lists(self.body)
-        )
+        new_status = status_mod.suspended(status, stamp=stamp, lists=runs.shows_lists(self.body))
         written = await self.ctx.kube.replace_status(self.namespace, self.name, new_status)
         self.ctx.event(self.body, "Normal", "Suspended", "spec.suspend is true: syncs stopped")
         if written is not None:
@@ -380,7 +378,7 @@ class Worker:
             return None  # not ours to hold; the DELETED event retires this worker
         await registration.on_delete(self.ctx, self.body, self.seen)
         try:
-            await reconcile.clean_up(self.ctx, self.body, self.seen)
+            await runs.clean_up(self.ctx, self.body, self.seen)
         except SyncError as exc:
             self.cleanup_failures += 1
             self.ctx.event(

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from personio_sync.engine.guard import DeletionGuard, hold_mass_deletions, owned_in_window
-from personio_sync.engine.matching import Matching, Override, match_users
+from personio_sync.engine.matching import Matching, match_users
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkAbsence, AworkUser, Person
 from personio_sync.engine.ownership import set_aside_conflicts, sort_holdings
 from personio_sync.engine.plan import Plan, plan_changes
+from personio_sync.engine.policy import SyncPolicy
 from personio_sync.engine.report import PlannedAction, SyncReport
 from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
 from personio_sync.engine.window import sync_window
 from personio_sync.errors import ConfigError, PersonioDataIncomplete
-from personio_sync.spec import DescriptionMode, HourlyAbsences, PersonioSyncSpec
 
 SAMPLE_SIZE = 20
 
@@ -42,24 +42,13 @@ class Outcome:
     report: SyncReport
 
 
-def policy_of(spec: PersonioSyncSpec) -> SourcePolicy:
-    generic = spec.description.mode is DescriptionMode.Generic
-    return SourcePolicy(
-        include_pending=spec.includePending,
-        include_types=tuple(spec.absenceTypes.include),
-        exclude_types=tuple(spec.absenceTypes.exclude),
-        hourly_as_full_day=spec.hourlyAbsences is HourlyAbsences.FullDay,
-        generic_text=spec.description.text if generic else None,
-    )
-
-
-def check_type_filters(spec: PersonioSyncSpec, types: Sequence[AbsenceType]) -> None:
+def check_type_filters(source: SourcePolicy, types: Sequence[AbsenceType]) -> None:
     """A misspelt type in `include` would select nothing and delete every owned absence:
     refuse to plan instead, naming the entry (R23: bad input changes nothing)."""
     known = {t.id.casefold() for t in types} | {t.name.casefold() for t in types}
     for field, entries in (
-        ("include", spec.absenceTypes.include),
-        ("exclude", spec.absenceTypes.exclude),
+        ("include", source.include_types),
+        ("exclude", source.exclude_types),
     ):
         unknown = [e for e in entries if e.casefold() not in known]
         if unknown:
@@ -81,7 +70,7 @@ def check_complete(snapshot: Snapshot) -> None:
 
 
 def reconcile(
-    spec: PersonioSyncSpec,
+    policy: SyncPolicy,
     snapshot: Snapshot,
     *,
     today: date,
@@ -91,19 +80,18 @@ def reconcile(
 ) -> Outcome:
     """`adopt_from`: owner keys whose absences become this owner's (D-Owner)."""
     check_complete(snapshot)
-    check_type_filters(spec, snapshot.types)
-    window = sync_window(today, spec.window.pastDays, spec.window.futureDays)
-    overrides = [Override(m.personioEmail, m.aworkEmail) for m in spec.userMappings]
-    matching = match_users(snapshot.persons, snapshot.users, overrides)
+    check_type_filters(policy.source, snapshot.types)
+    window = sync_window(today, policy.past_days, policy.future_days)
+    matching = match_users(snapshot.persons, snapshot.users, list(policy.overrides))
     types = {t.id: t for t in snapshot.types}
-    desired = desired_absences(snapshot.periods, types, matching, window, owner, policy_of(spec))
+    desired = desired_absences(snapshot.periods, types, matching, window, owner, policy.source)
     holdings = sort_holdings(snapshot.owned, owner, adopt_from)
     conflicts = set_aside_conflicts(desired, holdings, owner)
     plan = plan_changes(desired, holdings.ours, owner, window, holdings.adopting)
-    guard = DeletionGuard(spec.deletionGuard.maxPercent, allow_mass_delete)
+    guard = DeletionGuard(policy.max_delete_percent, allow_mass_delete)
     owned = owned_in_window(holdings.ours, owner, window)
     held = hold_mass_deletions(plan, owned=owned, source_empty=not snapshot.periods, guard=guard)
-    report = SyncReport(window=window, dry_run=spec.dryRun, users=matching.report, held=held)
+    report = SyncReport(window=window, dry_run=policy.dry_run, users=matching.report, held=held)
     report.actions.held_deletes = len(plan.held)
     report.owner = owner
     report.conflicts = conflicts
@@ -112,7 +100,7 @@ def reconcile(
     report.actions.skipped = sum(desired.skipped.values())
     report.skipped_reasons = dict(desired.skipped)
     report.planned = sample(plan)
-    if spec.dryRun:  # nothing gets applied, so the plan's counts are the report's (R16)
+    if policy.dry_run:  # nothing gets applied, so the plan's counts are the report's (R16)
         report.actions.created = len(plan.creates)
         report.actions.updated = len(plan.updates)
         report.actions.deleted = len(plan.deletes)

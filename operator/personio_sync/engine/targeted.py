@@ -18,8 +18,8 @@ from personio_sync.engine.guard import MIN_DELETES
 from personio_sync.engine.marker import parse_marker
 from personio_sync.engine.model import AbsencePeriod, AworkAbsence
 from personio_sync.engine.plan import LEFT_SOURCE
+from personio_sync.engine.policy import SyncPolicy
 from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
-from personio_sync.spec import PersonioSyncSpec
 
 
 class WiderThanTargeted(Exception):
@@ -50,7 +50,7 @@ def restrict(snapshot: Snapshot, period_ids: Collection[str]) -> Snapshot:
 
 
 def reconcile_targeted(
-    spec: PersonioSyncSpec,
+    policy: SyncPolicy,
     piece: Slice,
     *,
     today: date,
@@ -64,7 +64,7 @@ def reconcile_targeted(
     targeted run instead deletes at most MIN_DELETES absences whose period left the
     source and raises WiderThanTargeted beyond that, so the full sync's guard decides."""
     outcome = reconcile(
-        spec,
+        policy,
         restrict(piece.snapshot, piece.period_ids),
         today=today,
         owner=owner,

@@ -1,0 +1,135 @@
+"""Carry out a plan against awork with isolated per-item failures (R14, R15).
+
+A 4xx on one absence is recorded and the run goes on; it is retried next run
+because the engine plans it again. A rejected API key stops the run, and so does a
+write that outlasted the client's retries without a 4xx answer (5xx, 429, timeout,
+dropped connection): every other write would fail the same way, and going on would
+cost each of 60,000 writes a full retry cycle against a vendor that is down. Workers
+pull from one iterator so a plan of 60,000 writes never holds 60,000 pending coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from personio_sync.clients.awork import AworkClient
+from personio_sync.engine.plan import Create, Delete, Plan, Update
+from personio_sync.engine.report import Failure, SyncReport
+from personio_sync.errors import AworkError, AworkStatusError
+from personio_sync.sync.progress import Progress, ProgressCallback
+
+PROGRESS_EVERY_SECONDS = 2.0
+Write = Create | Update | Delete
+# Raises (errors.LeadershipLost) when this process may no longer write; called before each
+# write, so a replica that lost the leader Lease stops at once (docs/rules.md D-Lease).
+Fence = Callable[[], None]
+
+
+@dataclass
+class _Tracker:
+    """Counts writes as they finish and reports progress at most every few seconds."""
+
+    total: int
+    awork: AworkClient
+    callback: ProgressCallback | None
+    started: float
+    done: int = 0
+    last_report: float = float("-inf")  # the first write is reported at once
+
+    async def tick(self, final: bool = False) -> None:
+        self.done += 0 if final else 1
+        now = _clock()
+        if self.callback is None or (not final and now - self.last_report < PROGRESS_EVERY_SECONDS):
+            return
+        self.last_report = now
+        await self.callback(self.snapshot(now))
+
+    def snapshot(self, now: float) -> Progress:
+        elapsed = max(now - self.started, 1e-6)
+        rate = self.done / elapsed
+        remaining = self.total - self.done
+        eta = remaining / rate if rate > 0 else None
+        stats = self.awork.stats
+        waited = stats.rate_limit_wait_seconds + stats.pacing_wait_seconds
+        bottleneck = "awork" if waited > 0.1 * elapsed else None
+        return Progress(self.done, self.total, round(rate, 2), eta, bottleneck)
+
+
+def _clock() -> float:
+    """The event loop's clock (monotonic), so tests can fast-forward it."""
+    return asyncio.get_running_loop().time()
+
+
+def _writes(plan: Plan) -> Iterator[Write]:
+    # Duplicates and stale absences go first: a killed run then leaves less behind.
+    yield from plan.deletes
+    yield from plan.updates
+    yield from plan.creates
+
+
+async def _perform(write: Write, awork: AworkClient) -> None:
+    if isinstance(write, Create):
+        await awork.create_absence(write.body)
+    elif isinstance(write, Update):
+        await awork.update_absence(write.absence_id, write.body)
+    else:
+        await awork.delete_absence(write.absence_id)
+
+
+def _count(report: SyncReport, write: Write) -> None:
+    counts = report.actions
+    if isinstance(write, Create):
+        counts.created += 1
+    elif isinstance(write, Update):
+        counts.updated += 1
+    else:
+        counts.deleted += 1
+
+
+def _about_this_item(error: AworkError) -> bool:
+    """A definite 4xx answer about this one absence (not-found, validation-failed, …)."""
+    return isinstance(error, AworkStatusError) and 400 <= error.status_code < 500
+
+
+def _failure(write: Write, error: AworkError) -> Failure:
+    email = write.email if isinstance(write, Create | Update) else ""
+    return Failure(personio_id=write.period_id or "", email=email, reason=error.message)
+
+
+async def apply_plan(
+    plan: Plan,
+    awork: AworkClient,
+    report: SyncReport,
+    *,
+    progress: ProgressCallback | None = None,
+    concurrency: int = 16,
+    fence: Fence | None = None,
+) -> None:
+    tracker = _Tracker(plan.writes, awork, progress, _clock())
+    pending = _writes(plan)
+
+    async def worker() -> None:
+        for write in pending:
+            if fence is not None:
+                fence()
+            try:
+                await _perform(write, awork)
+            except AworkError as error:
+                if not _about_this_item(error):  # rejected key or awork unreachable
+                    raise
+                report.actions.failed += 1
+                report.failures.append(_failure(write, error))
+            else:
+                _count(report, write)
+            await tracker.tick()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(concurrency, plan.writes))):
+                group.create_task(worker())
+    except ExceptionGroup as failed:  # a run-stopping AworkError, or the fence
+        raise failed.exceptions[0] from None
+    if plan.writes:
+        await tracker.tick(final=True)
