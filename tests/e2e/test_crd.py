@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from personio_sync.resource.crd import CRD_NAME, MAX_LISTED_USERS, PersonioSyncStatus
+from personio_sync.resource.crd import CRD_NAME
 from personio_sync.resource.spec import (
     API_GROUP,
     API_VERSION,
@@ -21,6 +21,7 @@ from personio_sync.resource.spec import (
     SpecError,
     parse_spec,
 )
+from personio_sync.resource.status import MAX_LISTED_USERS, PersonioSyncStatus
 from personio_sync_testing.devtools.kubeapi import KubeApi, KubeApiError, psync_path
 from personio_sync_testing.devtools.kubectl import CommandError, Kubectl
 

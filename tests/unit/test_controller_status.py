@@ -28,7 +28,7 @@ from personio_sync.errors import (
     PersonioTransportError,
     SyncError,
 )
-from personio_sync.resource.crd import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
+from personio_sync.resource.status import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
 from personio_sync.sync.progress import Progress
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)

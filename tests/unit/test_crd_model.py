@@ -16,8 +16,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 from personio_sync.resource import crd
-from personio_sync.resource.crd import PersonioSyncStatus, crd_yaml, openapi_schema
+from personio_sync.resource.crd import crd_yaml, openapi_schema
 from personio_sync.resource.spec import INTERVAL_PATTERN, PersonioSyncSpec
+from personio_sync.resource.status import MAX_LISTED_USERS, PersonioSyncStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "crds" / "personiosync.yaml"
@@ -150,7 +151,7 @@ def test_status_dump_is_valid_against_the_crd_schema() -> None:
 
 
 def test_status_model_refuses_what_the_api_server_would() -> None:
-    too_many = [f"u{i}@x.de" for i in range(crd.MAX_LISTED_USERS + 1)]
+    too_many = [f"u{i}@x.de" for i in range(MAX_LISTED_USERS + 1)]
     with pytest.raises(ValueError, match="matchedEmails"):
         PersonioSyncStatus.model_validate({"users": {"matchedEmails": too_many}})
     with pytest.raises(ValueError, match="reason"):

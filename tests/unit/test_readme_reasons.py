@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from personio_sync.resource.crd import CONDITION_TYPES
+from personio_sync.resource.status import CONDITION_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "operator" / "personio_sync"

@@ -19,7 +19,7 @@ from personio_sync.controller.changes import Changes
 from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.webhooks import MAX_BODY, TokenCache, WebhookReceiver
-from personio_sync.resource.crd import LastEvent
+from personio_sync.resource.status import LastEvent
 
 TOKEN = "hook-token-6f1d2a"
 NOW = datetime(2026, 6, 1, 8, 15, tzinfo=UTC)

@@ -9,7 +9,7 @@ from personio_sync.controller import status
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import ActionCounts, SyncReport, UserReport
 from personio_sync.errors import AworkTransportError
-from personio_sync.resource.crd import LastEvent, PersonioSyncStatus
+from personio_sync.resource.status import LastEvent, PersonioSyncStatus
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 STAMP = status.Stamp(generation=3, now=T0)

@@ -23,9 +23,9 @@ from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import today_in
 from personio_sync.errors import clip
-from personio_sync.resource.crd import TargetedSync
 from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec
+from personio_sync.resource.status import TargetedSync
 from personio_sync.sync import runner
 from personio_sync.sync.targeted import DirectoryCache, sync_changes
 

@@ -27,8 +27,8 @@ from personio_sync.errors import (
     SyncError,
     clip,
 )
-from personio_sync.resource.crd import CONDITION_TYPES, MAX_MESSAGE, Condition
 from personio_sync.resource.spec import ALLOW_MASS_DELETE
+from personio_sync.resource.status import CONDITION_TYPES, MAX_MESSAGE, Condition
 
 READY = "Ready"
 PERSONIO = "PersonioCredentialsValid"

@@ -22,7 +22,7 @@ from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
 from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
-from personio_sync.resource.crd import LastEvent
+from personio_sync.resource.status import LastEvent
 
 log = logging.getLogger("personio_sync.controller")
 

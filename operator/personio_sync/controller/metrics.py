@@ -20,7 +20,7 @@ LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 36
 TARGETED_OUTCOMES = ("synced", "full_sync", "failed")
 
 
-class RequestStats(Protocol):
+class VendorCounts(Protocol):
     """What the clients' `stats` attribute offers (personio_sync.clients)."""
 
     @property
@@ -122,7 +122,7 @@ class Metrics:
         self.runs.labels(namespace, name, "error").inc()
         self.duration.labels(namespace, name).observe(duration)
 
-    def observe_requests(self, namespace: str, name: str, vendor: str, stats: RequestStats) -> None:
+    def observe_requests(self, namespace: str, name: str, vendor: str, stats: VendorCounts) -> None:
         self.requests.labels(namespace, name, vendor).inc(stats.total_requests)
         self.rate_limited.labels(namespace, name, vendor).inc(stats.rate_limited)
 

@@ -25,8 +25,8 @@ from personio_sync.controller.kube import KubeError
 from personio_sync.controller.runs import SecretSeen, ident, read_credentials
 from personio_sync.controller.webhooks import ABSENCE_EVENTS, TOKEN_KEY
 from personio_sync.errors import PersonioError, PersonioScopeError, PersonioStatusError
-from personio_sync.resource.crd import WebhookStatus
 from personio_sync.resource.spec import PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.resource.status import WebhookStatus
 from personio_sync.sync.credentials import secret_value
 from personio_sync.sync.runner import Credentials
 

@@ -20,7 +20,7 @@ from personio_sync.controller.conditions import SYNCED, SYNCING, Cond
 from personio_sync.controller.schedule import History
 from personio_sync.engine.report import SyncReport, UserReport
 from personio_sync.errors import SyncError, clip
-from personio_sync.resource.crd import (
+from personio_sync.resource.status import (
     MAX_CONFLICTS,
     MAX_FAILURES,
     MAX_LISTED_USERS,
@@ -30,14 +30,14 @@ from personio_sync.resource.crd import (
     LastRun,
     OwnershipConflict,
     PersonioSyncStatus,
-    PlannedAction,
-    Progress,
+    PlannedEntry,
+    ProgressStatus,
     RunWindow,
     TargetedSync,
     UserStatus,
     WebhookStatus,
 )
-from personio_sync.sync.progress import Progress as RunProgress
+from personio_sync.sync.progress import Progress
 
 CUT_NOTE = f"lists show at most {MAX_LISTED_USERS} entries; counts are exact"
 COUNTS_NOTE = "spec.statusDetail is Counts: no e-mail lists, counts are exact"
@@ -98,7 +98,7 @@ def last_run(report: SyncReport) -> LastRun:
         conflicts=acts.conflicts,
         skippedReasons=dict(report.skipped_reasons),
         planned=[
-            PlannedAction(
+            PlannedEntry(
                 action=p.action,  # the engine uses the same three words
                 personioId=p.personio_id,
                 email=p.email,
@@ -299,13 +299,13 @@ def in_progress(status: Mapping[str, Any]) -> bool:
     return False
 
 
-def progress(update: RunProgress) -> dict[str, Any]:
+def progress(update: Progress) -> dict[str, Any]:
     """`status.progress` while a long run is in flight (merged into status, not replacing it)."""
     message = "writing absences"
     if update.bottleneck:
         message += f", paced by {update.bottleneck}'s rate limit"
     eta = None if update.eta_seconds is None else round(max(0.0, update.eta_seconds), 1)
-    model = Progress(
+    model = ProgressStatus(
         done=max(0, update.done), total=max(0, update.total), etaSeconds=eta, message=message
     )
     return model.model_dump(mode="json", exclude_none=True)

@@ -29,7 +29,7 @@ from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
 from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.metrics import Metrics
-from personio_sync.resource.crd import LastEvent
+from personio_sync.resource.status import LastEvent
 from personio_sync.sync.credentials import secret_value
 
 if TYPE_CHECKING:  # the supervisor's workers import the registration, which imports us
