@@ -7,11 +7,12 @@ The request body `AbsenceForm` is written strictly: awork's schema says
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from sys import intern
 
 from pydantic import BaseModel, ConfigDict
 
+from personio_sync.engine.dates import as_utc, rfc3339
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 
 
@@ -71,8 +72,8 @@ class AbsenceModel(_Model):
         return AworkAbsence(
             id=self.id,
             user_id=intern(self.userId or ""),  # repeated across many absences
-            start_on=_utc(self.startOn),
-            end_on=_utc(self.endOn),
+            start_on=as_utc(self.startOn),
+            end_on=as_utc(self.endOn),
             description=intern(self.description) if self.description else self.description,
             external_provider=self.externalProvider,
             is_half_day_on_start=bool(self.isHalfDayOnStart),
@@ -122,12 +123,7 @@ class ErrorResponse(_Model):
         return "; ".join(p for p in parts if p)
 
 
-def _utc(value: datetime) -> datetime:
-    """awork speaks UTC; a value without an offset is UTC too."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _wire(value: datetime) -> str:
-    """`YYYY-MM-DDTHH:MM:SSZ`. A naive value is already the UTC wall clock the engine built
-    from a calendar date (R9) and is sent as is, never shifted through a local zone."""
-    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A naive value is already the UTC wall clock the engine built from a calendar date
+    (R9) and is sent as is, never shifted through a local zone."""
+    return rfc3339(value)

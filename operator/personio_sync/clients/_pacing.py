@@ -1,4 +1,4 @@
-"""Client-side pacing for awork's per-workspace rate limit (shared by all its API clients).
+"""Client-side pacing for awork's per-workspace rate limit (one pacer per workspace).
 
 awork answers every request with `ratelimit-remaining` (requests left in the current
 window) and `ratelimit-reset` (seconds until that window resets), plus
@@ -40,7 +40,8 @@ class _Window:
 
 
 class RateLimitPacer:
-    """Shared by every request of one AworkClient; safe for concurrent callers on one loop."""
+    """One awork workspace's budget: shared by every client and run against it (through
+    PacerRegistry, FAIR-1); safe for concurrent callers on one loop."""
 
     def __init__(
         self, *, reserve: int = 1, max_wait: float = 60.0, second_window: float = SECOND_WINDOW

@@ -3,7 +3,7 @@
 kopf watches PersonioSyncs and hands each event to the supervisor; the workers do the
 rest. Secrets are not watched, listed or cached (SEC-1): the operator may only `get` the
 one a resource names, and each worker notices a rotation by its resourceVersion.
-kopf keeps its own bookkeeping in annotations: `.status` is ours alone.
+kopf keeps no bookkeeping on the resources (event handlers only): `.status` is ours alone.
 """
 
 from __future__ import annotations
@@ -74,12 +74,9 @@ def in_cluster_server(environ: Mapping[str, str]) -> str | None:
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
-    """Annotations for kopf's state (the CRD prunes unknown status fields anyway)."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=API_GROUP, key="last-handled-configuration"
-    )
-    settings.persistence.finalizer = f"{API_GROUP}/kopf"
+    """kopf keeps no state on our resources: the operator registers only `on.event`
+    handlers, which store no progress and no diff base and add no finalizer, so kopf's
+    persistence settings would be inert; only its Event posting is configured."""
     settings.posting.level = logging.WARNING
     # Events name personio-sync, not kopf, as their source (`kubectl describe`'s "From").
     settings.posting.reporting_component = "personio-sync"

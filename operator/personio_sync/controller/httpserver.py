@@ -1,7 +1,8 @@
 """/healthz and /metrics on one port: what the kubelet probes and Prometheus scrapes.
 
 Own small aiohttp server rather than kopf's liveness endpoint, so one port serves both
-and the health answer reflects our workers (started, not stuck), not only kopf's loop.
+and the health answer is ours: 503 until the operator's start-up handler has run (the
+supervisor and the HTTP server are up), 200 from then on.
 
 The port is bound before kopf starts (`listen`): a port that is taken stops the process
 at once with a message naming the setting. Bound inside kopf's startup handler, the

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from personio_sync.controller import conditions
 from personio_sync.controller.conditions import SYNCED, SYNCING, Cond
 from personio_sync.controller.schedule import History
+from personio_sync.engine.dates import rfc3339
 from personio_sync.engine.report import SyncReport, UserReport
 from personio_sync.errors import SyncError, clip
 from personio_sync.resource.status import (
@@ -284,7 +285,7 @@ def syncing(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
     kept = [conditions.from_dict(c) for c in _condition_list(previous)]
     before = {c.type: c for c in kept} or {c.type: c for c in conditions.pending()}
     synced_status = before[SYNCED].status if SYNCED in before else "Unknown"
-    when = stamp.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = rfc3339(stamp.now)
     mark = Cond(SYNCED, synced_status, SYNCING, f"a run started at {when} is in progress")
     decided = [c for c in before.values() if c.type != SYNCED] + [mark]
     merged = _conditions(previous, decided, stamp)

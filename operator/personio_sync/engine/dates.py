@@ -8,7 +8,7 @@ UTC, which would shift days east of Greenwich.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from personio_sync.engine.model import AbsencePeriod, DateRange
 
@@ -47,3 +47,14 @@ def period_days(period: AbsencePeriod, window: DateRange) -> PeriodDays:
 def _last_instant(start: datetime, end: datetime) -> datetime:
     """The last moment inside [start, end): midnight ends belong to the previous day."""
     return end - _INSTANT if end > start else start
+
+
+def as_utc(value: datetime) -> datetime:
+    """awork and Kubernetes speak UTC; a value without an offset is UTC already (the
+    engine's calendar-day moments, R9), never shifted through a local zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def rfc3339(value: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SSZ`: Kubernetes status times and awork's API alike."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -84,9 +84,6 @@ class DateRange:
     def overlaps(self, other: DateRange) -> bool:
         return self.start <= other.end and self.end >= other.start
 
-    def contains_none_of(self, other: DateRange) -> bool:
-        return not self.overlaps(other)
-
 
 @dataclass(frozen=True, slots=True)
 class AbsenceBody:

@@ -4,10 +4,12 @@ for its shape. Lists are bounded, counts exact."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from personio_sync.engine.dates import rfc3339
 
 # Status lists are bounded so a big workspace cannot push the object past etcd's size
 # limit; counts stay exact. The API server refuses a status patch with longer lists.
@@ -27,7 +29,7 @@ def _rfc3339(value: datetime) -> str:
     """Kubernetes style: UTC, whole seconds, `Z` (what `kubectl get` parses for `date` columns)."""
     if value.tzinfo is None:
         raise ValueError("status timestamps must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(value)
 
 
 Timestamp = Annotated[
