@@ -18,7 +18,13 @@ from typing import Any
 
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.runs import SecretSeen, courtesy_patch, ident, read_credentials
+from personio_sync.controller.runs import (
+    SecretSeen,
+    courtesy_patch,
+    ident,
+    read_credentials,
+    vendor_clients,
+)
 from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import today_in
@@ -26,7 +32,6 @@ from personio_sync.errors import clip
 from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec
 from personio_sync.resource.status import TargetedSync
-from personio_sync.sync import runner
 from personio_sync.sync.targeted import DirectoryCache, sync_changes
 
 log = logging.getLogger("personio_sync.controller")
@@ -80,25 +85,19 @@ async def run_changes(
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
     owner = ctx.owner_key(namespace, name)
-    opened = runner.open_clients(
-        credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
-    )
+    opened = vendor_clients(ctx, namespace, name, credentials)
     async with opened as clients, asyncio.timeout(ctx.settings.run_timeout_seconds):
-        try:
-            report = await sync_changes(
-                policy_of(spec),
-                clients,
-                owner_key=owner,
-                period_ids=changes.period_ids,
-                person_ids=changes.person_ids,
-                directory=directory,
-                today=today_in(spec.timeZone, ctx.now()),
-                adopt_from=keys_to_adopt(namespace, name, owner, spec.adoptFrom),
-                fence=ctx.fence,
-            )
-        finally:
-            ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
-            ctx.metrics.observe_requests(namespace, name, "awork", clients.awork.stats)
+        report = await sync_changes(
+            policy_of(spec),
+            clients,
+            owner_key=owner,
+            period_ids=changes.period_ids,
+            person_ids=changes.person_ids,
+            directory=directory,
+            today=today_in(spec.timeZone, ctx.now()),
+            adopt_from=keys_to_adopt(namespace, name, owner, spec.adoptFrom),
+            fence=ctx.fence,
+        )
     ended = ctx.now()
     writes = report.actions.created + report.actions.updated + report.actions.deleted
     if writes and not report.dry_run:
@@ -127,12 +126,8 @@ async def poll(
     """id → updated_at of the periods Personio says changed since `since` (NRT-4)."""
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
-    opened = runner.open_clients(credentials, ctx.settings.endpoints, tokens=ctx.tokens)
-    async with opened as clients:
-        try:
-            return await clients.personio.list_period_stamps(since)
-        finally:
-            ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
+    async with vendor_clients(ctx, namespace, name, credentials) as clients:
+        return await clients.personio.list_period_stamps(since)
 
 
 async def record(

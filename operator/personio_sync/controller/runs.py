@@ -10,9 +10,10 @@ with no status at all, since the new leader runs it again and writes its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec, SpecError, StatusDetail, parse_spec
 from personio_sync.sync import runner
 from personio_sync.sync.progress import Progress
+from personio_sync.sync.runner import Credentials
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -222,24 +224,33 @@ async def _run(
 ) -> SyncReport:
     namespace, name = ident(body)
     credentials = await read_credentials(ctx, namespace, spec.secretRef.name, seen)
-    endpoints = ctx.settings.endpoints
     owner = ctx.owner_key(namespace, name)
+    async with vendor_clients(ctx, namespace, name, credentials) as clients:
+        return await runner.run_sync(
+            policy_of(spec),
+            credentials,
+            owner_key=owner,
+            adopt_from=keys_to_adopt(namespace, name, owner, spec.adoptFrom),
+            endpoints=ctx.settings.endpoints,
+            progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
+            clients=clients,
+            allow_mass_delete=allow_mass_delete,
+            fence=ctx.fence,
+        )
+
+
+@contextlib.asynccontextmanager
+async def vendor_clients(
+    ctx: Context, namespace: str, name: str, credentials: Credentials
+) -> AsyncIterator[runner.Clients]:
+    """A run's vendor clients (the workspace's pacer, the cached token, the leadership
+    fence); what they sent is counted on /metrics when they close."""
     opened = runner.open_clients(
-        credentials, endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
+        credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
     )
     async with opened as clients:
         try:
-            return await runner.run_sync(
-                policy_of(spec),
-                credentials,
-                owner_key=owner,
-                adopt_from=keys_to_adopt(namespace, name, owner, spec.adoptFrom),
-                endpoints=endpoints,
-                progress=ProgressWriter(ctx, body, ctx.settings.progress_seconds),
-                clients=clients,
-                allow_mass_delete=allow_mass_delete,
-                fence=ctx.fence,
-            )
+            yield clients
         finally:
             ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
             ctx.metrics.observe_requests(namespace, name, "awork", clients.awork.stats)

@@ -159,6 +159,26 @@ def _previous_ownership(previous: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _between_runs(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """What happens between full runs (targeted syncs, webhook events, the registered
+    webhook): every status write carries it over."""
+    return {
+        "lastTargetedSync": _previous(TargetedSync, previous.get("lastTargetedSync")),
+        "lastEvent": _previous(LastEvent, previous.get("lastEvent")),
+        "webhook": _previous(WebhookStatus, previous.get("webhook")),
+    }
+
+
+def _last_completed_run(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """What the last completed run found: a status without a new run keeps it."""
+    return {
+        "users": _previous(UserStatus, previous.get("users")),
+        "lastRun": _previous(LastRun, previous.get("lastRun")),
+        "failures": _previous_failures(previous.get("failures")),
+        **_previous_ownership(previous),
+    }
+
+
 def _previous_failures(raw: object) -> list[ItemFailure]:
     items = raw if isinstance(raw, list) else []
     kept = [_previous(ItemFailure, item) for item in items[:MAX_FAILURES]]
@@ -215,9 +235,7 @@ def after_report(
         failures=failures(report),
         ownerKey=report.owner or None,
         conflicts=ownership_conflicts(report),
-        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
-        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
-        webhook=_previous(WebhookStatus, previous.get("webhook")),
+        **_between_runs(previous),
     )
     return dump(status, lists=lists)
 
@@ -242,13 +260,8 @@ def after_error(
         lastSuccessfulSyncTime=history.last_success,
         nextSyncTime=next_sync,
         message=clip(f"{error.reason}: {error.message}", 4096),
-        users=_previous(UserStatus, previous.get("users")),
-        lastRun=_previous(LastRun, previous.get("lastRun")),
-        failures=_previous_failures(previous.get("failures")),
-        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
-        **_previous_ownership(previous),
-        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
-        webhook=_previous(WebhookStatus, previous.get("webhook")),
+        **_last_completed_run(previous),
+        **_between_runs(previous),
     )
     return dump(status, lists=lists)
 
@@ -265,13 +278,8 @@ def suspended(previous: Mapping[str, Any], *, stamp: Stamp, lists: bool = True) 
         nextSyncTime=None,
         suspended=True,
         message="suspended: no syncs while spec.suspend is true",
-        users=_previous(UserStatus, previous.get("users")),
-        lastRun=_previous(LastRun, previous.get("lastRun")),
-        failures=_previous_failures(previous.get("failures")),
-        lastTargetedSync=_previous(TargetedSync, previous.get("lastTargetedSync")),
-        **_previous_ownership(previous),
-        lastEvent=_previous(LastEvent, previous.get("lastEvent")),
-        webhook=_previous(WebhookStatus, previous.get("webhook")),
+        **_last_completed_run(previous),
+        **_between_runs(previous),
     )
     return dump(status, lists=lists)
 
