@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +21,7 @@ import httpx
 import yaml
 
 from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND
+from personio_sync_testing.devtools.polling import Timeout, eventually
 
 
 def free_port() -> int:
@@ -81,17 +81,22 @@ class OperatorProcess:
             self._popen = subprocess.Popen(
                 self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._popen.poll() is not None:
+        popen = self._popen
+
+        def healthy() -> bool:
+            if popen.poll() is not None:  # not retryable: ends the wait at once
                 raise RuntimeError(f"the operator exited early:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the operator did not get healthy in {timeout}s:\n{self.log_tail()}")
+                return False
+
+        try:
+            eventually(healthy, within=timeout, what="the operator's /healthz")
+        except Timeout:
+            log = self.log_tail()
+            raise RuntimeError(f"the operator did not get healthy in {timeout}s:\n{log}") from None
+        return self
 
     def send_signal(self, signum: int) -> None:
         """For fault tests: SIGKILL (a crash), SIGSTOP and SIGCONT (a frozen process)."""
