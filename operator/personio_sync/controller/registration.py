@@ -27,8 +27,8 @@ from personio_sync.controller.webhooks import ABSENCE_EVENTS, TOKEN_KEY
 from personio_sync.errors import PersonioError, PersonioScopeError, PersonioStatusError
 from personio_sync.resource.spec import PersonioSyncSpec, SpecError, parse_spec
 from personio_sync.resource.status import WebhookStatus
+from personio_sync.sync.config import Credentials
 from personio_sync.sync.credentials import secret_value
-from personio_sync.sync.runner import Credentials
 
 log = logging.getLogger("personio_sync.controller")
 

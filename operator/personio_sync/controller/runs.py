@@ -34,8 +34,8 @@ from personio_sync.errors import ConfigError, LeadershipLost, SyncError
 from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec, SpecError, StatusDetail, parse_spec
 from personio_sync.sync import runner
+from personio_sync.sync.config import Credentials
 from personio_sync.sync.progress import Progress
-from personio_sync.sync.runner import Credentials
 
 log = logging.getLogger("personio_sync.controller")
 

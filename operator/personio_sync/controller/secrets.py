@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from personio_sync.errors import ConfigError
+from personio_sync.sync.config import Credentials
 from personio_sync.sync.credentials import SECRET_KEYS, credentials_from_secret, read_secret_keys
-from personio_sync.sync.runner import Credentials
 
 _VENDOR_OF_KEY = {
     "personioClientId": "personio",

@@ -17,7 +17,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from personio_sync.errors import ConfigError
-from personio_sync.sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints
+from personio_sync.sync.config import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints
 
 ENV_PREFIX = "PERSONIO_SYNC_"
 

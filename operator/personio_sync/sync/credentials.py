@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personio_sync.errors import ConfigError
-from personio_sync.sync.runner import Credentials
+from personio_sync.sync.config import Credentials
 
 SECRET_KEYS = ("personioClientId", "personioClientSecret", "aworkApiKey")
 ENV_KEYS = {

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,9 +27,18 @@ from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import sync_window, today_in
 from personio_sync.errors import AworkError, PersonioError, SyncError
 from personio_sync.sync.apply import Fence, apply_plan
+from personio_sync.sync.config import (
+    DEFAULT_AWORK_URL,
+    DEFAULT_PERSONIO_URL,
+    Credentials,
+    Endpoints,
+    Tuning,
+)
 from personio_sync.sync.progress import Progress, ProgressCallback
 
 __all__ = [
+    "DEFAULT_AWORK_URL",
+    "DEFAULT_PERSONIO_URL",
     "Clients",
     "Credentials",
     "Endpoints",
@@ -42,38 +51,6 @@ __all__ = [
     "read_snapshot",
     "run_sync",
 ]
-
-DEFAULT_PERSONIO_URL = "https://api.personio.de"
-DEFAULT_AWORK_URL = "https://api.awork.com/api/v1"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The three values of the referenced Secret; reprs never show the secrets (R21)."""
-
-    personio_client_id: str = field(repr=False)
-    personio_client_secret: str = field(repr=False)
-    awork_api_key: str = field(repr=False)
-
-    def secrets(self) -> tuple[str, ...]:
-        """Every value that must never be printed (for log redaction and tests)."""
-        return (self.personio_client_id, self.personio_client_secret, self.awork_api_key)
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Vendor base URLs: operator configuration, never a resource field (R22)."""
-
-    personio_url: str = DEFAULT_PERSONIO_URL
-    awork_url: str = DEFAULT_AWORK_URL
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """How hard a run pushes: write concurrency and HTTP timeouts."""
-
-    write_concurrency: int = 16
-    timeout_seconds: float = 30.0
 
 
 @dataclass
