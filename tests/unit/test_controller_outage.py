@@ -110,6 +110,10 @@ async def test_kube_1_transport_errors_and_5xx_are_kube_unavailable() -> None:
         with pytest.raises(KubeUnavailable) as status_caught:
             await kube.get_secret("hr", "creds")
         assert status_caught.value.status_code == code
+    server.default = lambda request: httpx2.Response(502)  # a proxy's bare answer: no body
+    with pytest.raises(KubeUnavailable) as bare:
+        await kube.get_secret("hr", "creds")
+    assert bare.value.status_code == 502
     server.default = answer(409)
     with pytest.raises(KubeConflict):
         await kube.patch_resource("hr", "team", {})
