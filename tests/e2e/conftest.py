@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lightkube import AsyncClient, Client
+from lightkube.config.kubeconfig import SingleConfig
+from lightkube.resources.core_v1 import Namespace
 
 from personio_sync.resource.crd import CRD_NAME
 from personio_sync_testing.devtools.binaries import BinariesError, binaries_dir
 from personio_sync_testing.devtools.controlplane import LocalControlPlane
-from personio_sync_testing.devtools.kubeapi import (
-    AsyncKubeApi,
-    Credentials,
-    KubeApi,
+from personio_sync_testing.devtools.kube import (
+    async_client,
     check_test_context,
+    create_namespace,
+    kube_config,
+    sync_client,
 )
 from personio_sync_testing.devtools.kubectl import Helm, Kubectl
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -73,7 +77,7 @@ class Cluster:
     """The API server the e2e tests talk to."""
 
     kubeconfig: Path
-    credentials: Credentials
+    config: SingleConfig  # for lightkube's clients
     local: bool
 
 
@@ -81,12 +85,12 @@ class Cluster:
 def cluster() -> Iterator[Cluster]:
     if _use_existing_cluster():
         kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-        creds = Credentials.from_kubeconfig(kubeconfig)
-        check_test_context(creds, os.environ.get(ALLOW_ENV))
-        yield from _with_crd(Cluster(kubeconfig, creds, local=False))
+        config = kube_config(kubeconfig)
+        check_test_context(config, os.environ.get(ALLOW_ENV))
+        yield from _with_crd(Cluster(kubeconfig, config, local=False))
         return
     with LocalControlPlane() as cp:
-        yield from _with_crd(Cluster(cp.kubeconfig, cp.credentials(), local=True))
+        yield from _with_crd(Cluster(cp.kubeconfig, cp.config(), local=True))
 
 
 def _with_crd(cluster: Cluster) -> Iterator[Cluster]:
@@ -113,30 +117,28 @@ def helm(cluster: Cluster) -> Helm:
 
 
 @pytest.fixture(scope="session")
-def kube_api(cluster: Cluster) -> Iterator[KubeApi]:
-    with KubeApi(cluster.credentials) as api:
+def kube_api(cluster: Cluster) -> Iterator[Client]:
+    """lightkube's sync client: `kube_api.get(PersonioSync, "team", namespace=ns)`."""
+    with sync_client(cluster.config) as api:
         yield api
 
 
 @pytest.fixture
-async def async_kube_api(cluster: Cluster) -> AsyncIterator[AsyncKubeApi]:
-    async with AsyncKubeApi(cluster.credentials) as api:
+async def async_kube_api(cluster: Cluster) -> AsyncIterator[AsyncClient]:
+    async with async_client(cluster.config) as api:
         yield api
 
 
 @pytest.fixture
-def namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_api: KubeApi) -> Iterator[str]:
+def namespace(request: pytest.FixtureRequest, cluster: Cluster, kube_api: Client) -> Iterator[str]:
     """A fresh namespace per test, named after it; never waited for on the way out."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"e2e-{slug}-{secrets.token_hex(3)}"
-    kube_api.post(
-        "/api/v1/namespaces",
-        {"metadata": {"name": name, "labels": {NAMESPACE_LABEL: "true"}}},
-    )
+    create_namespace(kube_api, name, labels={NAMESPACE_LABEL: "true"})
     yield name
     if not cluster.local:
         # A real cluster finishes the deletion on its own; the local one never would.
-        kube_api.delete(f"/api/v1/namespaces/{name}")
+        kube_api.delete(Namespace, name)
 
 
 @pytest.fixture

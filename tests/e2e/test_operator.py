@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from lightkube import Client
 
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import MERGE, PersonioSync
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -111,10 +112,10 @@ def apply_sync(kubectl: Kubectl, ns: str, name: str = "team", **spec: Any) -> No
 
 
 def wait_for(
-    kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool], name: str = "team"
+    kube_api: Client, ns: str, check: Callable[[dict[str, Any]], bool], name: str = "team"
 ) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        body = kube_api.get(psync_path(ns, name))
+        body = kube_api.get(PersonioSync, name, namespace=ns)
         return body if check(body) else None
 
     return eventually(probe, within=45, interval=0.2, what=f"{ns}/{name}")
@@ -156,7 +157,7 @@ def day(offset: int) -> date:
 
 
 def test_r20_first_sync_status_users_absences_and_describe(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
@@ -184,7 +185,7 @@ def test_r20_first_sync_status_users_absences_and_describe(
 
 
 def test_r13_personio_changes_and_cancellations_converge_on_sync_now(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
@@ -204,7 +205,7 @@ def test_r13_personio_changes_and_cancellations_converge_on_sync_now(
 
 
 def test_d_guard_empty_personio_answer_is_held_until_the_annotation_allows_it(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
@@ -237,7 +238,7 @@ SECRET_CHECK = {"PERSONIO_SYNC_SECRET_CHECK_SECONDS": "1"}
 
 
 def test_r17_sec_1_rotated_secret_triggers_a_run_with_the_new_key(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """No watch on Secrets (SEC-1): the worker's periodic GET notices the new version."""
     apply_secret(kubectl, namespace, CREDS)
@@ -268,7 +269,7 @@ def test_r17_sec_1_rotated_secret_triggers_a_run_with_the_new_key(
 )  # fmt: skip
 def test_r23_bad_credentials_show_as_condition_and_awork_is_untouched(
     kubectl: Kubectl,
-    kube_api: KubeApi,
+    kube_api: Client,
     namespace: str,
     sandbox: Sandbox,
     start_operator: Any,
@@ -292,7 +293,7 @@ def test_r23_bad_credentials_show_as_condition_and_awork_is_untouched(
 
 
 def test_r23_sec_1_missing_secret_is_reported_then_picked_up_when_created(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_sync(kubectl, namespace)
     operator = start_operator(namespace, env=SECRET_CHECK)
@@ -307,7 +308,7 @@ def test_r23_sec_1_missing_secret_is_reported_then_picked_up_when_created(
 
 
 def test_r23_unknown_time_zone_is_reported_once_and_nothing_runs(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """The CRD cannot check IANA names; the operator refuses it with a named field."""
     apply_secret(kubectl, namespace, CREDS)
@@ -325,7 +326,7 @@ def test_r23_unknown_time_zone_is_reported_once_and_nothing_runs(
 
 
 def test_r17_restart_neither_bursts_nor_misses(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace)
@@ -343,8 +344,8 @@ def test_r17_restart_neither_bursts_nor_misses(
     # Due while down: the restart runs exactly once, then waits a full interval.
     overdue = (datetime.now(ZoneInfo("UTC")) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     kube_api.patch(
-        psync_path(namespace, "team", "status"),
-        {"status": {"lastSyncTime": overdue, "lastSuccessfulSyncTime": overdue,
+        PersonioSync.Status, "team", namespace=namespace, patch_type=MERGE,
+        obj={"status": {"lastSyncTime": overdue, "lastSuccessfulSyncTime": overdue,
                     "nextSyncTime": overdue}},
     )  # fmt: skip
     start_operator(namespace)
@@ -366,7 +367,7 @@ def run_started(body: dict[str, Any]) -> datetime:
 
 
 def test_fair_6_sync_now_is_spaced_per_resource_and_never_dropped(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """With a 10 s spacing, a request right after a run waits for the spacing to pass and
     then runs; two requests inside one spacing make one run. Only the order and the
@@ -389,7 +390,7 @@ def test_fair_6_sync_now_is_spaced_per_resource_and_never_dropped(
 
 
 def test_r18_suspend_stops_syncs_and_says_so(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace, suspend=True)
@@ -405,7 +406,7 @@ def test_r18_suspend_stops_syncs_and_says_so(
 
 
 def test_r16_dry_run_reports_the_plan_and_writes_nothing(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
     apply_sync(kubectl, namespace, dryRun=True)
@@ -418,7 +419,7 @@ def test_r16_dry_run_reports_the_plan_and_writes_nothing(
 
 
 def test_r19_delete_policy_removes_exactly_the_owned_absences(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     # Each resource syncs its own absence type: two resources holding the same periods
     # would be an ownership conflict (D-Owner), and only one of them would own any.

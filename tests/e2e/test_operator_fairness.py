@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from alice import CREDS, TODAY, alice_seed
+from lightkube import Client
 
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import MERGE, PersonioSync, create_namespace
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -42,7 +43,7 @@ def stamp(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def long_and_due(kube_api: KubeApi, ns: str) -> None:
+def long_and_due(kube_api: Client, ns: str) -> None:
     """A status as if the last run, two hours ago, took ten minutes: due, and long."""
     status = {
         "observedGeneration": 1,
@@ -51,18 +52,20 @@ def long_and_due(kube_api: KubeApi, ns: str) -> None:
         "nextSyncTime": stamp(-timedelta(hours=1)),
         "lastRun": {"window": {"from": str(TODAY), "to": str(TODAY)}, "durationSeconds": 600.0},
     }
-    kube_api.patch(psync_path(ns, "team") + "/status", {"status": status})
+    kube_api.patch(
+        PersonioSync.Status, "team", namespace=ns, patch_type=MERGE, obj={"status": status}
+    )
 
 
 def test_fair_2_a_new_resource_syncs_while_four_long_runs_write(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     sandbox.awork.set_knobs(
         route_latency_ms={"/api/v1/absences": 6000}, rate_limits=True, per_minute=1000
     )
     spaces = [f"{namespace}-{i}" for i in range(LONG_RUNS)]
     for ns, kind in zip(spaces, TYPES, strict=False):
-        kube_api.post("/api/v1/namespaces", {"metadata": {"name": ns}})
+        create_namespace(kube_api, ns)
         kubectl.apply(secret_manifest(ns, CREDS))
         kubectl.apply(sync_manifest(ns, absenceTypes={"include": [kind]}))
         long_and_due(kube_api, ns)
@@ -76,7 +79,7 @@ def test_fair_2_a_new_resource_syncs_while_four_long_runs_write(
     created = datetime.now(UTC)
 
     def new_one_ready() -> bool:
-        return is_ready(kube_api.get(psync_path(namespace, "team")))
+        return is_ready(kube_api.get(PersonioSync, "team", namespace=namespace))
 
     eventually(new_one_ready, within=30, interval=0.2, what="the new resource's first sync")
     waited = datetime.now(UTC) - created
@@ -92,13 +95,13 @@ def test_fair_2_a_new_resource_syncs_while_four_long_runs_write(
         assert "RateLimited" not in str(body["status"]["conditions"])
 
 
-def _fresh(kube_api: KubeApi, ns: str, since: datetime) -> dict[str, Any]:
+def _fresh(kube_api: Client, ns: str, since: datetime) -> dict[str, Any]:
     """The status if its last run ended after `since`, else without lastRun."""
-    status = kube_api.get(psync_path(ns, "team")).get("status", {})
+    status = kube_api.get(PersonioSync, "team", namespace=ns).get("status", {})
     ended = datetime.fromisoformat(status["lastSyncTime"].replace("Z", "+00:00"))
     return status if ended >= since else {k: v for k, v in status.items() if k != "lastRun"}
 
 
-def _done(kube_api: KubeApi, ns: str, since: datetime) -> dict[str, Any] | None:
-    body = kube_api.get(psync_path(ns, "team"))
+def _done(kube_api: Client, ns: str, since: datetime) -> dict[str, Any] | None:
+    body = kube_api.get(PersonioSync, "team", namespace=ns)
     return body if "lastRun" in _fresh(kube_api, ns, since) and is_ready(body) else None

@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 from alice import CREDS, TODAY, alice_seed
+from lightkube import ApiError, Client
+from lightkube.resources.coordination_v1 import Lease
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync_testing.devtools.kubeapi import KubeApi, KubeApiError, psync_path
+from personio_sync_testing.devtools.kube import PersonioSync
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -57,15 +59,15 @@ def replica(
     return start
 
 
-def holder(kube_api: KubeApi, namespace: str) -> str:
+def holder(kube_api: Client, namespace: str) -> str:
     """The Lease's holder, as "a"/"b" ("" while free or not there yet)."""
     try:
-        lease = kube_api.get(f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{LEASE}")
-    except KubeApiError as exc:
-        if exc.status == 404:
+        lease = kube_api.get(Lease, LEASE, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
             return ""
         raise
-    identity = str((lease.get("spec") or {}).get("holderIdentity") or "")
+    identity = str((lease.spec and lease.spec.holderIdentity) or "")
     return identity.split("/")[0].removeprefix("replica-")
 
 
@@ -82,17 +84,17 @@ def absences_per_period(sandbox: Sandbox) -> Counter[str]:
     return Counter(m.rsplit(":", 1)[-1] for m in markers if m.startswith("personio-sync:"))
 
 
-def request_sync(kubectl: Kubectl, kube_api: KubeApi, namespace: str, value: str) -> None:
+def request_sync(kubectl: Kubectl, kube_api: Client, namespace: str, value: str) -> None:
     kubectl("annotate", "--overwrite", "psync", "team", "-n", namespace, f"{SYNC_NOW}={value}")
 
 
-def handled(kube_api: KubeApi, namespace: str, value: str) -> bool:
-    body = kube_api.get(psync_path(namespace, "team"))
+def handled(kube_api: Client, namespace: str, value: str) -> bool:
+    body = kube_api.get(PersonioSync, "team", namespace=namespace)
     return bool(body["metadata"].get("annotations", {}).get(SYNC_NOW_HANDLED) == value)
 
 
-def ready(kube_api: KubeApi, namespace: str) -> bool:
-    return is_ready(kube_api.get(psync_path(namespace, "team")))
+def ready(kube_api: Client, namespace: str) -> bool:
+    return is_ready(kube_api.get(PersonioSync, "team", namespace=namespace))
 
 
 def create_resource(kubectl: Kubectl, namespace: str) -> None:
@@ -101,7 +103,7 @@ def create_resource(kubectl: Kubectl, namespace: str) -> None:
 
 
 def test_d_lease_one_replica_leads_and_a_clean_stop_hands_over_at_once(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, replica: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, replica: Any
 ) -> None:
     leader = replica("a")
     eventually(lambda: holder(kube_api, namespace) == "a", within=30, what="a leading")
@@ -124,7 +126,7 @@ def test_d_lease_one_replica_leads_and_a_clean_stop_hands_over_at_once(
 
 
 def test_d_lease_a_standby_takes_over_after_kill_9(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, replica: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, replica: Any
 ) -> None:
     leader = replica("a")
     eventually(lambda: holder(kube_api, namespace) == "a", within=30, what="a leading")
@@ -147,7 +149,7 @@ def test_d_lease_a_standby_takes_over_after_kill_9(
 
 
 def test_d_lease_a_frozen_leader_writes_nothing_when_it_resumes(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, replica: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, replica: Any
 ) -> None:
     """SIGSTOP mid-run for longer than the lease; the standby finishes; SIGCONT: the old
     leader's out-of-date plan is abandoned at the fence: no duplicate, no write at all."""

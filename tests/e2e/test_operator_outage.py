@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 from alice import CREDS, TODAY, alice_seed
+from lightkube import Client
 
 from personio_sync_testing.devtools.controlplane import LocalControlPlane, Part
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import PersonioSync, create_namespace, sync_client
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -58,15 +59,15 @@ def kubectl(control_plane: LocalControlPlane) -> Kubectl:
 
 
 @pytest.fixture(scope="module")
-def kube_api(control_plane: LocalControlPlane) -> Iterator[KubeApi]:
-    with KubeApi(control_plane.credentials()) as api:
+def kube_api(control_plane: LocalControlPlane) -> Iterator[Client]:
+    with sync_client(control_plane.config()) as api:
         yield api
 
 
 @pytest.fixture
-def namespace(kube_api: KubeApi) -> str:
+def namespace(kube_api: Client) -> str:
     name = f"e2e-outage-{os.urandom(3).hex()}"
-    kube_api.post("/api/v1/namespaces", {"metadata": {"name": name}})
+    create_namespace(kube_api, name)
     return name
 
 
@@ -77,10 +78,10 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def wait_for(
-    kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool], within: float = 90
+    kube_api: Client, ns: str, check: Callable[[dict[str, Any]], bool], within: float = 90
 ) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        body = kube_api.get(psync_path(ns, "team"))
+        body = kube_api.get(PersonioSync, "team", namespace=ns)
         return body if check(body) else None
 
     return eventually(probe, within=within, interval=0.2, what=f"{ns}/team")
@@ -100,7 +101,7 @@ def test_kube_2_a_run_survives_a_restart_of_the_control_plane(
     part: Part,
     control_plane: LocalControlPlane,
     kubectl: Kubectl,
-    kube_api: KubeApi,
+    kube_api: Client,
     namespace: str,
     sandbox: Sandbox,
     start_operator: Any,

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 from alice import CREDS, TODAY, VACATION, alice_seed
+from lightkube import Client
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
 from personio_sync.engine.marker import legacy_owner_key, owner_key, parse_marker
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import PersonioSync
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -43,10 +44,10 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 def wait_for(
-    kube_api: KubeApi, ns: str, name: str, check: Callable[[dict[str, Any]], bool]
+    kube_api: Client, ns: str, name: str, check: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        body = kube_api.get(psync_path(ns, name))
+        body = kube_api.get(PersonioSync, name, namespace=ns)
         return body if check(body) else None
 
     return eventually(probe, within=45, interval=0.2, what=f"{ns}/{name}")
@@ -96,7 +97,7 @@ def conflicting(body: dict[str, Any]) -> bool:
 
 
 def test_d_owner_second_sync_on_one_workspace_conflicts_then_adopts_in_place(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """Two PersonioSyncs on one workspace never duplicate; adoptFrom moves ownership."""
     kubectl.apply(secret_manifest(namespace, CREDS))
@@ -146,7 +147,7 @@ def test_d_owner_second_sync_on_one_workspace_conflicts_then_adopts_in_place(
 
 
 def test_d_owner_rename_with_adopt_from_keeps_every_absence(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """Delete the old name (Retain), create the new one adopting the old key: same ids."""
     kubectl.apply(secret_manifest(namespace, CREDS))
@@ -175,7 +176,7 @@ def test_d_owner_rename_with_adopt_from_keeps_every_absence(
 
 def test_d_owner_same_name_under_two_instance_ids_conflicts(
     kubectl: Kubectl,
-    kube_api: KubeApi,
+    kube_api: Client,
     namespace: str,
     sandbox: Sandbox,
     start_operator: Any,
@@ -218,7 +219,7 @@ def test_d_owner_same_name_under_two_instance_ids_conflicts(
 
 
 def test_d_owner_upgrade_from_legacy_keys_adopts_silently(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """Absences written by a version before D-Owner (key from namespace/name only) are
     taken over by the same resource: no conflict, no duplicate, markers rewritten."""
@@ -254,7 +255,7 @@ def test_d_owner_upgrade_from_legacy_keys_adopts_silently(
 
 
 def test_d_privacy_events_logs_and_counts_status_carry_no_email(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """A run with every kind of people problem and a conflict: Events, the operator's log
     and (with statusDetail Counts) the status hold no e-mail address; Lists brings the

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from alice import ALICE, CREDS, TODAY, alice_seed, one_day
+from lightkube import Client
 
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import PersonioSync
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -55,7 +56,7 @@ def owned(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
 
 def test_nrt_4_a_change_reaches_awork_through_quick_polling_alone(
     kubectl: Kubectl,
-    kube_api: KubeApi,
+    kube_api: Client,
     namespace: str,
     sandbox: Sandbox,
     start_operator: Callable[..., OperatorProcess],
@@ -65,7 +66,7 @@ def test_nrt_4_a_change_reaches_awork_through_quick_polling_alone(
     kubectl.apply(sync_manifest(namespace, interval="1h", quickInterval="2s"))
 
     def status() -> dict[str, Any]:
-        return kube_api.get(psync_path(namespace, "team")).get("status") or {}
+        return kube_api.get(PersonioSync, "team", namespace=namespace).get("status") or {}
 
     eventually(lambda: set(owned(sandbox)) == {"p-000", "p-001"}, within=45, what="first sync")
     first = eventually(lambda: status().get("lastSyncTime"), within=30, what="first status")

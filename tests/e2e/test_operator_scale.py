@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from alice import CREDS, TODAY, alice_seed
+from lightkube import Client
 
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import PersonioSync, create_namespace
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -33,16 +34,16 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-def wait_for(kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+def wait_for(kube_api: Client, ns: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        body = kube_api.get(psync_path(ns, "team"))
+        body = kube_api.get(PersonioSync, "team", namespace=ns)
         return body if check(body) else None
 
     return eventually(probe, within=60, interval=0.1, what=f"{ns}/team")
 
 
 def test_r20_long_run_shows_progress_then_clears_it(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """A first sync of many absences: status.progress moves (done/total), then goes away."""
     sandbox.awork.knobs.route_latency_ms = {"/api/v1/absences": 800}
@@ -62,11 +63,11 @@ def test_r20_long_run_shows_progress_then_clears_it(
 
 
 def test_two_namespaces_sync_concurrently(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """Each resource has its own worker: two runs are in flight at the same moment."""
     other = f"{namespace}-b"
-    kube_api.post("/api/v1/namespaces", {"metadata": {"name": other}})
+    create_namespace(kube_api, other)
     sandbox.awork.knobs.latency_ms = 500  # each run now takes seconds
     for ns in (namespace, other):
         kubectl.apply(secret_manifest(ns, CREDS))
@@ -82,11 +83,11 @@ def test_two_namespaces_sync_concurrently(
 
 
 def test_the_global_cap_holds_runs_back(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """PERSONIO_SYNC_MAX_CONCURRENT_SYNCS=1: the second tenant waits for the first."""
     other = f"{namespace}-b"
-    kube_api.post("/api/v1/namespaces", {"metadata": {"name": other}})
+    create_namespace(kube_api, other)
     sandbox.awork.knobs.latency_ms = 500
     for ns in (namespace, other):
         kubectl.apply(secret_manifest(ns, CREDS))

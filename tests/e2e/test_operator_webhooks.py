@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from lightkube import Client
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
-from personio_sync_testing.devtools.kubeapi import KubeApi, psync_path
+from personio_sync_testing.devtools.kube import PersonioSync
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.personio.webhooks import WebhookFields
@@ -90,9 +91,9 @@ def awork_writes(sandbox: Sandbox) -> int:
     return sum(sandbox.awork.journal.count(m) for m in ("POST", "PUT", "DELETE", "PATCH"))
 
 
-def wait_for(kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+def wait_for(kube_api: Client, ns: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        body = kube_api.get(psync_path(ns, "team"))
+        body = kube_api.get(PersonioSync, "team", namespace=ns)
         return body if check(body) else None
 
     return eventually(probe, within=45, interval=0.2, what=f"{ns}/team")
@@ -100,7 +101,7 @@ def wait_for(kube_api: KubeApi, ns: str, check: Callable[[dict[str, Any]], bool]
 
 def started(
     kubectl: Kubectl,
-    kube_api: KubeApi,
+    kube_api: Client,
     ns: str,
     sandbox: Sandbox,
     start_operator: Any,
@@ -128,7 +129,7 @@ def last_event(kind: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def test_hook_6_a_personio_change_reaches_awork_through_the_webhook_alone(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     op = started(kubectl, kube_api, namespace, sandbox, start_operator)
     assert owned(sandbox) == {"p-alice-1"}
@@ -146,7 +147,7 @@ def test_hook_6_a_personio_change_reaches_awork_through_the_webhook_alone(
 
 
 def test_hook_1_2_bad_token_unknown_resource_and_malformed_body_write_nothing(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     op = started(kubectl, kube_api, namespace, sandbox, start_operator, hook=False)
     sandbox.personio_state.cancel("p-alice-1")  # a run would delete its awork absence …
@@ -171,7 +172,7 @@ def test_hook_1_2_bad_token_unknown_resource_and_malformed_body_write_nothing(
 
 
 def test_hook_6_a_lost_delivery_is_caught_by_the_next_full_sync(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     started(kubectl, kube_api, namespace, sandbox, start_operator)
     sandbox.personio.set_knobs(webhook_drop_rate=1.0)
@@ -199,7 +200,7 @@ def webhook_state(state: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def test_hook_7_the_operator_registers_its_webhook_and_removes_it_on_deletion(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     sandbox.personio_state.put_credential(
         {**SEED["personio"]["credentials"][0],
@@ -220,7 +221,7 @@ def test_hook_7_the_operator_registers_its_webhook_and_removes_it_on_deletion(
 
 
 def test_hook_7_without_the_scope_the_status_says_so_and_syncs_go_on(
-    kubectl: Kubectl, kube_api: KubeApi, namespace: str, sandbox: Sandbox, start_operator: Any
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     kubectl.apply(secret_manifest(namespace, CREDS))
     op: OperatorProcess = start_operator(namespace)

@@ -11,11 +11,26 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeClient
+import httpx2
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.config.models import Cluster, User
+
+from personio_sync.clients.kube import KubeClient
+from personio_sync.controller.context import PERSONIO_SYNCS, Context
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
+
+
+def mock_kube(handler: Any, token: str | None = "t") -> KubeClient:
+    """The operator's real client, on an httpx2 transport that plays the API server."""
+    config = KubeConfig.from_one(
+        cluster=Cluster(server="https://kube.test", insecure=True),
+        user=User(token=token) if token else None,
+    ).get()
+    assert config is not None
+    return KubeClient(config, PERSONIO_SYNCS, transport=httpx2.MockTransport(handler))
+
 
 EPOCH = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the wall clock at loop time 0
 INTERVAL = timedelta(hours=1)

@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import kopf
+import httpx2
 import pytest
+from controller_fakes import mock_kube
 
 from personio_sync.controller import changesync
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
@@ -34,14 +33,11 @@ class Clock:
 
 
 def context(clock: Clock, patches: list[Any]) -> Context:
-    def api_server(request: httpx.Request) -> httpx.Response:
+    def api_server(request: httpx2.Request) -> httpx2.Response:
         patches.append(request)
-        return httpx.Response(200, json={"metadata": {"resourceVersion": "9"}})
+        return httpx2.Response(200, json={"metadata": {"resourceVersion": "9"}})
 
-    async def login() -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server="https://kube.test", insecure=True, token="t")
-
-    kube = KubeClient(login, transport=httpx.MockTransport(api_server))
+    kube = mock_kube(api_server)
     settings = OperatorSettings(change_debounce_seconds=2, change_full_threshold=3)
     return Context(settings=settings, kube=kube, metrics=Metrics(), slots=FairSlots(2), now=clock)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from personio_sync.clients.kube import finalizer_patch
 from personio_sync.controller.context import FINALIZER
-from personio_sync.controller.kube import finalizer_patch
 from personio_sync.controller.worker import is_newer
 
 

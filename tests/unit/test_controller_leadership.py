@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from personio_sync.controller.kube import KubeConflict, KubeError
+from personio_sync.clients.kube import KubeConflict, KubeError
 from personio_sync.controller.leadership import LeaderElector, LeaseTimings, micro_time
 from personio_sync.errors import LeadershipLost
 

@@ -12,20 +12,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import kopf
+import httpx2
 import pytest
+from controller_fakes import mock_kube
 
-from personio_sync.controller import runs
-from personio_sync.controller import status as status_mod
-from personio_sync.controller.context import Context
-from personio_sync.controller.kube import (
+from personio_sync.clients.kube import (
     KubeClient,
     KubeConflict,
     KubeError,
     KubeUnavailable,
     until_answered,
 )
+from personio_sync.controller import runs
+from personio_sync.controller import status as status_mod
+from personio_sync.controller.context import Context
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.schedule import decide
 from personio_sync.controller.settings import OperatorSettings
@@ -34,7 +34,7 @@ from personio_sync.controller.worker import observation
 from personio_sync.sync.progress import Progress
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[httpx2.Request], httpx2.Response]
 
 
 class ApiServer:
@@ -43,31 +43,28 @@ class ApiServer:
     def __init__(self, default: Handler) -> None:
         self.script: list[Handler] = []
         self.default = default
-        self.requests: list[httpx.Request] = []
+        self.requests: list[httpx2.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
         handler = self.script.pop(0) if self.script else self.default
         return handler(request)
 
 
-def refused(request: httpx.Request) -> httpx.Response:
-    raise httpx.ConnectError("connection refused", request=request)
+def refused(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.ConnectError("connection refused", request=request)
 
 
 def answer(code: int, body: object = None) -> Handler:
-    return lambda request: httpx.Response(code, json=body if body is not None else {})
+    return lambda request: httpx2.Response(code, json=body if body is not None else {})
 
 
-def echo_status(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, content=b'{"metadata": {"resourceVersion": "7"}}')
+def echo_status(request: httpx2.Request) -> httpx2.Response:
+    return httpx2.Response(200, content=b'{"metadata": {"resourceVersion": "7"}}')
 
 
 def client(server: ApiServer) -> KubeClient:
-    async def login() -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(server="https://kube.test", insecure=True, token="t")
-
-    return KubeClient(login, transport=httpx.MockTransport(server))
+    return mock_kube(server)
 
 
 class Sleeps:
@@ -107,12 +104,16 @@ async def test_kube_1_transport_errors_and_5xx_are_kube_unavailable() -> None:
     with pytest.raises(KubeUnavailable) as caught:
         await kube.get_secret("hr", "creds")
     assert caught.value.status_code == 0 and "ConnectError" in str(caught.value)
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+    assert isinstance(caught.value.__cause__, httpx2.ConnectError)
     for code in (500, 503, 504, 429):
         server.default = answer(code, {"message": "etcdserver: request timed out"})
         with pytest.raises(KubeUnavailable) as status_caught:
             await kube.get_secret("hr", "creds")
         assert status_caught.value.status_code == code
+    server.default = lambda request: httpx2.Response(502)  # a proxy's bare answer: no body
+    with pytest.raises(KubeUnavailable) as bare:
+        await kube.get_secret("hr", "creds")
+    assert bare.value.status_code == 502
     server.default = answer(409)
     with pytest.raises(KubeConflict):
         await kube.patch_resource("hr", "team", {})
@@ -128,7 +129,7 @@ async def test_kube_1_transport_errors_and_5xx_are_kube_unavailable() -> None:
 async def test_kube_1_one_log_line_per_change_of_state(caplog: pytest.LogCaptureFixture) -> None:
     server = ApiServer(refused)
     kube = client(server)
-    caplog.set_level(logging.INFO, logger="personio_sync.controller")
+    caplog.set_level(logging.INFO, logger="personio_sync.kube")
     for _ in range(5):
         with pytest.raises(KubeUnavailable):
             await kube.get_secret("hr", "creds")
@@ -242,5 +243,5 @@ def test_kube_4_a_mark_left_by_a_dead_process_makes_the_resource_due() -> None:
     assert decision.run and decision.reason == "Interrupted"
 
 
-def _json(request: httpx.Request) -> Any:
+def _json(request: httpx2.Request) -> Any:
     return json.loads(request.content)

@@ -14,9 +14,9 @@ from typing import Any, cast
 
 import pytest
 
+from personio_sync.clients.kube import KubeClient, KubeUnavailable
 from personio_sync.controller import runs as controller_runs
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeClient, KubeUnavailable
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.schedule import Decision
 from personio_sync.controller.settings import OperatorSettings

@@ -7,17 +7,16 @@ happens to be the developer's current context.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from personio_sync_testing.devtools.kubeapi import (
-    Credentials,
+from personio_sync_testing.devtools.kube import (
     KubeconfigError,
     check_test_context,
+    kube_config,
     looks_like_test_context,
 )
 from personio_sync_testing.devtools.polling import Timeout, eventually, eventually_async
@@ -31,61 +30,48 @@ def test_test_cluster_names_are_recognised(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["prod", "gke_acme_europe-west3_main", "arn:aws:eks:eu:1:x"])
-def test_other_clusters_are_refused_without_explicit_opt_in(name: str) -> None:
-    creds = Credentials(server="https://k8s.example", context=name, token="t")
+def test_other_clusters_are_refused_without_explicit_opt_in(tmp_path: Path, name: str) -> None:
+    config = kube_config(write_kubeconfig(tmp_path, {"token": "t"}, {}, context=name))
     with pytest.raises(KubeconfigError, match="PERSONIO_SYNC_E2E_ALLOW_CONTEXT="):
-        check_test_context(creds, allowed=None)
+        check_test_context(config, allowed=None)
     with pytest.raises(KubeconfigError):
-        check_test_context(creds, allowed="some-other-context")
-    check_test_context(creds, allowed=name)  # the exact name is the explicit opt-in
+        check_test_context(config, allowed="some-other-context")
+    check_test_context(config, allowed=name)  # the exact name is the explicit opt-in
 
 
-def write_kubeconfig(tmp_path: Path, user: dict[str, Any], cluster: dict[str, Any]) -> Path:
+def write_kubeconfig(
+    tmp_path: Path, user: dict[str, Any], cluster: dict[str, Any], context: str = "kind-x"
+) -> Path:
     config = {
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443/", **cluster}}],
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443", **cluster}}],
         "users": [{"name": "u", "user": user}],
-        "contexts": [{"name": "kind-x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "kind-x",
+        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+        "current-context": context,
     }
     path = tmp_path / "kubeconfig"
     path.write_text(json.dumps(config))
     return path
 
 
-def test_kubeconfig_with_token_and_ca_data(tmp_path: Path) -> None:
-    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()
-    path = write_kubeconfig(tmp_path, {"token": "s3cr3t"}, {"certificate-authority-data": ca})
-    creds = Credentials.from_kubeconfig(path)
-    assert (creds.server, creds.context, creds.token) == (
-        "https://127.0.0.1:6443",
-        "kind-x",
-        "s3cr3t",
-    )
-    assert creds.ca_file is not None and creds.ca_file.read_bytes().startswith(b"-----BEGIN")
-    assert "s3cr3t" not in repr(creds)
+def test_kubeconfig_relative_ca_path_is_relative_to_the_kubeconfig(tmp_path: Path) -> None:
+    path = write_kubeconfig(tmp_path, {"token": "t"}, {"certificate-authority": "ca.crt"})
+    config = kube_config(path)
+    assert config.context_name == "kind-x" and config.cluster.server == "https://127.0.0.1:6443"
+    assert config.cluster.certificate_auth is not None
+    assert config.abs_file(config.cluster.certificate_auth) == tmp_path / "ca.crt"
 
 
-def test_kubeconfig_relative_ca_path_and_insecure(tmp_path: Path) -> None:
-    path = write_kubeconfig(
-        tmp_path,
-        {"token": "t"},
-        {"certificate-authority": "ca.crt", "insecure-skip-tls-verify": True},
-    )
-    creds = Credentials.from_kubeconfig(path)
-    assert creds.ca_file == tmp_path / "ca.crt"
-    assert creds.insecure and creds.ssl_context() is False
-
-
-def test_kubeconfig_with_exec_plugin_is_refused(tmp_path: Path) -> None:
-    path = write_kubeconfig(tmp_path, {"exec": {"command": "aws"}}, {})
-    with pytest.raises(KubeconfigError, match="plugin"):
-        Credentials.from_kubeconfig(path)
+def test_kubeconfig_with_exec_plugin_is_accepted(tmp_path: Path) -> None:
+    """Tests reach EKS/GKE/AKS test clusters as the operator does (lightkube runs it)."""
+    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}}
+    config = kube_config(write_kubeconfig(tmp_path, exec_user, {}))
+    assert config.user is not None and config.user.exec is not None
 
 
 def test_kubeconfig_unknown_context(tmp_path: Path) -> None:
     path = write_kubeconfig(tmp_path, {"token": "t"}, {})
-    with pytest.raises(KubeconfigError, match="no entry 'nope' in contexts"):
-        Credentials.from_kubeconfig(path, context="nope")
+    with pytest.raises(KubeconfigError, match="nope"):
+        kube_config(path, context="nope")
 
 
 def test_eventually_returns_the_value_or_reports_the_last_failure() -> None:

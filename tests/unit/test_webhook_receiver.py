@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import kopf
+import httpx2
 import pytest
+from controller_fakes import mock_kube
 
+from personio_sync.clients.kube import KubeClient
 from personio_sync.controller import webhooks
 from personio_sync.controller.changes import Changes
-from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.webhooks import MAX_BODY, TokenCache, WebhookReceiver
 from personio_sync.resource.status import LastEvent
@@ -40,18 +41,15 @@ class World:
     clock: float = 1000.0
 
     def kube(self) -> KubeClient:
-        async def answer(request: httpx.Request) -> httpx.Response:
+        async def answer(request: httpx2.Request) -> httpx2.Response:
             parts = request.url.path.split("/")  # /api/v1/namespaces/{ns}/secrets/{name}
             self.secret_gets += 1
             if self.api_server_hangs:
                 await asyncio.Event().wait()
             found = self.secrets.get((parts[4], parts[6]))
-            return httpx.Response(200, json=found) if found else httpx.Response(404, json={})
+            return httpx2.Response(200, json=found) if found else httpx2.Response(404, json={})
 
-        async def login() -> kopf.ConnectionInfo:
-            return kopf.ConnectionInfo(server="https://kube.test", insecure=True)
-
-        return KubeClient(login, transport=httpx.MockTransport(answer))
+        return mock_kube(answer, token=None)
 
     def add(self, ns: str, name: str, token: str | None, *, b64: bool = True) -> None:
         self.resources[(ns, name)] = {"spec": {"secretRef": {"name": f"{name}-creds"}}}

@@ -1,8 +1,10 @@
-"""Async clients for Personio (v2) and awork (v1), built around an injected httpx.AsyncClient.
+"""Async clients for Personio (v2), awork (v1) and Kubernetes (kube.py, on lightkube).
 
-They return the engine's dataclasses (`personio_sync.engine.model`) and raise only
-`personio_sync.errors` exceptions. `stats` on each client counts requests per
-endpoint, 429s and time spent waiting on rate limits.
+The vendor clients, built around an injected httpx.AsyncClient, return the engine's
+dataclasses (`personio_sync.engine.model`) and raise only `personio_sync.errors`
+exceptions; `stats` on each counts requests per endpoint, 429s and time spent waiting
+on rate limits. The Kubernetes client returns plain dicts and raises its own KubeError
+kinds (docs/kubernetes-client.md).
 """
 
 from personio_sync.clients._http import RequestStats

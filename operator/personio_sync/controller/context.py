@@ -14,14 +14,15 @@ from typing import Any, cast
 import kopf
 
 from personio_sync.clients import PacerRegistry, TokenCache
+from personio_sync.clients.kube import CustomResource, KubeClient
 from personio_sync.controller.events import EventPoster
-from personio_sync.controller.kube import KubeClient
 from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
 from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
+from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 from personio_sync.resource.status import LastEvent
 
 log = logging.getLogger("personio_sync.controller")
@@ -29,6 +30,7 @@ log = logging.getLogger("personio_sync.controller")
 SYNC_NOW = "personio-sync.dev/sync-now"
 SYNC_NOW_HANDLED = "personio-sync.dev/sync-now-handled"
 FINALIZER = "personio-sync.dev/delete-owned-absences"
+PERSONIO_SYNCS = CustomResource(API_GROUP, API_VERSION, KIND, PLURAL)  # what KubeClient writes
 
 
 def utc_now() -> datetime:

@@ -11,20 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import dataclasses
 import logging
-import os
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
 
-from personio_sync.controller.context import Context
+from personio_sync.clients.kube import KubeClient, KubeError, load_config
+from personio_sync.controller.context import PERSONIO_SYNCS, Context
 from personio_sync.controller.httpserver import HealthServer
-from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.leadership import LeaderElector
+from personio_sync.controller.login import connection_info
 from personio_sync.controller.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.slots import FairSlots
@@ -49,28 +47,6 @@ class Runtime:
 
 def runtime(memo: Any) -> Runtime:
     return cast(Runtime, memo.runtime)
-
-
-def connection(settings: kopf.OperatorSettings) -> kopf.ConnectionInfo | None:
-    """In a pod the service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    info = kopf.login_with_service_account(settings=settings)
-    if info is not None:
-        return dataclasses.replace(info, server=in_cluster_server(os.environ) or info.server)
-    return kopf.login_with_kubeconfig(settings=settings)
-
-
-def in_cluster_server(environ: Mapping[str, str]) -> str | None:
-    """The API server the kubelet names in every container, as client-go reads it.
-
-    kopf's service-account login always uses https://kubernetes.default.svc, a cluster
-    DNS name that a pod on the host network, or one without cluster DNS, cannot resolve.
-    This is Kubernetes' in-cluster contract, not operator configuration (R22), so it is
-    read here rather than through the settings object.
-    """
-    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
-    if not host or not port:
-        return None
-    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
@@ -113,28 +89,23 @@ async def cluster_instance_id(kube: KubeClient) -> str:
 
 
 @kopf.on.login(registry=registry)
-def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
-    return connection(settings)
+async def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf logs in with the configuration the operator's own client uses (login.py)."""
+    return await connection_info(load_config())
 
 
 @kopf.on.startup(registry=registry)
 async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     configure_kopf(settings)
     ours: OperatorSettings = memo.settings
-
-    async def relogin() -> kopf.ConnectionInfo:
-        info = connection(settings)
-        if info is None:
-            raise kopf.LoginError("no service account and no kubeconfig to log in with")
-        return info
-
+    config = load_config()
     metrics = Metrics()
     lease: str | None = memo.lease  # None: standalone
     elector, lease_kube = None, None
     if lease is not None:  # its own connection: renewals never queue behind status writes
-        lease_kube = KubeClient(relogin, timeout=5.0)
+        lease_kube = KubeClient(config, PERSONIO_SYNCS, timeout=5.0)
         elector = LeaderElector(lease_kube, namespace=ours.lease_namespace, name=lease)
-    kube = KubeClient(relogin, fence=elector.fence if elector else None)
+    kube = KubeClient(config, PERSONIO_SYNCS, fence=elector.fence if elector else None)
     ctx = Context(
         settings=ours,
         kube=kube,

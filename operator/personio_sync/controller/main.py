@@ -31,6 +31,7 @@ def configure_logging(settings: OperatorSettings) -> None:
     logging.getLogger().setLevel(settings.log_level.value)
     # One line per HTTP call is noise at INFO; and request lines are not ours to print.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # lightkube's (Kubernetes API)
     if settings.log_level.value != "DEBUG":  # "Handler 'resource_event' succeeded" per event
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

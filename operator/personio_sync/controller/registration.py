@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 
+from personio_sync.clients.kube import KubeError
 from personio_sync.clients.personio import (
     PersonioClient,
     RegisteredWebhook,
     WebhookRegistration,
 )
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeError
 from personio_sync.controller.runs import SecretSeen, ident, read_credentials
 from personio_sync.controller.webhooks import ABSENCE_EVENTS, TOKEN_KEY
 from personio_sync.errors import PersonioError, PersonioScopeError, PersonioStatusError

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from personio_sync.clients.kube import KubeError, KubeUnavailable, until_answered
 from personio_sync.controller import status as status_mod
 from personio_sync.controller.conditions import (
     ambiguous_message,
@@ -25,7 +26,6 @@ from personio_sync.controller.conditions import (
     held_message,
 )
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeError, KubeUnavailable, until_answered
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.secrets import SecretProblem, credentials_for
 from personio_sync.engine.marker import keys_to_adopt

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from personio_sync.clients.kube import KubeClient, KubeError
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.kube import KubeClient, KubeError
 from personio_sync.controller.metrics import Metrics
 from personio_sync.resource.status import LastEvent
 from personio_sync.sync.credentials import secret_value

@@ -26,11 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from personio_sync.controller import changesync, registration, runs
-from personio_sync.controller import status as status_mod
-from personio_sync.controller.changes import Changes
-from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
-from personio_sync.controller.kube import (
+from personio_sync.clients.kube import (
     RETRY_MAX_SECONDS,
     KubeConflict,
     KubeError,
@@ -39,6 +35,10 @@ from personio_sync.controller.kube import (
     finalizer_patch,
     until_answered,
 )
+from personio_sync.controller import changesync, registration, runs
+from personio_sync.controller import status as status_mod
+from personio_sync.controller.changes import Changes
+from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.schedule import Decision, Observation, decide
 from personio_sync.controller.slots import Priority, priority_of
 from personio_sync.engine.targeted import WiderThanTargeted

@@ -4,7 +4,7 @@ Not used by the operator at run time; the e2e suite, the operator's tests and
 hack/demo.py share it so they all reach the cluster the same way.
 
 - controlplane: LocalControlPlane, start/stop, up/down (`python -m ….controlplane up`)
-- kubeapi:      Credentials, KubeApi, AsyncKubeApi, psync_path, test-cluster guard
+- kube:         lightkube clients from a kubeconfig, PersonioSync, test-cluster guard
 - kubectl:      Kubectl and Helm runners (explicit kubeconfig, stderr in the error)
 - binaries:     binaries_dir (builds via hack/controlplane/build.sh), kubectl_path
 

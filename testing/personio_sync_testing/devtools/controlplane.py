@@ -28,8 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from lightkube.config.kubeconfig import SingleConfig
+
 from personio_sync_testing.devtools.binaries import binaries_dir
-from personio_sync_testing.devtools.kubeapi import Credentials
+from personio_sync_testing.devtools.kube import kube_config
 from personio_sync_testing.devtools.kubectl import Helm, Kubectl
 from personio_sync_testing.devtools.processes import (
     ControlPlaneError,
@@ -117,8 +119,9 @@ class LocalControlPlane:
 
     # -- what callers use ----------------------------------------------------------
 
-    def credentials(self) -> Credentials:
-        return Credentials.from_kubeconfig(self.kubeconfig)
+    def config(self) -> SingleConfig:
+        """What lightkube's clients take (personio_sync_testing.devtools.kube)."""
+        return kube_config(self.kubeconfig)
 
     def kubectl(self) -> Kubectl:
         return Kubectl(self.kubeconfig)
