@@ -29,6 +29,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -37,7 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=150.0, help="seconds to wait afterwards")
     parser.add_argument("--quick-interval", default="1m")
     parser.add_argument("--modes", default="webhooks,polling,hourly")
+    parser.add_argument("--logs", type=Path, help="keep the operator's and fakes' logs here")
     args = parser.parse_args()
     modes = args.modes.split(",")
 
@@ -322,7 +324,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="latency-bench-") as tmp:
         workdir = Path(tmp)
         seed = workdir / "seed.json"
-        seed.write_text(json.dumps(generate_company(ORGS[args.org], today=date.today(), seed=42)))
+        company = generate_company(ORGS[args.org], today=date.today(), seed=42)
+        # Last touched a month ago, as a real company's periods are: a quick poll then
+        # finds the changes made during the run, not every period seeded a minute ago.
+        month_ago = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+        for period in company["personio"]["absence_periods"]:
+            period["created_at"] = period["updated_at"] = month_ago
+        seed.write_text(json.dumps(company))
         kubeconfig, _ = up(workdir / "cluster")
         kubectl = Kubectl(kubeconfig)
         sandbox, personio, awork = start_sandbox(seed, workdir)
@@ -374,6 +382,10 @@ def main() -> None:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=30)
             down(workdir / "cluster")
+            if args.logs:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                for log in ("operator.log", "sandbox.log"):
+                    shutil.copy(workdir / log, args.logs / log)
     print(f"Org {args.org}, {args.changes} changes over {args.spread:.0f} s, rate limits on")
     print("| mode | p50 | p95 | max | not landed | requests/change |")
     print("|---|---|---|---|---|---|")
