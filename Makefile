@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-stop lint typecheck venv controlplane bench clean lock image
+.PHONY: test demo demo-stop lint typecheck venv controlplane bench bench-latency clean lock image
 
 $(STAMP): requirements.lock pyproject.toml testing/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ demo: $(STAMP) controlplane
 
 bench: $(STAMP)
 	$(BIN)/python bench/sync_bench.py
+
+bench-latency: $(STAMP) controlplane
+	$(BIN)/python bench/latency_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
