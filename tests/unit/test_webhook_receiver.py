@@ -20,7 +20,7 @@ from personio_sync.clients.kube import KubeClient
 from personio_sync.controller import webhooks
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.webhooks import MAX_BODY, TokenCache, WebhookReceiver
+from personio_sync.controller.webhooks import MAX_BODY, WebhookReceiver, WebhookTokens
 from personio_sync.resource.status import LastEvent
 
 TOKEN = "hook-token-6f1d2a"
@@ -75,7 +75,7 @@ async def world() -> AsyncIterator[tuple[World, httpx.AsyncClient, Metrics]]:
     receiver = WebhookReceiver(
         resolve=lambda ns, name: w.resources.get((ns, name)),
         notify=w.notify,
-        tokens=TokenCache(kube, refresh_seconds=5.0, clock=lambda: w.clock),
+        tokens=WebhookTokens(kube, refresh_seconds=5.0, clock=lambda: w.clock),
         metrics=metrics,
         leading=lambda: w.leading,
         record=lambda ns, name, event: w.recorded.append(event),

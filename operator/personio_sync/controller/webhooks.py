@@ -102,7 +102,7 @@ class _Cached:
     fetched: float
 
 
-class TokenCache:
+class WebhookTokens:
     """The webhook token per resource, read with one GET of its Secret when needed.
 
     A lookup hits the API server only on a cache miss, when the cached entry is older
@@ -158,7 +158,7 @@ class WebhookReceiver:
         *,
         resolve: Resolve,
         notify: Notify,
-        tokens: TokenCache,
+        tokens: WebhookTokens,
         metrics: Metrics,
         leading: Leading = lambda: True,
         record: Callable[[str, str, LastEvent], None] = lambda ns, name, event: None,
@@ -303,7 +303,7 @@ def receiver_for(ctx: Context, supervisor: Supervisor) -> WebhookReceiver:
     return WebhookReceiver(
         resolve=resolve,
         notify=supervisor.note_changes,
-        tokens=TokenCache(ctx.kube),
+        tokens=WebhookTokens(ctx.kube),
         metrics=ctx.metrics,
         leading=ctx.leading,
         record=EventRecorder(ctx.kube, ctx.last_events),

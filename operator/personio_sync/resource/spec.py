@@ -131,7 +131,7 @@ class UserMapping(_Model):
     ]
 
 
-class DeletionGuard(_Model):
+class DeletionGuardSpec(_Model):
     """How many owned absences one run may delete before it asks for consent (D-Guard)."""
 
     maxPercent: Annotated[
@@ -253,9 +253,9 @@ class PersonioSyncSpec(_Model):
         ),
     ] = DeletionPolicy.Retain
     deletionGuard: Annotated[
-        DeletionGuard,
+        DeletionGuardSpec,
         Field(description="Holds back deletions that would remove a large share of absences."),
-    ] = DeletionGuard()
+    ] = DeletionGuardSpec()
     webhook: Annotated[
         WebhookSpec | None,
         Field(description="Personio webhooks for near-real-time syncs (optional)."),
