@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -46,6 +45,7 @@ import httpx
 
 from personio_sync_testing.devtools.controlplane import down, up
 from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.fakes.sandbox import spawn_sandbox
 from personio_sync_testing.harness import free_port, secret_manifest, sync_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,23 +76,7 @@ class ModeResult:
 
 
 def start_sandbox(seed: Path, workdir: Path) -> tuple[subprocess.Popen[str], str, str]:
-    log = (workdir / "sandbox.log").open("w")
-    cmd = [sys.executable, "-m", "personio_sync.cli", "sandbox", "--seed", str(seed)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
-    urls: list[str] = []
-    deadline = time.monotonic() + 120
-    assert proc.stdout is not None
-    while len(urls) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.search(r"\(fake\):\s+(http://\S+)", line)
-        if found:
-            urls.append(found.group(1))
-    if len(urls) < 2:
-        proc.kill()
-        raise SystemExit("the sandbox did not start; see sandbox.log")
-    return proc, urls[0], urls[1]
+    return spawn_sandbox(["--seed", str(seed)], stderr=(workdir / "sandbox.log").open("w"))
 
 
 def admin_root(url: str) -> str:

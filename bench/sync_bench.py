@@ -18,7 +18,6 @@ import asyncio
 import json
 import math
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -169,26 +168,13 @@ def child(args: argparse.Namespace) -> None:
 
 
 def _start_sandbox(seed: Path, args: argparse.Namespace) -> tuple[subprocess.Popen[str], str, str]:
-    cmd = [
-        sys.executable, "-m", "personio_sync.cli", "sandbox", "--seed", str(seed),
-        "--rate-limits", "--latency-ms", str(args.latency_ms),
+    from personio_sync_testing.fakes.sandbox import spawn_sandbox
+
+    options = [
+        "--seed", str(seed), "--rate-limits", "--latency-ms", str(args.latency_ms),
         "--time-scale", str(args.time_scale),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    urls: list[str] = []
-    deadline = time.monotonic() + 120
-    assert proc.stdout is not None
-    while len(urls) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.search(r"(http://\S+)", line)
-        if found and "fake" in line:
-            urls.append(found.group(1))
-    if len(urls) < 2:
-        proc.kill()
-        raise SystemExit("the sandbox did not start")
-    return proc, urls[0], urls[1]
+    return spawn_sandbox(options)
 
 
 def run_org(name: str, args: argparse.Namespace) -> dict[str, Any]:

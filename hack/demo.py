@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from typing import Any
 
 from personio_sync_testing.devtools.controlplane import down, up
 from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.fakes.sandbox import spawn_sandbox
 from personio_sync_testing.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,28 +40,10 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str, str]:
     """The fake APIs in their own process, so they outlive this script with --keep."""
     log = (STATE / "sandbox.log").open("w")
     banner = (STATE / "sandbox-banner.txt").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "personio_sync.cli", "sandbox"],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    urls: list[str] = []
-    deadline = time.monotonic() + 60
-    while len(urls) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        banner.write(line)
-        found = re.search(r"\(fake\):\s+(http://\S+)", line)
-        if found:
-            urls.append(found.group(1))
-    if len(urls) < 2:
-        proc.kill()
-        raise SystemExit("[demo] the sandbox did not start; see .demo/sandbox.log")
-    return proc, urls[0], urls[1]
+    try:
+        return spawn_sandbox(stderr=log, banner=banner, new_session=True, timeout=60)
+    except RuntimeError:
+        raise SystemExit("[demo] the sandbox did not start; see .demo/sandbox.log") from None
 
 
 def start_operator(

@@ -9,10 +9,14 @@ subprocess tests).
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
 import sys
 import threading
+import time
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from personio_sync_testing.fakes.awork import AworkState, FakeAwork
 from personio_sync_testing.fakes.knobs import AworkKnobs, PersonioKnobs
@@ -166,3 +170,40 @@ def _banner(personio: FakePersonio, awork: FakeAwork, out: TextIO) -> None:
         lines.append(f"  API key: {key}")
     lines.append("Press Ctrl+C to stop.")
     print("\n".join(lines), file=out, flush=True)
+
+
+_BANNER_URL = re.compile(r"\(fake\):\s+(http://\S+)")
+
+
+def spawn_sandbox(
+    args: Sequence[str] = (),
+    *,
+    stderr: IO[str] | None = None,
+    banner: IO[str] | None = None,
+    new_session: bool = False,
+    timeout: float = 120.0,
+) -> tuple[subprocess.Popen[str], str, str]:
+    """`personio-sync sandbox ARGS` in a process of its own (the demo and the benchmarks:
+    it outlives the caller, or keeps its work off the measured process). Returns the
+    process and the fake Personio and awork URLs read from its banner, which is also
+    copied to `banner`."""
+    command = [sys.executable, "-m", "personio_sync.cli", "sandbox", *args]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=new_session
+    )
+    assert proc.stdout is not None
+    urls: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(urls) < 2 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if banner is not None:
+            banner.write(line)
+        found = _BANNER_URL.search(line)
+        if found:
+            urls.append(found.group(1))
+    if len(urls) < 2:
+        proc.kill()
+        raise RuntimeError("the sandbox did not start; see its stderr")
+    return proc, urls[0], urls[1]
