@@ -102,14 +102,21 @@ def create_resource(kubectl: Kubectl, namespace: str) -> None:
     kubectl.apply(sync_manifest(namespace))
 
 
-def test_d_lease_one_replica_leads_and_a_clean_stop_hands_over_at_once(
-    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, replica: Any
-) -> None:
+def leader_synced_then_standby(
+    kubectl: Kubectl, kube_api: Client, namespace: str, replica: Any
+) -> tuple[Any, Any]:
+    """Replica a leads and has run the first sync; then replica b starts as its standby."""
     leader = replica("a")
     eventually(lambda: holder(kube_api, namespace) == "a", within=30, what="a leading")
     create_resource(kubectl, namespace)
     eventually(lambda: ready(kube_api, namespace), within=60, what="first sync")
-    standby = replica("b")
+    return leader, replica("b")
+
+
+def test_d_lease_one_replica_leads_and_a_clean_stop_hands_over_at_once(
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, replica: Any
+) -> None:
+    leader, standby = leader_synced_then_standby(kubectl, kube_api, namespace, replica)
     request_sync(kubectl, kube_api, namespace, "while-both-run")
     eventually(lambda: handled(kube_api, namespace, "while-both-run"), within=45)
     assert runs(sandbox) == 2  # the first sync and this one: the standby did nothing
@@ -128,11 +135,7 @@ def test_d_lease_one_replica_leads_and_a_clean_stop_hands_over_at_once(
 def test_d_lease_a_standby_takes_over_after_kill_9(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, replica: Any
 ) -> None:
-    leader = replica("a")
-    eventually(lambda: holder(kube_api, namespace) == "a", within=30, what="a leading")
-    create_resource(kubectl, namespace)
-    eventually(lambda: ready(kube_api, namespace), within=60, what="first sync")
-    standby = replica("b")
+    leader, standby = leader_synced_then_standby(kubectl, kube_api, namespace, replica)
 
     killed = time.monotonic()
     leader.send_signal(signal.SIGKILL)  # no release: b waits out the lease

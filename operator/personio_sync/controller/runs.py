@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from personio_sync.clients.kube import KubeError, KubeUnavailable, until_answered
@@ -179,19 +180,31 @@ async def sync(
         ctx.metrics.observe_error(*ident(body), time.monotonic() - started)
         return await _write_error(ctx, body, _as_sync_error(exc, body), attempted=True, spec=spec)
     stamp = status_mod.Stamp(generation=generation, now=ctx.now())
-    next_sync = next_sync_time(
-        run_end=stamp.now,
-        failed=False,
-        before=status_mod.history_of(previous),
-        interval=spec.interval_delta,
-        base=ctx.retry_base,
-    )
+    next_sync = _next_sync(ctx, previous, spec, stamp, failed=False)
     new_status = status_mod.after_report(
         previous, report, stamp=stamp, next_sync=next_sync, lists=shows_lists(body)
     )
     ctx.metrics.observe_report(*ident(body), report, stamp.now.timestamp())
     _report_events(ctx, body, report)
     return await _write(ctx, body, new_status)
+
+
+def _next_sync(
+    ctx: Context,
+    previous: Mapping[str, Any],
+    spec: PersonioSyncSpec,
+    stamp: status_mod.Stamp,
+    *,
+    failed: bool,
+) -> datetime:
+    """nextSyncTime after a run that ended now: the interval, or the back-off (R17)."""
+    return next_sync_time(
+        run_end=stamp.now,
+        failed=failed,
+        before=status_mod.history_of(previous),
+        interval=spec.interval_delta,
+        base=ctx.retry_base,
+    )
 
 
 class InternalError(SyncError):
@@ -271,13 +284,7 @@ async def _write_error(
     if isinstance(error, KubernetesUnavailable):
         next_sync = stamp.now  # KUBE-3: not the resource's fault, no back-off
     elif spec is not None:
-        next_sync = next_sync_time(
-            run_end=stamp.now,
-            failed=True,
-            before=status_mod.history_of(previous),
-            interval=spec.interval_delta,
-            base=ctx.retry_base,
-        )
+        next_sync = _next_sync(ctx, previous, spec, stamp, failed=True)
     new_status = status_mod.after_error(
         previous,
         error,
