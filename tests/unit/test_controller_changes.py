@@ -119,10 +119,10 @@ async def test_nrt_3_a_failed_targeted_sync_asks_for_a_full_sync(calls: Calls) -
 
 async def test_nrt_4_quick_polls_sync_each_new_stamp_once(calls: Calls) -> None:
     clock, patches = Clock(), []
-    settings = {"min_quick_interval_seconds": 1, "change_debounce_seconds": 0}
+    settings = {"change_debounce_seconds": 0}
     ctx = context(clock, patches)
     ctx.settings = ctx.settings.model_copy(update=settings)
-    worker = Worker(ctx, resource(quickInterval="30s"))
+    worker = Worker(ctx, resource(quickInterval="1m"))
     calls.listed = {"a": "2026-03-02T08:00:00", "b": "2026-03-02T08:30:00"}
     await worker._between_full_runs()  # polls, then serves at once (no debounce)
     assert calls.polls == [NOW - timedelta(minutes=65)]
@@ -130,12 +130,12 @@ async def test_nrt_4_quick_polls_sync_each_new_stamp_once(calls: Calls) -> None:
     await worker._between_full_runs()  # nothing new: no second poll yet, nothing pending
     assert len(calls.polls) == len(calls.targeted) == 1
     assert calls.targeted[0].source == "poll"
-    clock.now += timedelta(seconds=30)
+    clock.now += timedelta(minutes=1)
     calls.listed["b"] = "2026-03-02T09:00:20"
     await worker._between_full_runs()
     assert calls.polls[-1] == NOW - timedelta(minutes=65)  # the last poll minus the margin
     assert [c.period_ids for c in calls.targeted] == [{"a", "b"}, {"b"}]
-    assert await worker._between_full_runs() == 30.0  # next poll
+    assert await worker._between_full_runs() == 60.0  # next poll
 
 
 async def test_nrt_4_no_quick_interval_no_polls(calls: Calls) -> None:
