@@ -2,6 +2,7 @@
 
     SyncError
     ├── ConfigError                  bad spec, Secret or setting (nothing was called)
+    │   └── ManifestNotFound         the CLI was given a file that does not exist
     ├── PersonioError
     │   ├── PersonioAuthError        wrong client id / secret (401, invalid_client)
     │   ├── PersonioScopeError       credential lacks a scope (403)
@@ -45,6 +46,10 @@ class SyncError(Exception):
 
 class ConfigError(SyncError):
     reason = "InvalidConfiguration"
+
+
+class ManifestNotFound(ConfigError):
+    reason = "ManifestNotFound"
 
 
 class PersonioError(SyncError):
