@@ -186,7 +186,10 @@ def test_sync_text_prints_the_report(demo: Sandbox) -> None:
     assert (
         "Absences done: 7 created, 0 updated, 0 deleted, 0 unchanged, 3 skipped, 0 failed" in lines
     )
-    assert "  skipped because hourly: 1, unmatchedUser: 2" in lines
+    assert (
+        "  skipped because hour-based (spec.hourlyAbsences: Skip): 1; "
+        "the person has no awork user: 2" in lines
+    )
     assert lines[-2] == f"Owner key: {OWNER}"
     assert re.fullmatch(r"Took \d+\.\ds", lines[-1])
 
