@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date
 
 from personio_sync.cli.report_json import error_json, json_report
@@ -103,3 +104,7 @@ def test_ux_9_the_text_report_names_skip_reasons_in_words() -> None:
         "the person has no awork user: 18"
     ) in text.splitlines()
     assert "unmatchedUser" not in text and "hourly:" not in text
+    one = replace(REPORT, users=replace(REPORT.users, without_email=["p-77"]))
+    assert "  1 Personio person without a readable e-mail (ids in the JSON report): give " in (
+        render_text(one)
+    )

@@ -53,10 +53,12 @@ def render_text(report: SyncReport) -> str:
         *_names("ambiguous e-mail, not synced", users.ambiguous),
         *_names("broken userMappings", users.broken_mappings),
     ]
-    if users.without_email:
+    if users.without_email:  # some, not all: then the run stops (PersonioEmailNotReadable)
+        count = len(users.without_email)
         lines.append(
-            f"  {len(users.without_email)} Personio persons without a readable e-mail: "
-            "make the e-mail attribute readable for the API credential in Personio"
+            f"  {count} Personio {'person' if count == 1 else 'persons'} without a readable "
+            "e-mail (ids in the JSON report): give them an e-mail in Personio, or let the "
+            "credential read the e-mail attribute of every person"
         )
     verb = "planned" if report.dry_run else "done"
     lines.append(
