@@ -124,3 +124,35 @@ async def test_alert_1_leadership_and_its_acquisitions_are_exported() -> None:
     await elector.attempt()
     assert metrics.registry.get_sample_value("personio_sync_leader") == 1
     assert metrics.registry.get_sample_value("personio_sync_leader_acquisitions_total") == 2
+
+
+class Stats:
+    """A client's live counts (clients.RequestStats), as a run in flight updates them."""
+
+    def __init__(self) -> None:
+        self.total_requests = 0
+        self.rate_limited = 0
+
+
+def test_alert_6_requests_and_429s_count_while_the_run_is_still_going() -> None:
+    metrics = Metrics()
+    personio, awork = Stats(), Stats()
+    labels = {"namespace": "hr", "name": "acme", "vendor": "awork"}
+
+    def limited() -> float | None:
+        return metrics.registry.get_sample_value("personio_sync_api_rate_limited_total", labels)
+
+    with metrics.vendors.counting("hr", "acme", {"personio": personio, "awork": awork}):
+        awork.total_requests, awork.rate_limited = 40, 3
+        assert limited() == 3  # seen at the next scrape, not when the run ends
+        awork.total_requests, awork.rate_limited = 90, 5
+    assert limited() == 5
+    with metrics.vendors.counting("hr", "acme", {"awork": (second := Stats())}):
+        second.rate_limited = 2
+        assert limited() == 7
+    assert limited() == 7
+    requests = {**labels, "vendor": "personio"}
+    assert metrics.registry.get_sample_value("personio_sync_api_requests_total", requests) == 0
+    with metrics.vendors.counting("hr", "acme", {"awork": Stats()}):
+        metrics.forget("hr", "acme")  # deleted mid-run: nothing comes back afterwards
+    assert 'namespace="hr"' not in metrics.render().decode()

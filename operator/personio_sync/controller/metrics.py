@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from personio_sync.controller.status import parse_time
+from personio_sync.controller.vendor_metrics import VendorRequests
 from personio_sync.engine.report import SyncReport
 from personio_sync.resource.spec import PersonioSyncSpec, parse_interval
 
@@ -71,15 +72,6 @@ def status_figures(body: Mapping[str, Any]) -> StatusFigures:
     )
 
 
-class VendorCounts(Protocol):
-    """What the clients' `stats` attribute offers (personio_sync.clients)."""
-
-    @property
-    def total_requests(self) -> int: ...
-
-    rate_limited: int
-
-
 class Metrics:
     """Everything /metrics shows, updated by the workers after each run."""
 
@@ -102,18 +94,8 @@ class Metrics:
             (*LABELS, "action"),
             registry=r,
         )
-        self.requests = Counter(
-            "personio_sync_api_requests",
-            "HTTP requests sent to a vendor API (retries count once per attempt).",
-            (*LABELS, "vendor"),
-            registry=r,
-        )
-        self.rate_limited = Counter(
-            "personio_sync_api_rate_limited",
-            "429 answers received from a vendor API.",
-            (*LABELS, "vendor"),
-            registry=r,
-        )
+        self.vendors = VendorRequests()  # requests and 429s, live during a run
+        r.register(self.vendors)
         self.users = Gauge(
             "personio_sync_users",
             "Users by matching state in the last completed run.",
@@ -227,17 +209,11 @@ class Metrics:
         self.runs.labels(namespace, name, "error").inc()
         self.duration.labels(namespace, name).observe(duration)
 
-    def observe_requests(self, namespace: str, name: str, vendor: str, stats: VendorCounts) -> None:
-        self.requests.labels(namespace, name, vendor).inc(stats.total_requests)
-        self.rate_limited.labels(namespace, name, vendor).inc(stats.rate_limited)
-
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series so /metrics does not grow forever."""
         labelled: tuple[tuple[Counter | Gauge, tuple[str, ...]], ...] = (
             (self.runs, OUTCOMES),
             (self.absences, ("created", "updated", "deleted")),
-            (self.requests, ("personio", "awork")),
-            (self.rate_limited, ("personio", "awork")),
             (self.users, ("matched", "personio_only", "awork_only", "ambiguous")),
         )
         for metric, extra in labelled:
@@ -250,6 +226,7 @@ class Metrics:
         for gauge in (self.interval, self.failing_since, self.held_deletes, self.conflicts):
             _remove(gauge, namespace, name)
         self._settled.discard((namespace, name))
+        self.vendors.forget(namespace, name)
         _remove(self.duration, namespace, name)
         _remove(self.last_success, namespace, name)
 
