@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.unit.test_chart_render import NETWORK_POLICY, container, one, render
+import pytest
+from tests.unit.test_chart_render import container, one, render
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
 
@@ -70,12 +71,28 @@ def test_helmtest_1_tests_can_be_turned_off(helm: Path, tmp_path: Path) -> None:
     assert not [d for d in docs if d["kind"] == "Pod"]
 
 
-def test_helmtest_1_a_network_policy_lets_the_test_pod_reach_healthz(
-    helm: Path, tmp_path: Path
+def http_peers(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who the NetworkPolicy lets reach the HTTP port (/healthz, /metrics)."""
+    rules = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    return [peer for rule in rules if {"port": "http", "protocol": "TCP"} in rule["ports"]
+            for peer in rule["from"]]  # fmt: skip
+
+
+def admits(peers: list[dict[str, Any]], pod: dict[str, Any]) -> bool:
+    labels = pod["metadata"]["labels"].items()
+    return any(set(p) == {"podSelector"} and p["podSelector"]["matchLabels"].items() <= labels
+               for p in peers)  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", [{}, {"monitoringNamespace": "", "ingressFrom": []}])
+def test_helmtest_1_the_network_policy_lets_the_test_pod_reach_healthz(
+    helm: Path, tmp_path: Path, policy: dict[str, Any]
 ) -> None:
-    policy = {**NETWORK_POLICY, "ingressFrom": [{"podSelector": {"matchLabels": {"a": "b"}}}]}
+    """The NetworkPolicy is on by default and admits the monitoring namespace only; the
+    `helm test` Pod (same namespace) is let in too, and nothing else with it."""
     docs = render(helm, tmp_path, {"networkPolicy": policy}, hooks=True)
-    (http, _webhooks) = one(docs, "NetworkPolicy")["spec"]["ingress"]
-    allowed = [peer["podSelector"]["matchLabels"] for peer in http["from"]]
-    assert hook_pod(docs)["metadata"]["labels"].items() >= allowed[-1].items()
-    assert allowed[0] == {"a": "b"}
+    peers = http_peers(docs)
+    assert admits(peers, hook_pod(docs))
+    assert not admits(peers, one(docs, "Deployment")["spec"]["template"])
+    off = render(helm, tmp_path, {"networkPolicy": policy, "tests": {"enabled": False}})
+    assert len(http_peers(off)) == len(peers) - 1
