@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.test_chart_notes import notes
 from tests.unit.test_chart_render import container, one, render
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
@@ -96,3 +97,8 @@ def test_helmtest_1_the_network_policy_lets_the_test_pod_reach_healthz(
     assert not admits(peers, one(docs, "Deployment")["spec"]["template"])
     off = render(helm, tmp_path, {"networkPolicy": policy, "tests": {"enabled": False}})
     assert len(http_peers(off)) == len(peers) - 1
+
+
+def test_helmtest_1_the_install_notes_name_the_command(tmp_path: Path) -> None:
+    assert "helm test ps --namespace ops" in notes(tmp_path / "on")
+    assert "helm test" not in notes(tmp_path / "off", "--set", "tests.enabled=false")
