@@ -206,3 +206,30 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
   value: {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+Labels of the `helm test` Pod: the conventional ones, but a name of its own, so that no
+Service or Deployment selector of the operator ever picks the test Pod up.
+*/}}
+{{- define "personio-sync.testLabels" -}}
+helm.sh/chart: {{ include "personio-sync.chart" . }}
+app.kubernetes.io/name: {{ include "personio-sync.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: personio-sync
+{{- end }}
+
+{{/* PromQL label matchers of this installation's series (alerts): the job the chart's ServiceMonitor scrapes. */}}
+{{- define "personio-sync.metricsSelector" -}}
+{{- default (printf "job=%q" (printf "%s-metrics" (include "personio-sync.fullname" .))) .Values.prometheusRule.selector }}
+{{- end }}
+
+{{/* Labels of one alert: its severity, then the installer's own. */}}
+{{- define "personio-sync.alertLabels" -}}
+severity: {{ .severity }}
+{{- with .root.Values.prometheusRule.alertLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}

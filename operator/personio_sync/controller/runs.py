@@ -253,16 +253,14 @@ async def vendor_clients(
     ctx: Context, namespace: str, name: str, credentials: Credentials
 ) -> AsyncIterator[runner.Clients]:
     """A run's vendor clients (the workspace's pacer, the cached token, the leadership
-    fence); what they sent is counted on /metrics when they close."""
+    fence); what they send is counted on /metrics as they go."""
     opened = runner.open_clients(
         credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
     )
     async with opened as clients:
-        try:
+        stats = {"personio": clients.personio.stats, "awork": clients.awork.stats}
+        with ctx.metrics.vendors.counting(namespace, name, stats):
             yield clients
-        finally:
-            ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
-            ctx.metrics.observe_requests(namespace, name, "awork", clients.awork.stats)
 
 
 async def _write_error(
