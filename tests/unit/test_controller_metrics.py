@@ -27,7 +27,7 @@ class Stats:
 def test_run_metrics_and_no_email_in_labels() -> None:
     metrics = Metrics()
     metrics.observe_report("team", "sync", run_report(), ended=1_800_000_000.0)
-    metrics.observe_requests("team", "sync", "awork", Stats())
+    metrics.vendors.add("team", "sync", "awork", Stats())
     text = metrics.render().decode()
     assert 'personio_sync_runs_total{name="sync",namespace="team",outcome="success"} 1.0' in text
     assert 'personio_sync_absences_total{action="deleted",name="sync",namespace="team"} 2.0' in text

@@ -104,7 +104,12 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     elector, lease_kube = None, None
     if lease is not None:  # its own connection: renewals never queue behind status writes
         lease_kube = KubeClient(config, PERSONIO_SYNCS, timeout=5.0)
-        elector = LeaderElector(lease_kube, namespace=ours.lease_namespace, name=lease)
+        elector = LeaderElector(
+            lease_kube,
+            namespace=ours.lease_namespace,
+            name=lease,
+            on_acquired=metrics.acquisitions.inc,
+        )
     kube = KubeClient(config, PERSONIO_SYNCS, fence=elector.fence if elector else None)
     ctx = Context(
         settings=ours,
@@ -113,6 +118,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         slots=FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace),
         leadership=elector,
     )
+    metrics.follow_leadership(ctx.leading)
     ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)
     server = HealthServer(metrics, healthy=lambda: ctx.started)
     await server.start(ours.http_host, ours.http_port, sock=memo.get("http_socket"))

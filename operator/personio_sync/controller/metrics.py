@@ -2,31 +2,74 @@
 
 One registry per operator (not the process-global one), so tests can run several
 operators in one process and read exactly what each exported.
+
+The chart's alerts (issue 20) need per resource what the status says: its interval,
+since when its syncs fail, its last success, held deletions and conflicts. Those gauges
+are read from the resource as the API server holds it, on every watch event and on every
+replica, so they survive restarts and hand-overs and a standby never shows a stale view.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from personio_sync.controller.status import parse_time
+from personio_sync.controller.vendor_metrics import VendorRequests
 from personio_sync.engine.report import SyncReport
+from personio_sync.resource.spec import PersonioSyncSpec, parse_interval
 
 LABELS = ("namespace", "name")
 OUTCOMES = ("success", "partial", "dry_run", "error")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 3600)
 TARGETED_OUTCOMES = ("synced", "full_sync", "failed")
+DEFAULT_INTERVAL = PersonioSyncSpec.model_fields["interval"].default
+HELD = "MassDeletionHeld"  # Synced=False, but not a failing sync: it has its own alert
 
 
-class VendorCounts(Protocol):
-    """What the clients' `stats` attribute offers (personio_sync.clients)."""
+@dataclass(frozen=True)
+class StatusFigures:
+    """What the alerts need from one resource's status (None: no such series)."""
 
-    @property
-    def total_requests(self) -> int: ...
+    interval: float | None  # None while suspended: a paused resource raises no alert
+    last_success: float | None
+    failing_since: float | None  # the Synced condition's lastTransitionTime while False
+    settled: bool  # False while a run is in flight: failing_since is the last one seen
+    held_deletes: int | None  # None while suspended, as interval
+    conflicts: int | None
 
-    rate_limited: int
+
+def status_figures(body: Mapping[str, Any]) -> StatusFigures:
+    """Read from the resource, never from memory, so every replica says the same."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    suspended = bool(spec.get("suspend") or status.get("suspended"))
+    try:  # an unusable interval is reported on the resource; the default still paces alerts
+        interval = parse_interval(str(spec.get("interval") or DEFAULT_INTERVAL))
+    except ValueError:
+        interval = parse_interval(DEFAULT_INTERVAL)
+    conditions = status.get("conditions") or []
+    synced: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Synced"), {})
+    last_run = status.get("lastRun") or {}
+    # While `Syncing` (a run in flight) the status is the last run's and its reason is
+    # gone: held deletions in lastRun say it was most likely the guard.
+    settled = synced.get("reason") != "Syncing"
+    held = synced.get("reason") == HELD or (not settled and bool(last_run.get("heldDeletes")))
+    failing = synced.get("status") == "False" and not held
+    since = parse_time(synced.get("lastTransitionTime")) if failing else None
+    success = parse_time(status.get("lastSuccessfulSyncTime"))
+    return StatusFigures(
+        interval=None if suspended else interval.total_seconds(),
+        last_success=None if success is None else success.timestamp(),
+        failing_since=None if since is None or suspended else since.timestamp(),
+        settled=settled,
+        held_deletes=None if suspended else int(last_run.get("heldDeletes") or 0),
+        conflicts=None if suspended else int(last_run.get("conflicts") or 0),
+    )
 
 
 class Metrics:
@@ -51,18 +94,8 @@ class Metrics:
             (*LABELS, "action"),
             registry=r,
         )
-        self.requests = Counter(
-            "personio_sync_api_requests",
-            "HTTP requests sent to a vendor API (retries count once per attempt).",
-            (*LABELS, "vendor"),
-            registry=r,
-        )
-        self.rate_limited = Counter(
-            "personio_sync_api_rate_limited",
-            "429 answers received from a vendor API.",
-            (*LABELS, "vendor"),
-            registry=r,
-        )
+        self.vendors = VendorRequests()  # requests and 429s, live during a run
+        r.register(self.vendors)
         self.users = Gauge(
             "personio_sync_users",
             "Users by matching state in the last completed run.",
@@ -99,6 +132,60 @@ class Metrics:
             (*LABELS, "outcome"),
             registry=r,
         )
+        self.interval = Gauge(
+            "personio_sync_interval_seconds",
+            "spec.interval of each resource that is not suspended.",
+            LABELS,
+            registry=r,
+        )
+        self.failing_since = Gauge(
+            "personio_sync_failing_since_timestamp_seconds",
+            "Unix time the resource's Synced condition turned False (failed runs or items); "
+            "only while it is False, and not for held deletions.",
+            LABELS,
+            registry=r,
+        )
+        self.held_deletes = Gauge(
+            "personio_sync_held_deletions",
+            "Deletions the deletion guard held back in the last completed run.",
+            LABELS,
+            registry=r,
+        )
+        self.conflicts = Gauge(
+            "personio_sync_conflicts",
+            "Absences another owner already syncs, left alone in the last completed run.",
+            LABELS,
+            registry=r,
+        )
+        self.leader = Gauge(
+            "personio_sync_leader",
+            "1 while this replica leads (or runs standalone), else 0.",
+            registry=r,
+        )
+        self.leader.set_function(lambda: 1.0)  # standalone until follow_leadership
+        self.acquisitions = Counter(
+            "personio_sync_leader_acquisitions",
+            "Times this replica acquired the leader Lease.",
+            registry=r,
+        )
+        self._settled: set[tuple[str, str]] = set()
+
+    def follow_leadership(self, leading: Callable[[], bool]) -> None:
+        """personio_sync_leader is read from `leading` at every scrape."""
+        self.leader.set_function(lambda: 1.0 if leading() else 0.0)
+
+    def observe_status(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
+        """Refresh the status gauges from the resource as just watched."""
+        figures = status_figures(body)
+        key = (namespace, name)
+        _set(self.interval, key, figures.interval)
+        _set(self.last_success, key, figures.last_success)
+        if figures.settled or key not in self._settled:
+            _set(self.failing_since, key, figures.failing_since)
+        if figures.settled:
+            self._settled.add(key)
+        _set(self.held_deletes, key, figures.held_deletes)
+        _set(self.conflicts, key, figures.conflicts)
 
     def observe_report(self, namespace: str, name: str, report: SyncReport, ended: float) -> None:
         labels = (namespace, name)
@@ -122,17 +209,11 @@ class Metrics:
         self.runs.labels(namespace, name, "error").inc()
         self.duration.labels(namespace, name).observe(duration)
 
-    def observe_requests(self, namespace: str, name: str, vendor: str, stats: VendorCounts) -> None:
-        self.requests.labels(namespace, name, vendor).inc(stats.total_requests)
-        self.rate_limited.labels(namespace, name, vendor).inc(stats.rate_limited)
-
     def forget(self, namespace: str, name: str) -> None:
         """Drop a deleted resource's series so /metrics does not grow forever."""
         labelled: tuple[tuple[Counter | Gauge, tuple[str, ...]], ...] = (
             (self.runs, OUTCOMES),
             (self.absences, ("created", "updated", "deleted")),
-            (self.requests, ("personio", "awork")),
-            (self.rate_limited, ("personio", "awork")),
             (self.users, ("matched", "personio_only", "awork_only", "ambiguous")),
         )
         for metric, extra in labelled:
@@ -142,11 +223,23 @@ class Metrics:
             _remove(self.targeted_runs, namespace, name, outcome)
         for source in ("webhook", "poll"):
             _remove(self.change_latency, namespace, name, source)
+        for gauge in (self.interval, self.failing_since, self.held_deletes, self.conflicts):
+            _remove(gauge, namespace, name)
+        self._settled.discard((namespace, name))
+        self.vendors.forget(namespace, name)
         _remove(self.duration, namespace, name)
         _remove(self.last_success, namespace, name)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _set(gauge: Gauge, key: tuple[str, str], value: float | None) -> None:
+    """A value, or no series at all (an alert on a missing series cannot fire)."""
+    if value is None:
+        _remove(gauge, *key)
+    else:
+        gauge.labels(*key).set(value)
 
 
 def _remove(metric: Counter | Gauge | Histogram, *labels: str) -> None:

@@ -28,7 +28,7 @@ from personio_sync.controller.conditions import (
 )
 from personio_sync.controller.context import Context
 from personio_sync.controller.schedule import next_sync_time
-from personio_sync.controller.secrets import SecretProblem, credentials_for
+from personio_sync.controller.secrets import SecretProblem, credentials_for, unreadable
 from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, LeadershipLost, SyncError
@@ -95,11 +95,7 @@ async def read_credentials(
             "as it answers again"
         ) from None
     except KubeError as exc:
-        raise SecretProblem(
-            f"cannot read Secret {name!r}: {exc} (does the operator's RBAC allow it?)",
-            "SecretUnreadable",
-            frozenset({"personio", "awork"}),
-        ) from None
+        raise unreadable(ctx.settings, namespace, name, exc) from None
     seen.name, seen.known = name, True
     seen.version = None if secret is None else str(secret["metadata"].get("resourceVersion"))
     credentials = credentials_for(secret, name=name, namespace=namespace)
@@ -257,16 +253,14 @@ async def vendor_clients(
     ctx: Context, namespace: str, name: str, credentials: Credentials
 ) -> AsyncIterator[runner.Clients]:
     """A run's vendor clients (the workspace's pacer, the cached token, the leadership
-    fence); what they sent is counted on /metrics when they close."""
+    fence); what they send is counted on /metrics as they go."""
     opened = runner.open_clients(
         credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
     )
     async with opened as clients:
-        try:
+        stats = {"personio": clients.personio.stats, "awork": clients.awork.stats}
+        with ctx.metrics.vendors.counting(namespace, name, stats):
             yield clients
-        finally:
-            ctx.metrics.observe_requests(namespace, name, "personio", clients.personio.stats)
-            ctx.metrics.observe_requests(namespace, name, "awork", clients.awork.stats)
 
 
 async def _write_error(

@@ -36,6 +36,7 @@ class Supervisor:
                 self._retire(key)
                 self.ctx.metrics.forget(*key)
             return
+        self.ctx.metrics.observe_status(*key, body)  # every replica: the alerts' view
         if worker is not None and worker.uid != uid:  # deleted and re-created meanwhile
             self._retire(key)
             worker = None
