@@ -23,6 +23,9 @@ from pydantic import (
 
 from personio_sync.resource.duration import MINIMUM, check_duration, parse_duration
 
+# The name the controller's metrics read an interval with (controller/metrics.py).
+parse_interval = parse_duration
+
 API_GROUP = "personio-sync.dev"
 API_VERSION = "v1alpha1"
 KIND = "PersonioSync"
