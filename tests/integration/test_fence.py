@@ -12,7 +12,7 @@ import pytest
 from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec, sandbox_for
 
 from personio_sync.errors import LeadershipLost
-from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, run_sync
 from personio_sync_testing.fakes import Sandbox, demo_seed_path
 

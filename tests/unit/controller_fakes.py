@@ -17,9 +17,9 @@ from lightkube.config.models import Cluster, User
 
 from personio_sync.clients.kube import KubeClient
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
 
 
 def mock_kube(handler: Any, token: str | None = "t") -> KubeClient:

@@ -11,14 +11,14 @@ import httpx2
 import pytest
 from controller_fakes import mock_kube
 
-from personio_sync.controller import changesync
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.supervisor import Supervisor
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.reporting.metrics import Metrics
+from personio_sync.controller.runs import changed as changesync
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.supervisor import Supervisor
-from personio_sync.controller.worker import Worker
 from personio_sync.errors import PersonioTransportError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

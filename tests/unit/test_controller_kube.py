@@ -6,7 +6,7 @@ from typing import Any
 
 from personio_sync.clients.kube import finalizer_patch
 from personio_sync.controller.context import FINALIZER
-from personio_sync.controller.worker import is_newer
+from personio_sync.controller.loop.worker import is_newer
 
 
 def body(finalizers: list[str] | None = None) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import ActionCounts, SyncReport, UserReport
 

@@ -23,14 +23,14 @@ from personio_sync.clients.kube import (
     KubeUnavailable,
     until_answered,
 )
-from personio_sync.controller import runs
-from personio_sync.controller import status as status_mod
 from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.worker import observation
+from personio_sync.controller.reporting import outcomes as status_mod
+from personio_sync.controller.reporting.metrics import Metrics
+from personio_sync.controller.runs import full as runs
 from personio_sync.controller.schedule import decide
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.worker import observation
 from personio_sync.sync.progress import Progress
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

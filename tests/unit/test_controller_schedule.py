@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from personio_sync.controller.reporting.outcomes import history_of
 from personio_sync.controller.schedule import (
     Decision,
     History,
@@ -15,7 +16,6 @@ from personio_sync.controller.schedule import (
     due_time,
     next_sync_time,
 )
-from personio_sync.controller.status import history_of
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

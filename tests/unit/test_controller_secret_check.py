@@ -15,13 +15,13 @@ from typing import Any, cast
 import pytest
 
 from personio_sync.clients.kube import KubeClient, KubeUnavailable
-from personio_sync.controller import runs as controller_runs
 from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.reporting.metrics import Metrics
+from personio_sync.controller.runs import full as controller_runs
 from personio_sync.controller.schedule import Decision
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.worker import Worker
 from personio_sync_testing.devtools.polling import eventually_async
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

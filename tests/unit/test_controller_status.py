@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from personio_sync.controller import conditions, status
-from personio_sync.controller.secrets import SecretProblem
+from personio_sync.controller.reporting import conditions
+from personio_sync.controller.reporting import outcomes as status
+from personio_sync.controller.runs.inputs import SecretProblem
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import (
     ActionCounts,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from controller_fakes import Kube, Syncs, context, resource
 
-from personio_sync.controller import runs
+from personio_sync.controller.loop.supervisor import Supervisor
+from personio_sync.controller.runs import full as runs
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.supervisor import Supervisor
 
 pytestmark = pytest.mark.looptime
 

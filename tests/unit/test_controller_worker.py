@@ -17,11 +17,11 @@ import pytest
 from controller_fakes import Kube, Syncs, context, now, resource, wall_clock
 
 from personio_sync.clients.kube import RETRY_MAX_SECONDS, KubeUnavailable
-from personio_sync.controller import runs
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.leadership import LeaderElector
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.runs import full as runs
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.worker import Worker
 from personio_sync.errors import SyncError
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 

@@ -10,9 +10,9 @@ from typing import Any
 import kopf
 from test_controller_status import everything_report
 
-from personio_sync.controller import runs
-from personio_sync.controller.events import REPOST_AFTER, EventPoster
-from personio_sync.controller.handlers import configure_kopf
+from personio_sync.controller.reporting.events import REPOST_AFTER, EventPoster
+from personio_sync.controller.runs import full as runs
+from personio_sync.controller.startup.handlers import configure_kopf
 
 BODY = {"metadata": {"namespace": "hr", "name": "acme", "uid": "u-1"}}
 OTHER = {"metadata": {"namespace": "hr", "name": "beta", "uid": "u-2"}}

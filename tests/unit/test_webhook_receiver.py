@@ -17,10 +17,10 @@ import pytest
 from controller_fakes import mock_kube
 
 from personio_sync.clients.kube import KubeClient
-from personio_sync.controller import webhooks
 from personio_sync.controller.changes import Changes
-from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.webhooks import MAX_BODY, WebhookReceiver, WebhookTokens
+from personio_sync.controller.reporting.metrics import Metrics
+from personio_sync.controller.webhooks import receiver as webhooks
+from personio_sync.controller.webhooks.receiver import MAX_BODY, WebhookReceiver, WebhookTokens
 from personio_sync.resource.status import LastEvent
 
 TOKEN = "hook-token-6f1d2a"

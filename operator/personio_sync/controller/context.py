@@ -15,11 +15,11 @@ import kopf
 
 from personio_sync.clients import PacerRegistry, TokenCache
 from personio_sync.clients.kube import CustomResource, KubeClient
-from personio_sync.controller.events import EventPoster
 from personio_sync.controller.leadership import LeaderElector
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.reporting.events import EventPoster
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
 from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
 from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL

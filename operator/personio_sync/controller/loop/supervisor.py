@@ -14,8 +14,8 @@ from typing import Any
 
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.runs import ident
-from personio_sync.controller.worker import Worker
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.runs.full import ident
 
 log = logging.getLogger("personio_sync.controller")
 

@@ -35,13 +35,15 @@ from personio_sync.clients.kube import (
     finalizer_patch,
     until_answered,
 )
-from personio_sync.controller import changesync, registration, runs
-from personio_sync.controller import status as status_mod
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
+from personio_sync.controller.loop.slots import Priority, priority_of
+from personio_sync.controller.reporting import outcomes as status_mod
+from personio_sync.controller.runs import changed as changesync
+from personio_sync.controller.runs import full as runs
 from personio_sync.controller.schedule import Decision, Observation, decide
-from personio_sync.controller.slots import Priority, priority_of
-from personio_sync.engine.targeted import WiderThanTargeted
+from personio_sync.controller.webhooks import registration
+from personio_sync.engine.slices import WiderThanTargeted
 from personio_sync.errors import LeadershipLost, SyncError
 from personio_sync.resource.spec import (
     ALLOW_MASS_DELETE,

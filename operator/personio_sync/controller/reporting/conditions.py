@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from personio_sync.controller.secrets import SecretProblem
+from personio_sync.controller.runs.inputs import SecretProblem
 from personio_sync.engine.guard import describe
 from personio_sync.engine.report import HeldDeletes, SyncReport
 from personio_sync.errors import (

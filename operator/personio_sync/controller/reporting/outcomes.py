@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from personio_sync.controller import conditions
-from personio_sync.controller.conditions import SYNCED, SYNCING, Cond
+from personio_sync.controller.reporting import conditions
+from personio_sync.controller.reporting.conditions import SYNCED, SYNCING, Cond
 from personio_sync.controller.schedule import History
 from personio_sync.engine.dates import rfc3339
 from personio_sync.engine.report import SyncReport, UserReport

@@ -18,7 +18,7 @@ from typing import Any
 
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.runs import (
+from personio_sync.controller.runs.full import (
     SecretSeen,
     courtesy_patch,
     ident,
@@ -29,8 +29,8 @@ from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import today_in
 from personio_sync.errors import clip
-from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.resource.status import TargetedSync
 from personio_sync.sync.targeted import DirectoryCache, sync_changes
 

@@ -19,21 +19,21 @@ from datetime import datetime
 from typing import Any
 
 from personio_sync.clients.kube import KubeError, KubeUnavailable, until_answered
-from personio_sync.controller import status as status_mod
-from personio_sync.controller.conditions import (
+from personio_sync.controller.context import Context
+from personio_sync.controller.reporting import outcomes as status_mod
+from personio_sync.controller.reporting.conditions import (
     ambiguous_message,
     broken_message,
     conflict_message,
     held_message,
 )
-from personio_sync.controller.context import Context
+from personio_sync.controller.runs.inputs import SecretProblem, credentials_for
 from personio_sync.controller.schedule import next_sync_time
-from personio_sync.controller.secrets import SecretProblem, credentials_for
 from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, LeadershipLost, SyncError
-from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec, SpecError, StatusDetail, parse_spec
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync import runner
 from personio_sync.sync.config import Credentials
 from personio_sync.sync.progress import Progress

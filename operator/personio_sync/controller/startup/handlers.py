@@ -20,14 +20,14 @@ import kopf
 
 from personio_sync.clients.kube import KubeClient, KubeError, load_config
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.leadership import LeaderElector
-from personio_sync.controller.login import connection_info
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.supervisor import Supervisor
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.supervisor import Supervisor
-from personio_sync.controller.webhooks import WebhookReceiver, receiver_for
+from personio_sync.controller.startup.httpserver import HealthServer
+from personio_sync.controller.startup.login import connection_info
+from personio_sync.controller.webhooks.receiver import WebhookReceiver, receiver_for
 from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 registry = kopf.OperatorRegistry()

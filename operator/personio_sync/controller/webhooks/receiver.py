@@ -28,12 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from personio_sync.clients.kube import KubeClient, KubeError
 from personio_sync.controller.changes import Changes
 from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.resource.status import LastEvent
 from personio_sync.sync.credentials import secret_value
 
 if TYPE_CHECKING:  # the supervisor's workers import the registration, which imports us
-    from personio_sync.controller.supervisor import Supervisor
+    from personio_sync.controller.loop.supervisor import Supervisor
 
 log = logging.getLogger("personio_sync.controller")
 

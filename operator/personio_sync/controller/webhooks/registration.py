@@ -22,8 +22,8 @@ from personio_sync.clients.personio import (
     WebhookRegistration,
 )
 from personio_sync.controller.context import Context
-from personio_sync.controller.runs import SecretSeen, ident, read_credentials
-from personio_sync.controller.webhooks import ABSENCE_EVENTS, TOKEN_KEY
+from personio_sync.controller.runs.full import SecretSeen, ident, read_credentials
+from personio_sync.controller.webhooks.receiver import ABSENCE_EVENTS, TOKEN_KEY
 from personio_sync.errors import PersonioError, PersonioScopeError, PersonioStatusError
 from personio_sync.resource.spec import PersonioSyncSpec, SpecError, parse_spec
 from personio_sync.resource.status import WebhookStatus
