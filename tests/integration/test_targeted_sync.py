@@ -42,7 +42,7 @@ from test_convergence_properties import (
     change_email,
 )
 
-from personio_sync.controller.runs.changed import POLL_MARGIN
+from personio_sync.controller.loop.change_queue import POLL_MARGIN
 from personio_sync.engine.report import SyncReport
 from personio_sync.resource.spec import parse_spec
 from personio_sync.resource.spec_policy import policy_of

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from personio_sync.controller.reporting.outcomes import history_of
 from personio_sync.controller.schedule import (
     Decision,
     History,
@@ -14,6 +13,7 @@ from personio_sync.controller.schedule import (
     backoff,
     decide,
     due_time,
+    history_of,
     next_sync_time,
 )
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from personio_sync.controller.reporting.conditions import AWORK, PERSONIO, for_error
-from personio_sync.controller.runs.inputs import SecretProblem, credentials_for
-from personio_sync.errors import ConfigError
+from personio_sync.controller.runs.inputs import credentials_for
+from personio_sync.errors import ConfigError, SecretProblem
 from personio_sync.sync.credentials import credentials_from_secret
 
 VALUES = {

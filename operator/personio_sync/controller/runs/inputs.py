@@ -1,16 +1,26 @@
-"""The referenced Secret → run credentials, with a specific reason per problem (R21, R23).
+"""What a run reads before it calls a vendor: the Secret, its credentials, the clients.
+
+The referenced Secret is read with one GET per worker wake-up (SEC-1: never watched or
+listed), and that one read serves everything the wake-up does: the rotation check, the
+run's credentials, the webhook token of the registration after it. A run outside the
+worker's loop (a test, a deletion) reads it itself.
 
 A missing Secret and a missing key are different fixes, and a missing or malformed
-`aworkApiKey` says nothing about the Personio credential, so the error carries
-which vendors it affects (SEC-4). Values are never formatted into messages.
+`aworkApiKey` says nothing about the Personio credential, so the error carries which
+vendors it affects (R21, R23, SEC-4). Values are never formatted into messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from personio_sync.errors import ConfigError
+from personio_sync.controller.context import Context
+from personio_sync.errors import KubeError, KubernetesUnavailable, KubeUnavailable, SecretProblem
+from personio_sync.reasons import ConditionReason
+from personio_sync.sync import runner
 from personio_sync.sync.config import Credentials
 from personio_sync.sync.credentials import SECRET_KEYS, credentials_from_secret, read_secret_keys
 
@@ -22,13 +32,96 @@ _VENDOR_OF_KEY = {
 _BOTH = frozenset({"personio", "awork"})
 
 
-class SecretProblem(ConfigError):
-    """The referenced Secret is missing or incomplete; `vendors` says whose keys are affected."""
+@dataclass(frozen=True)
+class SecretRead:
+    """One GET of the referenced Secret: its body (None: it does not exist), or the
+    Kubernetes error that kept it from being read."""
 
-    def __init__(self, message: str, reason: str, vendors: frozenset[str]) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.vendors = vendors
+    name: str
+    body: Mapping[str, Any] | None = field(default=None, repr=False)
+    failure: KubeError | None = None
+
+    @property
+    def version(self) -> str | None:
+        """Its resourceVersion; None while it does not exist."""
+        if self.body is None:
+            return None
+        version = (self.body.get("metadata") or {}).get("resourceVersion")
+        return None if version is None else str(version)
+
+
+@dataclass
+class SecretSeen:
+    """What this process knows of the referenced Secret (rotation, clean-up, this wake-up).
+
+    `known` is False until a read succeeded: the first sighting after a start is a
+    baseline, not a change, so a restart fires no burst of runs. `current` is the read of
+    the worker's current wake-up, which its runs use instead of reading again."""
+
+    name: str | None = None
+    version: str | None = None
+    known: bool = False
+    credentials: Credentials | None = field(default=None, repr=False)  # the last usable ones
+    current: SecretRead | None = None
+
+    def saw(self, read: SecretRead) -> bool:
+        """Keep `read` as this wake-up's; True when it shows a change after the first
+        sighting (SEC-1). A read that failed changes nothing."""
+        self.current = read
+        if read.failure is not None:
+            return False
+        if not self.known or self.name != read.name:
+            self.name, self.version, self.known = read.name, read.version, True
+            return False
+        if read.version == self.version:
+            return False
+        self.version = read.version
+        return True
+
+
+async def read_secret(ctx: Context, namespace: str, name: str) -> SecretRead:
+    """One GET, in the resource's own namespace only (R21); never raises a KubeError."""
+    try:
+        body = await ctx.kube.get_secret(namespace, name)
+    except KubeError as exc:  # KubeUnavailable included: the client logged the outage once
+        return SecretRead(name, failure=exc)
+    return SecretRead(name, body)
+
+
+async def secret_for(ctx: Context, namespace: str, name: str, seen: SecretSeen) -> SecretRead:
+    """This wake-up's read of Secret `name`, or a new one when there is none."""
+    current = seen.current
+    if current is not None and current.name == name:
+        return current
+    read = await read_secret(ctx, namespace, name)
+    seen.saw(read)
+    return read
+
+
+async def credentials(ctx: Context, namespace: str, name: str, seen: SecretSeen) -> Credentials:
+    """The run's credentials from Secret `name`; remembered for a clean-up that finds
+    the Secret gone (a namespace being deleted)."""
+    found = credentials_of(await secret_for(ctx, namespace, name, seen), namespace)
+    seen.credentials = found
+    return found
+
+
+def credentials_of(read: SecretRead, namespace: str) -> Credentials:
+    """Credentials from a read, or the error that says what to fix."""
+    name = read.name
+    if isinstance(read.failure, KubeUnavailable):
+        raise KubernetesUnavailable(
+            f"the Kubernetes API server (or etcd behind it) did not answer when reading "
+            f"Secret {name!r}; nothing was written to awork, and the run is retried as soon "
+            "as it answers again"
+        )
+    if read.failure is not None:
+        raise SecretProblem(
+            f"cannot read Secret {name!r}: {read.failure} (does the operator's RBAC allow it?)",
+            ConditionReason.SECRET_UNREADABLE,
+            _BOTH,
+        )
+    return credentials_for(read.body, name=name, namespace=namespace)
 
 
 def credentials_for(secret: Mapping[str, Any] | None, *, name: str, namespace: str) -> Credentials:
@@ -37,14 +130,33 @@ def credentials_for(secret: Mapping[str, Any] | None, *, name: str, namespace: s
         raise SecretProblem(
             f"Secret {name!r} not found in namespace {namespace!r}: create it with the keys "
             f"{', '.join(SECRET_KEYS)} (or fix spec.secretRef.name)",
-            "SecretNotFound",
+            ConditionReason.SECRET_NOT_FOUND,
             _BOTH,
         )
     keys = read_secret_keys(secret)
     if keys.unusable:
+        reason = (
+            ConditionReason.SECRET_KEY_MISSING if keys.missing else ConditionReason.SECRET_INVALID
+        )
         raise SecretProblem(
-            keys.describe(name),
-            "SecretKeyMissing" if keys.missing else "SecretInvalid",
-            frozenset(_VENDOR_OF_KEY[key] for key in keys.unusable),
+            keys.describe(name), reason, frozenset(_VENDOR_OF_KEY[key] for key in keys.unusable)
         )
     return credentials_from_secret(secret)
+
+
+@contextlib.asynccontextmanager
+async def vendor_clients(
+    ctx: Context, key: tuple[str, str], credentials: Credentials
+) -> AsyncIterator[runner.Clients]:
+    """The vendor clients every call of a run makes goes through: the workspace's pacer,
+    the cached token, the leadership fence, the clients' bounds; what they sent is
+    counted on /metrics when they close."""
+    opened = runner.open_clients(
+        credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
+    )
+    async with opened as clients:
+        try:
+            yield clients
+        finally:
+            ctx.metrics.observe_requests(*key, "personio", clients.personio.stats)
+            ctx.metrics.observe_requests(*key, "awork", clients.awork.stats)
