@@ -63,6 +63,19 @@ class Lenient:
         )
 
 
+def version_of(body: Mapping[str, Any]) -> str:
+    """A body's resourceVersion ("" when it has none)."""
+    return str(_mapping(body.get("metadata")).get("resourceVersion", ""))
+
+
+def is_newer(new: str, old: str) -> bool:
+    """False for the version held or an older one (a late watch event, the echo of our
+    own write); opaque resourceVersions count as newer."""
+    if new.isdigit() and old.isdigit():
+        return int(new) > int(old)
+    return True
+
+
 def in_progress(status: Mapping[str, Any]) -> bool:
     """True while `Synced` carries the run-in-progress mark (a live or a dead run, KUBE-4)."""
     raw = status.get("conditions")
@@ -111,7 +124,7 @@ class ResourceView:
             name=name,
             uid=uid,
             generation=int(generation) if isinstance(generation, int) else None,
-            resource_version=str(meta.get("resourceVersion", "")),
+            resource_version=version_of(body),
             deleting=bool(meta.get("deletionTimestamp")),
             finalizers=tuple(str(f) for f in meta.get("finalizers") or ()),
             annotations={str(k): str(v) for k, v in annotations.items() if v is not None},
@@ -144,12 +157,7 @@ class ResourceView:
         return self.annotations.get(key)
 
     def newer_than(self, other: ResourceView) -> bool:
-        """False for the body held or an older one (a late watch event, the echo of our own
-        write); opaque resourceVersions count as newer."""
-        new, old = self.resource_version, other.resource_version
-        if new.isdigit() and old.isdigit():
-            return int(new) > int(old)
-        return True
+        return is_newer(self.resource_version, other.resource_version)
 
 
 def _parse(raw: Mapping[str, Any]) -> PersonioSyncSpec | SpecError:

@@ -41,7 +41,7 @@ from personio_sync.controller.loop.slots import FairSlots, priority_of
 from personio_sync.controller.runs.changed import Changes
 from personio_sync.controller.runs.inputs import SecretSeen, read_secret
 from personio_sync.controller.schedule import Decision, Observation, decide
-from personio_sync.controller.view import ResourceView
+from personio_sync.controller.view import ResourceView, is_newer, version_of
 from personio_sync.errors import KubeUnavailable, LeadershipLost
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 
@@ -111,9 +111,8 @@ class Worker:
     def observe(self, body: Mapping[str, Any]) -> None:
         """A newer body (the watch's, or what a write returned); older ones and the echo of
         our own write are dropped."""
-        view = ResourceView.of(body, previous=self.view)
-        if view.newer_than(self.view):
-            self.view = view
+        if is_newer(version_of(body), self.view.resource_version):
+            self.view = ResourceView.of(body, previous=self.view)
             self.wake.set()
 
     def note_changes(self, changes: Changes) -> None:

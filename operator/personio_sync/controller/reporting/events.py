@@ -29,6 +29,7 @@ from personio_sync.controller.reporting.conditions import (
     held_message,
 )
 from personio_sync.controller.reporting.report_parts import summary
+from personio_sync.controller.view import identity
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import clip
 from personio_sync.reasons import EventReason, Reason
@@ -43,8 +44,8 @@ RUN_OUTCOMES = frozenset({EventReason.SYNCED, EventReason.DRY_RUN})
 
 def post_event(body: Mapping[str, Any], kind: str, reason: Reason, message: str) -> None:
     """A Kubernetes Event on the resource (R20), via kopf's poster; never raises."""
-    meta = body.get("metadata") or {}
-    where = f"{meta.get('namespace')}/{meta.get('name')}"
+    namespace, name, _ = identity(body)
+    where = f"{namespace}/{name}"
     level = logging.WARNING if kind == "Warning" else logging.INFO
     log.log(level, "%s %s: %s", where, reason, message)
     # Outside kopf's context (unit tests) there is no poster: the log line is enough.
@@ -121,5 +122,5 @@ class EventPoster:
 
 
 def _key(body: Mapping[str, Any]) -> str:
-    meta = body.get("metadata") or {}
-    return str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}")
+    namespace, name, uid = identity(body)
+    return uid or f"{namespace}/{name}"
