@@ -50,6 +50,6 @@ def test_late_watch_events_do_not_replace_a_newer_body() -> None:
     assert view("opaque").newer_than(newer)
 
 
-def test_the_echo_of_our_own_write_is_no_news() -> None:
+def test_sec_1_the_echo_of_our_own_write_is_no_news() -> None:
     """The watch delivers the body a write already returned: same version, no wake-up."""
     assert not view("120").newer_than(view("120"))
