@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personio_sync.controller.context import Context
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.errors import KubeError, KubernetesUnavailable, KubeUnavailable, SecretProblem
 from personio_sync.reasons import ConditionReason
 from personio_sync.sync import runner
@@ -101,12 +102,13 @@ async def secret_for(ctx: Context, namespace: str, name: str, seen: SecretSeen) 
 async def credentials(ctx: Context, namespace: str, name: str, seen: SecretSeen) -> Credentials:
     """The run's credentials from Secret `name`; remembered for a clean-up that finds
     the Secret gone (a namespace being deleted)."""
-    found = credentials_of(await secret_for(ctx, namespace, name, seen), namespace)
+    read = await secret_for(ctx, namespace, name, seen)
+    found = credentials_of(read, namespace, ctx.settings)
     seen.credentials = found
     return found
 
 
-def credentials_of(read: SecretRead, namespace: str) -> Credentials:
+def credentials_of(read: SecretRead, namespace: str, settings: OperatorSettings) -> Credentials:
     """Credentials from a read, or the error that says what to fix."""
     name = read.name
     if isinstance(read.failure, KubeUnavailable):
@@ -116,12 +118,29 @@ def credentials_of(read: SecretRead, namespace: str) -> Credentials:
             "as it answers again"
         )
     if read.failure is not None:
-        raise SecretProblem(
-            f"cannot read Secret {name!r}: {read.failure} (does the operator's RBAC allow it?)",
-            ConditionReason.SECRET_UNREADABLE,
-            _BOTH,
-        )
+        raise unreadable(settings, namespace, name, read.failure)
     return credentials_for(read.body, name=name, namespace=namespace)
+
+
+def unreadable(
+    settings: OperatorSettings, namespace: str, name: str, exc: KubeError
+) -> SecretProblem:
+    """The API server refused the Secret's GET. Serving every namespace, the operator may
+    read Secrets only where a namespace admin bound its secret-reader ClusterRole (SEC-2),
+    so a 403 gives the one command that does it, with the chart's names."""
+    role, account = settings.secret_reader_role, settings.service_account
+    if exc.status_code != 403:
+        hint = " (does the operator's RBAC allow it?)"
+    elif role and account:
+        hint = (
+            "; the operator reads Secrets only in namespaces where it is granted: a namespace "
+            f"admin grants it with `kubectl --namespace {namespace} create rolebinding {role} "
+            f"--clusterrole={role} --serviceaccount={settings.lease_namespace}:{account}`"
+        )
+    else:
+        hint = f" (grant the operator's service account get on Secrets in {namespace!r})"
+    message = f"cannot read Secret {name!r}: {exc}{hint}"
+    return SecretProblem(message, ConditionReason.SECRET_UNREADABLE, _BOTH)
 
 
 def credentials_for(secret: Mapping[str, Any] | None, *, name: str, namespace: str) -> Credentials:
