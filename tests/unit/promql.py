@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 
-from personio_sync.controller.reporting.metrics import Metrics
 from prometheus_client import CollectorRegistry
+
+from personio_sync.controller.reporting.metrics import Metrics
 
 # The sample names each metric type exposes (prometheus_client also exports `_created`).
 SUFFIXES = {
