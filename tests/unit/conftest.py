@@ -1,16 +1,16 @@
-"""Unit-tier set-up: the chart's Go tools are built before the first test that needs them.
-
-promtool builds from the Prometheus Go module in many minutes when the cache is cold;
-that must not count against one test's timeout (the e2e tier does the same for the
-control plane).
-"""
+"""Unit-tier set-up: the one way to build a controller Context, and the chart's Go tools
+built before the first test that needs them (a cold build must not count against one
+test's timeout; the e2e tier does the same for the control plane)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from controller_fakes import make_context as build
 
+from personio_sync.controller.context import Context
 from personio_sync_testing.devtools.binaries import (
     CHART_TOOLS,
     BinariesError,
@@ -47,3 +47,10 @@ def helm_docs() -> Path:
 def helm() -> Path:
     """The helm the control plane build made (the chart tests render with it)."""
     return helm_path()
+
+
+@pytest.fixture
+def make_context() -> Callable[..., Context]:
+    """`make_context(kube, now=..., events=..., sleep=..., leadership=..., **settings)`
+    (controller_fakes.make_context, for helpers that build one outside a test)."""
+    return build

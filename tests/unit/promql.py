@@ -1,7 +1,7 @@
 """Metric names on both sides: what the operator's registry exports, and what a PromQL
 expression (an alert, a dashboard panel, a Grafana variable) reads.
 
-The registry is the operator's own (personio_sync.controller.metrics.Metrics), so a
+The registry is the operator's own (personio_sync.controller.reporting.metrics.Metrics), so a
 renamed or dropped metric fails the dashboard and alert tests instead of leaving a panel
 empty or an alert silent. Parsing is deliberately small: strings, label matchers, ranges
 and grouping lists are cut out, and every remaining identifier that is not a function,
@@ -14,7 +14,7 @@ import re
 
 from prometheus_client import CollectorRegistry
 
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.reporting.metrics import Metrics
 
 # The sample names each metric type exposes (prometheus_client also exports `_created`).
 SUFFIXES = {

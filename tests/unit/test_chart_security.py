@@ -29,9 +29,9 @@ from test_chart_render import (
     write_values,
 )
 
-from personio_sync.clients.kube import KubeError
-from personio_sync.controller.secrets import unreadable
+from personio_sync.controller.runs.inputs import unreadable
 from personio_sync.controller.settings import OperatorSettings, env_name
+from personio_sync.errors import KubeError
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 from personio_sync_testing.devtools.binaries import helm_path
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from tests.unit.test_controller_leadership import Clock, LeaseStore
 
 from personio_sync.controller.leadership import LeaderElector
-from personio_sync.controller.metrics import Metrics, status_figures
+from personio_sync.controller.reporting.metrics import Metrics, status_figures
 
 FAILED_AT = "2026-11-30T06:00:00Z"
 SUCCEEDED_AT = "2026-11-30T05:00:00Z"

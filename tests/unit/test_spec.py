@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from personio_sync.errors import SpecError
 from personio_sync.resource.duration import MALFORMED, parse_duration
 from personio_sync.resource.spec import (
     DeletionPolicy,
     DescriptionMode,
     HourlyAbsences,
     PersonioSyncSpec,
-    SpecError,
     parse_spec,
 )
 

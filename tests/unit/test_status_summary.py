@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from personio_sync.controller.status import summary
+from personio_sync.controller.reporting.report_parts import summary
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import ActionCounts, SyncReport, UserReport
 

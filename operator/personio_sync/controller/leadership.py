@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from personio_sync.clients.kube import KubeConflict
-from personio_sync.errors import LeadershipLost, clip
+from personio_sync.errors import KubeConflict, LeadershipLost, clip
 
 log = logging.getLogger("personio_sync.controller")
 

@@ -21,9 +21,10 @@ from pydantic import (
     field_validator,
 )
 
+from personio_sync.errors import SpecError
 from personio_sync.resource.duration import MINIMUM, check_duration, parse_duration
 
-# The name the controller's metrics read an interval with (controller/metrics.py).
+# The name the controller's metrics read an interval with (reporting/metrics.py).
 parse_interval = parse_duration
 
 API_GROUP = "personio-sync.dev"
@@ -304,10 +305,6 @@ class PersonioSyncSpec(_Model):
         if self.quickInterval is None:
             return None
         return max(parse_duration(self.quickInterval), floor)
-
-
-class SpecError(ValueError):
-    """A spec that cannot be used, with one message naming every bad field."""
 
 
 def parse_spec(raw: dict[str, Any]) -> PersonioSyncSpec:

@@ -20,10 +20,7 @@ from personio_sync.engine.model import AbsencePeriod, AworkAbsence
 from personio_sync.engine.plan import LEFT_SOURCE
 from personio_sync.engine.policy import SyncPolicy
 from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
-
-
-class WiderThanTargeted(Exception):
-    """The change is too big for a targeted run to judge alone: run a full sync (NRT-3)."""
+from personio_sync.errors import WiderThanTargeted
 
 
 @dataclass(frozen=True)

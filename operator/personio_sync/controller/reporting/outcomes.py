@@ -1,47 +1,49 @@
 """`.status` from a run's outcome (R20): pure functions over the CRD's status model.
 
-Built with `personio_sync.resource.crd.PersonioSyncStatus`, so whatever comes out here the API
-server accepts: lists are cut to the schema's bounds here (counts stay exact) and a
-note says so. What a failed run cannot know (users, last run) keeps the previous run's
-values, so one outage does not blank the admin's view.
+Built with `personio_sync.resource.status.PersonioSyncStatus`, so whatever comes out
+here the API server accepts; a completed run's parts come from report_parts.py. What a
+failed run cannot know (users, last run) keeps the previous run's values, so one outage
+does not blank the admin's view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from personio_sync.controller import conditions
-from personio_sync.controller.conditions import SYNCED, SYNCING, Cond
-from personio_sync.controller.schedule import History
+from personio_sync.controller.reporting import conditions
+from personio_sync.controller.reporting.conditions import Cond
+from personio_sync.controller.reporting.report_parts import (
+    counts_only,
+    failures,
+    last_run,
+    ownership_conflicts,
+    summary,
+    user_status,
+)
+from personio_sync.controller.schedule import history_of
 from personio_sync.engine.dates import rfc3339
-from personio_sync.engine.report import SyncReport, UserReport
+from personio_sync.engine.report import SyncReport
 from personio_sync.errors import SyncError, clip
+from personio_sync.reasons import ConditionReason, ConditionType
 from personio_sync.resource.status import (
     MAX_CONFLICTS,
     MAX_FAILURES,
-    MAX_LISTED_USERS,
-    MAX_PLANNED,
     ItemFailure,
     LastEvent,
     LastRun,
     OwnershipConflict,
     PersonioSyncStatus,
-    PlannedEntry,
     ProgressStatus,
-    RunWindow,
     TargetedSync,
     UserStatus,
     WebhookStatus,
 )
 from personio_sync.sync.progress import Progress
-
-CUT_NOTE = f"lists show at most {MAX_LISTED_USERS} entries; counts are exact"
-COUNTS_NOTE = "spec.statusDetail is Counts: no e-mail lists, counts are exact"
 
 
 @dataclass(frozen=True)
@@ -50,98 +52,6 @@ class Stamp:
 
     generation: int | None
     now: datetime
-
-
-def _bounded(items: Sequence[str]) -> list[str]:
-    return sorted(items)[:MAX_LISTED_USERS]
-
-
-def user_status(users: UserReport) -> UserStatus:
-    """Exact counts, lists cut to the schema's bound with a note when cut (R7)."""
-    lists = (
-        users.matched,
-        users.personio_only,
-        users.awork_only,
-        users.ambiguous,
-        users.without_email,
-        users.broken_mappings,
-    )
-    truncated = any(len(items) > MAX_LISTED_USERS for items in lists)
-    return UserStatus(
-        matched=len(users.matched),
-        personioOnly=len(users.personio_only),
-        aworkOnly=len(users.awork_only),
-        ambiguous=len(users.ambiguous),
-        withoutEmail=len(users.without_email),
-        matchedEmails=_bounded(users.matched),
-        personioOnlyEmails=_bounded(users.personio_only),
-        aworkOnlyEmails=_bounded(users.awork_only),
-        ambiguousEmails=_bounded(users.ambiguous),
-        withoutEmailIds=_bounded(users.without_email),
-        brokenMappings=_bounded(users.broken_mappings),
-        truncated=truncated,
-        note=CUT_NOTE if truncated else None,
-    )
-
-
-def last_run(report: SyncReport) -> LastRun:
-    acts = report.actions
-    return LastRun(
-        window=RunWindow(from_=report.window.start, to=report.window.end),
-        dryRun=report.dry_run,
-        created=acts.created,
-        updated=acts.updated,
-        deleted=acts.deleted,
-        unchanged=acts.unchanged,
-        skipped=acts.skipped,
-        failed=acts.failed,
-        heldDeletes=acts.held_deletes,
-        conflicts=acts.conflicts,
-        skippedReasons=dict(report.skipped_reasons),
-        planned=[
-            PlannedEntry(
-                action=p.action,  # the engine uses the same three words
-                personioId=p.personio_id,
-                email=p.email,
-                start=p.start,
-                end=p.end,
-            )
-            for p in (report.planned[:MAX_PLANNED] if report.dry_run else [])
-        ],
-        durationSeconds=max(0.0, report.duration_seconds),
-    )
-
-
-def ownership_conflicts(report: SyncReport) -> list[OwnershipConflict]:
-    return [
-        OwnershipConflict(personioId=c.period_id, email=c.email, owner=c.owner)
-        for c in report.conflicts[:MAX_CONFLICTS]
-    ]
-
-
-def failures(report: SyncReport) -> list[ItemFailure]:
-    return [
-        ItemFailure(personioId=f.personio_id, email=f.email, reason=clip(f.reason, 1024))
-        for f in report.failures[:MAX_FAILURES]
-    ]
-
-
-def summary(report: SyncReport) -> str:
-    """One line without e-mail addresses: it is also the Normal Event's message."""
-    users, acts = report.users, report.actions
-    # One tense for every verb: a dry run did none of it.
-    made, changed, removed = (
-        ("would create", "would update", "would delete")
-        if report.dry_run
-        else ("created", "updated", "deleted")
-    )
-    text = (
-        f"{len(users.matched)} matched, {len(users.personio_only)} only in Personio, "
-        f"{len(users.awork_only)} only in awork, {len(users.ambiguous)} ambiguous; "
-        f"{made} {acts.created}, {changed} {acts.updated}, {removed} {acts.deleted}, "
-        f"failed {acts.failed}"
-    )
-    return text + (" (dry run)" if report.dry_run else "")
 
 
 def _previous(model: type[Any], raw: object) -> Any:
@@ -189,32 +99,6 @@ def _previous_failures(raw: object) -> list[ItemFailure]:
     items = raw if isinstance(raw, list) else []
     kept = [_previous(ItemFailure, item) for item in items[:MAX_FAILURES]]
     return [item for item in kept if item is not None]
-
-
-def counts_only(status: PersonioSyncStatus) -> PersonioSyncStatus:
-    """spec.statusDetail Counts: every e-mail out, counts and ids stay (R7, issue 7)."""
-    users = status.users and status.users.model_copy(
-        update={
-            "matchedEmails": [],
-            "personioOnlyEmails": [],
-            "aworkOnlyEmails": [],
-            "ambiguousEmails": [],
-            "brokenMappings": [],
-            "truncated": False,
-            "note": COUNTS_NOTE,
-        }
-    )
-    run = status.lastRun and status.lastRun.model_copy(
-        update={"planned": [p.model_copy(update={"email": None}) for p in status.lastRun.planned]}
-    )
-    return status.model_copy(
-        update={
-            "users": users,
-            "lastRun": run,
-            "failures": [f.model_copy(update={"email": None}) for f in status.failures],
-            "conflicts": [c.model_copy(update={"email": None}) for c in status.conflicts],
-        }
-    )
 
 
 def after_report(
@@ -298,20 +182,14 @@ def syncing(previous: Mapping[str, Any], *, stamp: Stamp) -> dict[str, Any]:
     mid-run leaves it behind, and the next operator re-runs such a resource at once."""
     kept = [conditions.from_dict(c) for c in _condition_list(previous)]
     before = {c.type: c for c in kept} or {c.type: c for c in conditions.pending()}
-    synced_status = before[SYNCED].status if SYNCED in before else "Unknown"
+    synced = ConditionType.SYNCED
+    synced_status = before[synced].status if synced in before else "Unknown"
     when = rfc3339(stamp.now)
-    mark = Cond(SYNCED, synced_status, SYNCING, f"a run started at {when} is in progress")
-    decided = [c for c in before.values() if c.type != SYNCED] + [mark]
+    text = f"a run started at {when} is in progress"
+    mark = Cond(synced, synced_status, ConditionReason.SYNCING, text)
+    decided = [c for c in before.values() if c.type != synced] + [mark]
     merged = _conditions(previous, decided, stamp)
     return {"conditions": [c.model_dump(mode="json", exclude_none=True) for c in merged]}
-
-
-def in_progress(status: Mapping[str, Any]) -> bool:
-    """True while `Synced` carries the run-in-progress mark (a live or a dead run)."""
-    for cond in _condition_list(status):
-        if cond.get("type") == SYNCED:
-            return cond.get("reason") == SYNCING
-    return False
 
 
 def progress(update: Progress) -> dict[str, Any]:
@@ -351,25 +229,3 @@ def with_last_event(status: dict[str, Any], event: LastEvent | None) -> dict[str
 def dump(status: PersonioSyncStatus, *, lists: bool = True) -> dict[str, Any]:
     shown = status if lists else counts_only(status)
     return shown.model_dump(mode="json", exclude_none=True)
-
-
-def history_of(status: Mapping[str, Any]) -> History:
-    """The schedule's view of a status as read from the API server."""
-    last_run = status.get("lastRun")
-    seconds = last_run.get("durationSeconds") if isinstance(last_run, Mapping) else None
-    return History(
-        last_sync=parse_time(status.get("lastSyncTime")),
-        last_success=parse_time(status.get("lastSuccessfulSyncTime")),
-        next_sync=parse_time(status.get("nextSyncTime")),
-        last_run_seconds=float(seconds) if isinstance(seconds, int | float) else None,
-    )
-
-
-def parse_time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None

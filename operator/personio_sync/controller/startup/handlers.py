@@ -18,16 +18,19 @@ from typing import Any, cast
 
 import kopf
 
-from personio_sync.clients.kube import KubeClient, KubeError, load_config
+from personio_sync.clients.kube import KubeClient, load_config
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.httpserver import HealthServer
 from personio_sync.controller.leadership import LeaderElector
-from personio_sync.controller.login import connection_info
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.supervisor import Supervisor
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.supervisor import Supervisor
-from personio_sync.controller.webhooks import WebhookReceiver, receiver_for
+from personio_sync.controller.startup.httpserver import HealthServer
+from personio_sync.controller.startup.login import connection_info
+from personio_sync.controller.webhooks.receiver import WebhookReceiver
+from personio_sync.controller.webhooks.recorder import EventRecorder
+from personio_sync.controller.webhooks.tokens import WebhookTokens
+from personio_sync.errors import KubeError
 from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 registry = kopf.OperatorRegistry()
@@ -40,8 +43,9 @@ class Runtime:
     ctx: Context
     supervisor: Supervisor
     server: HealthServer
+    webhooks: WebhookReceiver
+    recorder: EventRecorder
     election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
-    webhooks: WebhookReceiver | None = None
     lease_kube: KubeClient | None = None
 
 
@@ -96,11 +100,13 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.startup(registry=registry)
 async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    """Builds everything once and wires it: the context, the supervisor and its slots,
+    the health server, the webhook receiver (handed the supervisor's lookups), the Lease."""
     configure_kopf(settings)
     ours: OperatorSettings = memo.settings
     config = load_config()
-    metrics = Metrics()
     lease: str | None = memo.lease  # None: standalone
+    metrics = Metrics()
     elector, lease_kube = None, None
     if lease is not None:  # its own connection: renewals never queue behind status writes
         lease_kube = KubeClient(config, PERSONIO_SYNCS, timeout=5.0)
@@ -115,28 +121,38 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         settings=ours,
         kube=kube,
         metrics=metrics,
-        slots=FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace),
+        instance_id=ours.instance_id or await cluster_instance_id(kube),
         leadership=elector,
     )
     metrics.follow_leadership(ctx.leading)
-    ctx.instance_id = ours.instance_id or await cluster_instance_id(kube)
-    server = HealthServer(metrics, healthy=lambda: ctx.started)
+    ready = asyncio.Event()  # /healthz answers 200 once everything below is up
+    server = HealthServer(ctx.metrics, healthy=ready.is_set)
     await server.start(ours.http_host, ours.http_port, sock=memo.get("http_socket"))
-    rt = Runtime(ctx=ctx, supervisor=Supervisor(ctx), server=server, lease_kube=lease_kube)
-    rt.webhooks = receiver_for(ctx, rt.supervisor)
-    await rt.webhooks.start(ours.http_host, ours.webhook_port)
+    slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
+    supervisor = Supervisor(ctx, slots)
+    recorder = EventRecorder(ctx.writes, ctx.last_events)
+    receiver = WebhookReceiver(
+        secret_of=supervisor.secret_of,
+        notify=supervisor.note_changes,
+        tokens=WebhookTokens(ctx.kube),
+        metrics=ctx.metrics,
+        leading=ctx.leading,
+        record=recorder,
+    )
+    await receiver.start(ours.http_host, ours.webhook_port)
+    rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="leader election")
     memo.runtime = rt
-    ctx.started = True
+    ready.set()
 
 
 @kopf.on.cleanup(registry=registry)
 async def stop(memo: Any, **_: Any) -> None:
     """Workers first (no write after this), then hand the Lease over at once."""
     rt = runtime(memo)
-    if rt.webhooks is not None:
-        await rt.webhooks.close()
+    await rt.webhooks.stop()
+    await rt.recorder.stop()
     await rt.supervisor.stop()
     if rt.election is not None and rt.ctx.leadership is not None:
         rt.election.cancel()

@@ -15,10 +15,10 @@ import logging
 
 import kopf
 
-from personio_sync.controller.handlers import registry
-from personio_sync.controller.httpserver import listen
 from personio_sync.controller.leadership import DEFAULT_LEASE_NAME
 from personio_sync.controller.settings import LogFormat, OperatorSettings, load_settings
+from personio_sync.controller.startup.handlers import registry
+from personio_sync.controller.startup.httpserver import listen
 
 
 def configure_logging(settings: OperatorSettings) -> None:

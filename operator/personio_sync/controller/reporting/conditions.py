@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from personio_sync.controller.secrets import SecretProblem
+from personio_sync.controller.schedule import parse_time
 from personio_sync.engine.guard import describe
 from personio_sync.engine.report import HeldDeletes, SyncReport
 from personio_sync.errors import (
@@ -24,24 +24,27 @@ from personio_sync.errors import (
     PersonioEmailNotReadable,
     PersonioError,
     PersonioScopeError,
+    SecretProblem,
     SyncError,
     clip,
 )
+from personio_sync.reasons import ConditionReason as R
+from personio_sync.reasons import ConditionType
 from personio_sync.resource.spec import ALLOW_MASS_DELETE
 from personio_sync.resource.status import CONDITION_TYPES, MAX_MESSAGE, Condition
 
-READY = "Ready"
-PERSONIO = "PersonioCredentialsValid"
-AWORK = "AworkCredentialsValid"
-SYNCED = "Synced"
-SYNCING = "Syncing"  # Synced's reason while a run is in flight (KUBE-4)
+READY = ConditionType.READY
+PERSONIO = ConditionType.PERSONIO
+AWORK = ConditionType.AWORK
+SYNCED = ConditionType.SYNCED
 
 Status = Literal["True", "False", "Unknown"]
 
 
 @dataclass(frozen=True)
 class Cond:
-    """A condition as decided, before timestamps: what changes between runs."""
+    """A condition as decided, before timestamps: what changes between runs. Decided
+    ones carry a ConditionReason; one kept from a written status keeps its words."""
 
     type: str
     status: Status
@@ -50,11 +53,11 @@ class Cond:
 
 
 def _accepted(kind: str, what: str) -> Cond:
-    return Cond(kind, "True", "CredentialsAccepted", f"{what} accepted the credential")
+    return Cond(kind, "True", R.CREDENTIALS_ACCEPTED, f"{what} accepted the credential")
 
 
 def _not_checked(kind: str, why: str) -> Cond:
-    return Cond(kind, "Unknown", "NotChecked", why)
+    return Cond(kind, "Unknown", R.NOT_CHECKED, why)
 
 
 def for_report(report: SyncReport, *, lists: bool = True) -> list[Cond]:
@@ -66,16 +69,16 @@ def for_report(report: SyncReport, *, lists: bool = True) -> list[Cond]:
         personio = Cond(
             PERSONIO,
             "True",
-            "EmailPartlyReadable",
+            R.EMAIL_PARTLY_READABLE,
             f"{len(report.users.without_email)} people have no readable e-mail: give the "
             "credential read access to the e-mail attribute (see status.users.withoutEmailIds)",
         )
     synced = _synced(report)
     ready = Cond(READY, synced.status, synced.reason, synced.message)
     if synced.status == "True" and report.conflicts:
-        ready = Cond(READY, "False", "OwnershipConflict", conflict_message(report))
+        ready = Cond(READY, "False", R.OWNERSHIP_CONFLICT, conflict_message(report))
     elif synced.status == "True" and report.users.broken_mappings:
-        ready = Cond(READY, "True", "UserMappingNotFound", broken_message(report, lists=lists))
+        ready = Cond(READY, "True", R.USER_MAPPING_NOT_FOUND, broken_message(report, lists=lists))
     return [ready, personio, _accepted(AWORK, "awork"), synced]
 
 
@@ -130,12 +133,12 @@ def conflict_message(report: SyncReport) -> str:
 def _synced(report: SyncReport) -> Cond:
     acts = report.actions
     if report.held is not None:
-        return Cond(SYNCED, "False", "MassDeletionHeld", held_message(report.held))
+        return Cond(SYNCED, "False", R.MASS_DELETION_HELD, held_message(report.held))
     if acts.failed:
         return Cond(
             SYNCED,
             "False",
-            "ItemsFailed",
+            R.ITEMS_FAILED,
             f"{acts.failed} absences could not be written (see status.failures); "
             "they are retried on the next run",
         )
@@ -143,14 +146,14 @@ def _synced(report: SyncReport) -> Cond:
         return Cond(
             SYNCED,
             "True",
-            "DryRun",
+            R.DRY_RUN,
             f"dry run, nothing written: would create {acts.created}, update {acts.updated}, "
             f"delete {acts.deleted}",
         )
     return Cond(
         SYNCED,
         "True",
-        "Synced",
+        R.SYNCED,
         f"{len(report.users.matched)} people matched; created {acts.created}, updated "
         f"{acts.updated}, deleted {acts.deleted}, unchanged {acts.unchanged}",
     )
@@ -195,7 +198,7 @@ def for_suspended(previous: Sequence[Mapping[str, Any]]) -> list[Cond]:
     """Suspension changes Ready only; the other conditions still describe the last run."""
     kept = [from_dict(c) for c in previous if c.get("type") != READY]
     ready = Cond(
-        READY, "False", "Suspended", "spec.suspend is true: no syncs until it is set to false"
+        READY, "False", R.SUSPENDED, "spec.suspend is true: no syncs until it is set to false"
     )
     return [ready, *kept]
 
@@ -203,7 +206,7 @@ def for_suspended(previous: Sequence[Mapping[str, Any]]) -> list[Cond]:
 def pending() -> list[Cond]:
     """Before the first run finishes: nothing is known yet."""
     return [
-        Cond(kind, "Unknown", "Pending", "waiting for the first sync") for kind in CONDITION_TYPES
+        Cond(kind, "Unknown", R.PENDING, "waiting for the first sync") for kind in CONDITION_TYPES
     ]
 
 
@@ -231,7 +234,8 @@ def merge(
     for cond in ordered:
         old = before.get(cond.type)
         changed = old is None or old.get("status") != cond.status
-        when = now if changed or old is None else _parse_time(old.get("lastTransitionTime"), now)
+        kept = None if changed or old is None else parse_time(old.get("lastTransitionTime"))
+        when = kept or now
         result.append(
             Condition(
                 type=cond.type,
@@ -243,12 +247,3 @@ def merge(
             )
         )
     return result
-
-
-def _parse_time(raw: object, default: datetime) -> datetime:
-    if not isinstance(raw, str):
-        return default
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return default

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.errors import ConfigError
 
 log = logging.getLogger("personio_sync.controller")

@@ -18,8 +18,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from personio_sync.controller.status import parse_time
-from personio_sync.controller.vendor_metrics import VendorRequests
+from personio_sync.controller.reporting.vendor_metrics import VendorRequests
+from personio_sync.controller.schedule import parse_time
 from personio_sync.engine.report import SyncReport
 from personio_sync.resource.spec import PersonioSyncSpec, parse_interval
 
