@@ -7,11 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo demo-stop lint typecheck venv controlplane charttools chart-readme bench bench-latency clean lock image
 
+# One line per step: a cold install is quiet for half a minute otherwise (pip -q).
 $(STAMP): requirements.lock pyproject.toml testing/pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . -e testing
+	@test -x $(BIN)/python || { echo "[venv] creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "[venv] installing requirements.lock into $(VENV) (cold: half a minute to a few minutes; pip stays quiet)"
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	@echo "[venv] installing personio-sync and personio-sync-testing (editable)"
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . -e testing
 	@touch $@
+	@echo "[venv] ready: $(VENV)"
 
 venv: $(STAMP)
 

@@ -3,7 +3,8 @@
     SyncError                        what a run can fail on; each has a ConditionReason
     ├── ConfigError                  bad spec, Secret or setting (nothing was called)
     │   ├── SpecError                the spec fails a check the API server cannot make
-    │   └── SecretProblem            the referenced Secret is missing, incomplete or unreadable
+    │   ├── SecretProblem            the referenced Secret is missing, incomplete or unreadable
+    │   └── ManifestNotFound         the CLI was given a file that does not exist
     ├── PersonioError
     │   ├── PersonioAuthError        wrong client id / secret (401, invalid_client)
     │   ├── PersonioScopeError       credential lacks a scope (403)
@@ -61,6 +62,10 @@ class SyncError(Exception):
 
 class ConfigError(SyncError):
     reason = R.INVALID_CONFIGURATION
+
+
+class ManifestNotFound(ConfigError):
+    reason = R.MANIFEST_NOT_FOUND
 
 
 class PersonioError(SyncError):

@@ -43,6 +43,7 @@ class ConditionReason(StrEnum):
     AWORK_ERROR = "AworkError"
     INVALID_CONFIGURATION = "InvalidConfiguration"
     INVALID_SPEC = "InvalidSpec"
+    MANIFEST_NOT_FOUND = "ManifestNotFound"  # the CLI's alone (UX-6): never in a status
     SECRET_NOT_FOUND = "SecretNotFound"
     SECRET_KEY_MISSING = "SecretKeyMissing"
     SECRET_INVALID = "SecretInvalid"

@@ -57,6 +57,8 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 MARKED_PER_REQUEST = 20  # period ids per filter: keeps the URL short
+# How messages name the key unless told otherwise (the CLI's environment variable).
+SECRET_NAMES = "the Secret key aworkApiKey"
 
 _VENDOR = Vendor(
     name="awork",
@@ -86,8 +88,10 @@ class AworkClient:
         second_window: float = 1.0,  # awork's burst window; only time-scaled fakes shorten it
         pacer: RateLimitPacer | None = None,  # shared by every client of the workspace
         sleep: Sleep = asyncio.sleep,  # between retries (the pacer keeps its own clock)
+        credential_names: str | None = None,  # where the user keeps the key, for messages
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._names = credential_names or SECRET_NAMES
         self._api_key = api_key
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._fallback_wait = rate_limit_wait
@@ -235,7 +239,7 @@ class AworkClient:
             settle=settle,
         )
         if reply.status == 401 and endpoint != "GET /apiusers":
-            raise _auth_error(reply)
+            raise _auth_error(reply, self._names)
         return reply
 
     def _absence(self, reply: Reply, endpoint: str) -> AworkAbsence:
@@ -270,12 +274,12 @@ def _error_response(reply: Reply) -> ErrorResponse:
         return ErrorResponse()
 
 
-def _auth_error(reply: Reply) -> AworkAuthError:
+def _auth_error(reply: Reply, names: str) -> AworkAuthError:
     code = _error_response(reply).code
     detail = "HTTP 401" + (f", {clip(code, 40)}" if code else "")
     return AworkAuthError(
-        f"awork rejected the API key ({detail}); check the Secret key aworkApiKey (an API key "
-        "of an awork API client whose user may manage absences)"
+        f"awork rejected the API key ({detail}); check {names} (an API key of an awork API "
+        "client whose user may manage absences)"
     )
 
 

@@ -94,6 +94,7 @@ async def open_clients(
         httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
         httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks=_fenced(fence)) as awork_http,
     ):
+        names = credentials.names
         yield Clients(
             personio=PersonioClient(
                 personio_http,
@@ -101,6 +102,7 @@ async def open_clients(
                 credentials.personio_client_id,
                 credentials.personio_client_secret,
                 tokens=tokens,
+                credential_names=names.personio if names else None,
             ),
             awork=AworkClient(
                 awork_http,
@@ -109,6 +111,7 @@ async def open_clients(
                 pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
                 if pacers
                 else None,
+                credential_names=names.awork if names else None,
             ),
         )
 

@@ -105,11 +105,17 @@ def failures(report: SyncReport) -> list[ItemFailure]:
 def summary(report: SyncReport) -> str:
     """One line without e-mail addresses: it is also the Normal Event's message."""
     users, acts = report.users, report.actions
+    # One tense for every verb: a dry run did none of it.
+    made, changed, removed = (
+        ("would create", "would update", "would delete")
+        if report.dry_run
+        else ("created", "updated", "deleted")
+    )
     text = (
         f"{len(users.matched)} matched, {len(users.personio_only)} only in Personio, "
         f"{len(users.awork_only)} only in awork, {len(users.ambiguous)} ambiguous; "
-        f"{'would create' if report.dry_run else 'created'} {acts.created}, "
-        f"updated {acts.updated}, deleted {acts.deleted}, failed {acts.failed}"
+        f"{made} {acts.created}, {changed} {acts.updated}, {removed} {acts.deleted}, "
+        f"failed {acts.failed}"
     )
     return text + (" (dry run)" if report.dry_run else "")
 

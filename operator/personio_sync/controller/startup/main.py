@@ -70,6 +70,10 @@ async def operate(
     `peering` names the leader Lease (default "personio-sync"); `standalone` runs
     without one: this process alone syncs."""
     lease = None if standalone else (peering or DEFAULT_LEASE_NAME)
+    logging.getLogger(__name__).info(  # UX-10: who gets no status knows where to look
+        "serving PersonioSync resources in %s",
+        f"namespaces {', '.join(namespaces)} only" if namespaces else "every namespace",
+    )
     # Bound first: a taken port is a ConfigError now, not a startup retried forever.
     sock = listen(settings.http_host, settings.http_port)
     try:
