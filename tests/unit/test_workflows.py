@@ -97,7 +97,9 @@ def test_supply2_the_documented_identity_is_the_release_workflow_at_the_tag() ->
     """docs/install.md's `--certificate-identity` is exactly what keyless signing names."""
     docs = (ROOT / "docs" / "install.md").read_text()
     identities = set(re.findall(r"--certificate-identity[= ](\S+)", docs))
-    expected = f"https://github.com/{repository()}/.github/workflows/release.yml@refs/tags/v{VERSION}"
+    expected = (
+        f"https://github.com/{repository()}/.github/workflows/release.yml@refs/tags/v{VERSION}"
+    )
     assert identities == {expected}
     assert (WORKFLOWS / "release.yml").is_file()
     issuers = set(re.findall(r"--certificate-oidc-issuer[= ](\S+)", docs))
