@@ -18,16 +18,17 @@ from pathlib import Path
 
 import pytest
 from tests.e2e.conftest import (  # noqa: F401  (fixtures, used by name)
+    build_control_plane,
     cluster,
     helm,
     kube_api,
     kubeconfig,
     kubectl,
+    mark_tier,
     namespace,
 )
 from tests.release.published import Release, publish
 
-from personio_sync_testing.devtools.binaries import BinariesError, binaries_dir
 from personio_sync_testing.devtools.registry import LocalRegistry
 
 RELEASE_DIR = Path(__file__).parent
@@ -37,10 +38,7 @@ WORK_KEY = pytest.StashKey[Path]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if RELEASE_DIR in item.path.parents:
-            item.add_marker(pytest.mark.release)
-            item.add_marker(pytest.mark.e2e)
+    mark_tier(items, RELEASE_DIR, "release", "e2e")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -50,10 +48,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not any(item.get_closest_marker("release") for item in session.items):
         return
     started = time.monotonic()
-    try:
-        binaries_dir()
-    except BinariesError as exc:
-        raise pytest.UsageError(f"cannot start the local API server: {exc}") from None
+    build_control_plane()
     registry = LocalRegistry().__enter__()
     session.config.stash[REGISTRY_KEY] = registry
     work = Path(tempfile.mkdtemp(prefix="personio-sync-release-"))
