@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-stop lint typecheck venv controlplane bench bench-latency clean lock image \
+.PHONY: test demo demo-stop lint typecheck venv controlplane charttools chart-readme bench bench-latency clean lock image \
 	release-check
 
 $(STAMP): requirements.lock pyproject.toml testing/pyproject.toml
@@ -32,14 +32,25 @@ lock: $(STAMP)
 controlplane:
 	@hack/controlplane/build.sh >/dev/null
 
+# Builds (once, then cached like the control plane) the chart's checkers from their Go
+# modules: promtool (the alerts) and helm-docs (the chart's README).
+charttools:
+	@hack/promtool.sh --path >/dev/null
+	@hack/helm-docs.sh --path >/dev/null
+
+# Rewrites charts/personio-sync/README.md from values.yaml's `# --` comments (a test
+# fails while it is out of date).
+chart-readme:
+	hack/helm-docs.sh
+
 # Builds the operator image with podman on a local stand-in base (docs/image.md);
 # installs podman, runc and debootstrap first when they are missing (needs root).
 image:
 	@hack/image/build.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator testing tests bench hack
-	$(BIN)/ruff format --check operator testing tests bench hack
+	$(BIN)/ruff check operator testing tests bench hack charts
+	$(BIN)/ruff format --check operator testing tests bench hack charts
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck hack/*.sh hack/*/*.sh .ci/run
@@ -48,7 +59,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck controlplane
+test: lint typecheck controlplane charttools
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 # The release end to end against a local registry, then verified and installed as a user

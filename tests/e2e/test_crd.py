@@ -13,13 +13,13 @@ import pytest
 import yaml
 from lightkube import ApiError, Client
 
+from personio_sync.errors import SpecError
 from personio_sync.resource.crd import CRD_NAME
 from personio_sync.resource.spec import (
     API_GROUP,
     API_VERSION,
     KIND,
     PersonioSyncSpec,
-    SpecError,
     parse_spec,
 )
 from personio_sync.resource.status import MAX_LISTED_USERS, PersonioSyncStatus

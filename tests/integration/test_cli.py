@@ -12,7 +12,6 @@ import json
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,20 +29,13 @@ from runner_helpers import (
     environment,
     expected_rows,
     owned_rows,
-    sandbox_for,
 )
 
 from personio_sync.engine.marker import owner_key
 from personio_sync.engine.window import today_in
-from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
+from personio_sync_testing.fakes import Sandbox, generate_company
 
 OWNER = owner_key("hr", "acme", "cli")  # the example's namespace/name, the CLI's instance
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
 
 
 def cli(

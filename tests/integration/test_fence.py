@@ -6,21 +6,15 @@ that closes on a condition read from the fake's journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec, sandbox_for
+from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec
 
 from personio_sync.errors import LeadershipLost
-from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, run_sync
-from personio_sync_testing.fakes import Sandbox, demo_seed_path
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
+from personio_sync_testing.fakes import Sandbox
 
 
 def closes_when(condition: Callable[[], bool]) -> Callable[[], None]:

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from personio_sync.errors import SpecError
 from personio_sync.resource.spec import (
     DeletionPolicy,
     DescriptionMode,
     HourlyAbsences,
     PersonioSyncSpec,
-    SpecError,
     parse_interval,
     parse_spec,
 )

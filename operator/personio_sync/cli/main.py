@@ -22,7 +22,7 @@ from personio_sync.engine.marker import keys_to_adopt, owner_key
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, SyncError
 from personio_sync.resource.manifests import load_resource, load_secret
-from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.credentials import credentials_from_env, credentials_from_secret
 from personio_sync.sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
 
@@ -134,7 +134,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from personio_sync.controller.main import run_operator
+    from personio_sync.controller.startup.main import run_operator
 
     return run_operator(
         namespaces=args.namespace or None,

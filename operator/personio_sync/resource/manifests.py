@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from personio_sync.errors import ConfigError
-from personio_sync.resource.spec import API_GROUP, KIND, PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.errors import ConfigError, SpecError
+from personio_sync.resource.spec import API_GROUP, KIND, PersonioSyncSpec, parse_spec
 
 
 @dataclass(frozen=True)

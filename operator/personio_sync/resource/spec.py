@@ -22,6 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from personio_sync.errors import SpecError
+
 API_GROUP = "personio-sync.dev"
 API_VERSION = "v1alpha1"
 KIND = "PersonioSync"
@@ -329,10 +331,6 @@ def parse_interval(value: str) -> timedelta:
         raise ValueError(f"interval {value!r} is not a duration like 1h, 30m or 1h30m")
     units = {"h": 3600, "m": 60, "s": 1}
     return timedelta(seconds=sum(int(n) * units[u] for n, u in _INTERVAL_PART.findall(value)))
-
-
-class SpecError(ValueError):
-    """A spec that cannot be used, with one message naming every bad field."""
 
 
 def parse_spec(raw: dict[str, Any]) -> PersonioSyncSpec:
