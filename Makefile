@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-stop lint typecheck venv controlplane charttools chart-readme bench bench-latency clean lock image
+.PHONY: test demo demo-stop lint typecheck venv controlplane charttools chart-readme bench bench-latency clean lock image \
+	release-check
 
 # One line per step: a cold install is quiet for half a minute otherwise (pip -q).
 $(STAMP): requirements.lock pyproject.toml testing/pyproject.toml
@@ -56,6 +57,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check operator testing tests bench hack charts
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck hack/*.sh hack/*/*.sh .ci/run
 	hack/actionlint.sh
 
 typecheck: $(STAMP)
@@ -63,6 +65,11 @@ typecheck: $(STAMP)
 
 test: lint typecheck controlplane charttools
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The release end to end against a local registry, then verified and installed as a user
+# would (tests/release, docs/release.md). `make test` runs it as one of pytest's tiers.
+release-check: $(STAMP) controlplane
+	$(BIN)/pytest -p no:cacheprovider tests/release $(PYTEST_ARGS)
 
 demo: $(STAMP) controlplane
 	$(BIN)/python hack/demo.py $(if $(KEEP),--keep,)

@@ -64,12 +64,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-leader-election" (include "personio-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* repository@digest when a digest is set (releases pin it), else repository:tag. */}}
+{{/*
+[registry/]repository, then @digest when a digest is set (releases pin it), else :tag.
+The registry is its own value so that a mirror (air-gapped clusters) replaces only it and
+keeps the released digest.
+*/}}
 {{- define "personio-sync.image" -}}
+{{- $name := .Values.image.repository }}
+{{- with .Values.image.registry }}{{ $name = printf "%s/%s" . $name }}{{ end }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $name .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $name (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
