@@ -81,7 +81,7 @@ class EventReason(StrEnum):
     OWNERSHIP_CONFLICT = "OwnershipConflict"
     USER_MAPPING_NOT_FOUND = "UserMappingNotFound"
     AMBIGUOUS_USERS = "AmbiguousUsers"
-    PERSONIO_EMAIL_NOT_READABLE = "PersonioEmailNotReadable"
+    EMAIL_PARTLY_READABLE = "EmailPartlyReadable"  # as the condition (UX-14)
     DELETED_OWNED_ABSENCES = "DeletedOwnedAbsences"
     CLEANUP_FAILED = "CleanupFailed"
     CLEANUP_SKIPPED = "CleanupSkipped"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -51,6 +51,9 @@ __all__ = [
     "read_snapshot",
     "run_sync",
 ]
+
+
+_BOTH = frozenset({"personio", "awork"})
 
 
 @dataclass
@@ -168,23 +171,27 @@ async def _run(
 ) -> SyncReport:
     window = sync_window(today, policy.past_days, policy.future_days)
     snapshot = await read_snapshot(clients, window)
-    outcome = reconcile(
-        policy,
-        snapshot,
-        today=today,
-        owner=owner,
-        allow_mass_delete=options.allow_mass_delete,
-        adopt_from=options.adopt_from,
-    )
-    if not policy.dry_run:
-        await apply_plan(
-            outcome.plan,
-            clients.awork,
-            outcome.report,
-            progress=options.progress,
-            concurrency=options.tuning.write_concurrency,
-            fence=options.fence,
+    try:
+        outcome = reconcile(
+            policy,
+            snapshot,
+            today=today,
+            owner=owner,
+            allow_mass_delete=options.allow_mass_delete,
+            adopt_from=options.adopt_from,
         )
+        if not policy.dry_run:
+            await apply_plan(
+                outcome.plan,
+                clients.awork,
+                outcome.report,
+                progress=options.progress,
+                concurrency=options.tuning.write_concurrency,
+                fence=options.fence,
+            )
+    except SyncError as exc:  # an unknown absence type, say: both vendors had answered
+        exc.answered = _BOTH
+        raise
     return outcome.report
 
 
@@ -209,9 +216,20 @@ async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
     for kind in (PersonioError, AworkError, SyncError, BaseException):
         for error in errors:
             if isinstance(error, kind):
+                if isinstance(error, SyncError):
+                    error.answered = _answered(results[:3], results[3:])
                 raise error
     persons, types, periods, users, owned = results
     return Snapshot(persons, types, periods, users, owned)  # type: ignore[arg-type]
+
+
+def _answered(personio: Sequence[object], awork: Sequence[object]) -> frozenset[str]:
+    """The vendors that answered a read: they accepted the credential (R20)."""
+    return frozenset(
+        vendor
+        for vendor, reads in (("personio", personio), ("awork", awork))
+        if any(not isinstance(read, BaseException) for read in reads)
+    )
 
 
 async def delete_owned(
