@@ -76,6 +76,8 @@ class EventReason(StrEnum):
     SYNCED = "Synced"
     DRY_RUN = "DryRun"
     SUSPENDED = "Suspended"
+    SYNC_REQUEST_DEFERRED = "SyncRequestDeferred"  # UX-17, FAIR-6
+    SYNC_REQUEST_IGNORED = "SyncRequestIgnored"  # UX-17, R18
     ITEMS_FAILED = "ItemsFailed"
     MASS_DELETION_HELD = "MassDeletionHeld"
     OWNERSHIP_CONFLICT = "OwnershipConflict"
