@@ -6,14 +6,25 @@ that closes on a condition read from the fake's journal.
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+import subprocess
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 import pytest
+from aiohttp import web
 from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec, sandbox_for
 
+from personio_sync.clients import fence_writes
+from personio_sync.engine.marker import make_marker
+from personio_sync.engine.model import AbsenceBody
 from personio_sync.errors import LeadershipLost
 from personio_sync.resource.policy import policy_of
-from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, run_sync
+from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, open_clients, run_sync
+from personio_sync_testing.devtools.polling import eventually_async
 from personio_sync_testing.fakes import Sandbox, demo_seed_path
 
 
@@ -29,6 +40,18 @@ def closes_when(condition: Callable[[], bool]) -> Callable[[], None]:
             raise LeadershipLost("lease lost (test)")
 
     return fence
+
+
+def absence_body(sandbox: Sandbox, period_id: str) -> AbsenceBody:
+    user = next(iter(sandbox.awork_state.users))
+    day = datetime(2026, 8, 3, tzinfo=UTC)
+    end = day.replace(hour=23, minute=59, second=59)
+    return AbsenceBody(user, day, end, False, False, "Vacation", make_marker(OWNER, period_id))
+
+
+def stored(sandbox: Sandbox, period_id: str) -> list[str]:
+    marker = make_marker(OWNER, period_id)
+    return [a.id for a in sandbox.awork_state.absences.values() if a.externalProvider == marker]
 
 
 async def sync_fenced(sandbox: Sandbox, fence: Callable[[], None]) -> None:
@@ -52,7 +75,7 @@ async def test_d_lease_a_closed_fence_stops_the_run_before_the_next_write(demo: 
 async def test_d_lease_a_write_waiting_for_its_retry_is_not_sent_after_the_fence_closes(
     demo: Sandbox,
 ) -> None:
-    """The last check is right before the request leaves (an httpx hook), not only when
+    """The last check is as the request's bytes leave (the fenced socket), not only when
     the write is picked: a write in back-off (or in the pacer) re-checks the fence."""
     demo.awork.inject({"kind": "status", "path_prefix": "/absences", "method": "POST", "times": 1})
     with pytest.raises(LeadershipLost):
@@ -71,3 +94,95 @@ async def test_d_lease_delete_owned_deletes_nothing_behind_a_closed_fence(demo: 
             fence=closes_when(lambda: True),
         )
     assert len(awork_writes(demo)) == created
+
+
+async def test_d_lease_a_write_waiting_for_a_pooled_connection_is_not_sent_after_the_fence_closes(
+    demo: Sandbox,
+) -> None:
+    """Why a frozen leader once wrote after it resumed (issue 15): the fence was checked
+    before a request waited for a pooled connection. Here slow reads hold every pooled
+    connection, a create passes every early check and waits for one, and the fence
+    closes meanwhile (the first slow read to finish frees a connection, as a resumed
+    process would): the create must never reach awork."""
+    demo.awork.set_knobs(route_latency_ms={"/api/v1/users": 1500})
+    tuning = Tuning(write_concurrency=1)
+    closed = closes_when(lambda: demo.awork.journal.count("GET", "/api/v1/users") > 0)
+    endpoints = Endpoints(demo.personio_url, demo.awork_url)
+    async with open_clients(DEMO, endpoints, tuning, closed) as clients:
+        readers = [
+            asyncio.create_task(clients.awork.list_users()) for _ in range(tuning.max_connections)
+        ]
+        await eventually_async(
+            lambda: demo.awork.in_flight == tuning.max_connections, what="every connection busy"
+        )
+        with pytest.raises(LeadershipLost):
+            await clients.awork.create_absence(absence_body(demo, "p-waiting"))
+        await asyncio.gather(*readers, return_exceptions=True)
+    assert demo.awork.journal.count("POST") == 0
+    assert not stored(demo, "p-waiting")
+
+
+async def test_d_lease_a_request_cut_after_its_headers_is_never_processed(demo: Sandbox) -> None:
+    """Every write of a request is fenced: headers out, fence closed, body held back."""
+    calls: list[int] = []
+
+    def closes_after_headers() -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise LeadershipLost("lease lost (test)")
+
+    endpoints = Endpoints(demo.personio_url, demo.awork_url)
+    async with open_clients(DEMO, endpoints, Tuning(), closes_after_headers) as clients:
+        with pytest.raises(LeadershipLost):
+            await clients.awork.create_absence(absence_body(demo, "p-cut"))
+    assert len(calls) == 2  # the headers, then the body that never left
+    await eventually_async(lambda: demo.awork.in_flight == 0, what="the fake seeing the cut")
+    assert not stored(demo, "p-cut")
+    posts = [e.fault for e in demo.awork.journal.entries() if e.method == "POST"]
+    assert posts in ([], ["client_gone"])
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_d_lease_the_fenced_backend_speaks_tls_and_fences_there_too(
+    certificate: tuple[Path, Path],
+) -> None:
+    """awork is https: the fenced connections do the TLS handshake (start_tls) themselves."""
+    cert, key = certificate
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    seen: list[str] = []
+
+    async def hello(request: web.Request) -> web.Response:
+        seen.append(request.method)
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=served)
+    await site.start()
+    port = runner.addresses[0][1]
+    lost = False
+    try:
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=cert)) as http:
+            fence_writes(http, closes_when(lambda: lost))
+            assert (await http.get(f"https://127.0.0.1:{port}/")).json() == {"ok": True}
+            lost = True
+            with pytest.raises(LeadershipLost):
+                await http.post(f"https://127.0.0.1:{port}/", json={})
+    finally:
+        await runner.cleanup()
+    assert seen == ["GET"]

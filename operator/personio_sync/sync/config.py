@@ -38,3 +38,8 @@ class Tuning:
 
     write_concurrency: int = 16
     timeout_seconds: float = 30.0
+
+    @property
+    def max_connections(self) -> int:
+        """Per vendor client: every writer, plus room for the reads beside them."""
+        return self.write_concurrency + 4

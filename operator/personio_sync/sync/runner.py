@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 import httpx
 
-from personio_sync.clients import PacerRegistry, TokenCache
+from personio_sync.clients import PacerRegistry, TokenCache, fence_writes
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
@@ -59,22 +58,6 @@ class Clients:
     awork: AworkClient
 
 
-def _fenced(fence: Fence | None) -> dict[str, list[Any]]:
-    """httpx hooks that call `fence` right before every awork write leaves the process.
-
-    apply_plan checks the fence before each write too, but a write may then wait in the
-    pacer or a retry back-off; checked here, a replica frozen past its lease sends
-    nothing after it resumes but what was already on the wire."""
-    if fence is None:
-        return {}
-
-    async def check(request: httpx.Request) -> None:
-        if request.method != "GET":
-            fence()
-
-    return {"request": [check]}
-
-
 @asynccontextmanager
 async def open_clients(
     credentials: Credentials,
@@ -88,12 +71,14 @@ async def open_clients(
     """Both clients on one pooled HTTP client each, closed when the run ends. With
     `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1);
     with `tokens`, successive runs reuse a Personio token until shortly before it expires."""
-    limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
+    limits = httpx.Limits(max_connections=tuning.max_connections)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
         httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
-        httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks=_fenced(fence)) as awork_http,
+        httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
     ):
+        if fence is not None:  # checked as each write's bytes leave, every attempt (D-Lease)
+            fence_writes(awork_http, fence)
         yield Clients(
             personio=PersonioClient(
                 personio_http,

@@ -74,6 +74,7 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         self.state.load(self._initial_seed)
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        self.in_flight = 0  # API requests being served now (tests wait on it, never sleep)
 
     # -- subclass hooks -------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             return await self._admin_guard(request, handler)
         entry = JournalEntry(request.method, request.path, dict(request.query))
         rule = self.faults.match(request.method, request.path)
+        self.in_flight += 1
         try:
             if self.journal_bodies and request.can_read_body:
                 entry.body = _parse_json(await request.read())
@@ -189,6 +191,7 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             entry.fault = entry.fault or "client_gone"
             return web.Response(status=499)
         finally:
+            self.in_flight -= 1
             self.journal.append(entry)
 
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
