@@ -9,7 +9,7 @@ kinds (docs/kubernetes-client.md).
 
 from personio_sync.clients._fence import Fence, fence_writes
 from personio_sync.clients._http import RequestStats
-from personio_sync.clients._pacing import PacerRegistry
+from personio_sync.clients._pacing import PacerRegistry, workspace_key
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient, TokenCache
 
@@ -21,4 +21,5 @@ __all__ = [
     "RequestStats",
     "TokenCache",
     "fence_writes",
+    "workspace_key",
 ]

@@ -6,6 +6,11 @@ runner applies writes in parallel, so every request passes through one
 response headers and holds callers back before the server has to answer 429
 (see `_pacing.py`). A 429 that happens anyway waits `ratelimit-reset` seconds.
 
+A create whose answer is lost (a timeout after sending, a cut connection, a 5xx) may
+still be in awork's hands: it is looked up by its marker, patiently (`settle_seconds`,
+awork's own processing time), and sent again only when it is truly absent; its marker
+is remembered, so the applier looks it up once more before the run reports (D-Once-2).
+
 401 means the API key is wrong (or lacks admin rights) and aborts the run; any
 other 4xx is an `AworkStatusError` carrying awork's error `code`, which the runner
 treats as a per-item failure (R15). Everything raised is a `personio_sync.errors.AworkError`.
@@ -41,6 +46,7 @@ from personio_sync.clients._http import (
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
 from personio_sync.engine.marker import ANY_OWNER
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
+from personio_sync.engine.ownership import age
 from personio_sync.errors import (
     AworkAuthError,
     AworkRateLimited,
@@ -57,6 +63,7 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 MARKED_PER_REQUEST = 20  # period ids per filter: keeps the URL short
+SETTLE_SECONDS = 30.0  # how long awork may take to store a create whose answer was lost
 
 _VENDOR = Vendor(
     name="awork",
@@ -86,7 +93,11 @@ class AworkClient:
         second_window: float = 1.0,  # awork's burst window; only time-scaled fakes shorten it
         pacer: RateLimitPacer | None = None,  # shared by every client of the workspace
         sleep: Sleep = asyncio.sleep,  # between retries (the pacer keeps its own clock)
+        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
+        self._sleep = sleep
+        self._settle_seconds = settle_seconds
+        self._in_doubt: set[str] = set()  # markers of creates whose answer was lost
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -140,28 +151,53 @@ class AworkClient:
 
     async def create_absence(self, body: AbsenceBody) -> AworkAbsence:
         """Creates one absence, exactly once (D-Once): when a POST's answer is lost, the
-        absence carrying its marker is looked up before anything is sent again."""
+        absence carrying its marker is looked up, for as long as awork may still be
+        storing it, before anything is sent again (D-Once-2)."""
         form = AbsenceForm.from_body(body).model_dump()
         marker = body.external_provider
 
         async def settle() -> Reply | None:
-            found = await self.find_absence(marker)
-            if found is None:
+            self._in_doubt.add(marker)
+            found = await self._look_up_patiently(marker)
+            if not found:
                 return None
-            return Reply(200, httpx.Headers(), found.model_dump(mode="json"))
+            return Reply(200, httpx.Headers(), found[0].model_dump(mode="json"))
 
         reply = await self._call("POST", "/absences", "POST /absences", json=form, settle=settle)
         return self._absence(reply, "POST /absences")
 
-    async def find_absence(self, marker: str) -> AbsenceModel | None:
-        """The absence whose externalProvider is exactly `marker`, if awork holds one."""
+    def take_in_doubt(self) -> list[str]:
+        """Markers of creates whose answer was lost since the last call, for the final
+        look-up before a run reports (D-Once-2); forgotten once taken."""
+        markers, self._in_doubt = sorted(self._in_doubt), set()
+        return markers
+
+    async def find_absences(self, marker: str) -> list[AworkAbsence]:
+        """Every absence whose externalProvider is exactly `marker`, oldest first (age)."""
+        return [model.to_absence() for model in await self._marked(marker)]
+
+    async def _marked(self, marker: str) -> list[AbsenceModel]:
         literal = marker.replace("'", "''")
         params = {"filterby": f"externalProvider eq '{literal}'"}
         found = await self._paged(
             "/absences", "GET /absences", params, AbsenceModel, lambda absence: absence
         )
         exact = [a for a in found if a.externalProvider == marker]  # never trust the filter
-        return min(exact, key=lambda a: a.id) if exact else None
+        return sorted(exact, key=lambda model: age(model.to_absence()))
+
+    async def _look_up_patiently(self, marker: str) -> list[AbsenceModel]:
+        """Look for a create's absence at once, then at doubling pauses that add up to
+        `settle_seconds`: a POST awork is still processing (it commits after the client
+        gave up) is found, not duplicated. A fixed schedule, not a deadline: it ends on
+        fast-forwarded clocks too."""
+        pause, waited = self._settle_seconds / 16, 0.0
+        while True:
+            found = await self._marked(marker)
+            if found or waited >= self._settle_seconds:
+                return found
+            step = min(pause, self._settle_seconds - waited)
+            await self._sleep(step)
+            waited, pause = waited + step, pause * 2
 
     async def update_absence(self, absence_id: str, body: AbsenceBody) -> AworkAbsence:
         form = AbsenceForm.from_body(body).model_dump()

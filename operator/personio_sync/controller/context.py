@@ -1,5 +1,5 @@
-"""What every worker shares: settings, the Kubernetes client, metrics, the run slots and
-the awork pacers (one per workspace, FAIR-1)."""
+"""What every worker shares: settings, the Kubernetes client, metrics, the run slots, the
+awork pacers (one per workspace, FAIR-1) and writer locks (one per workspace, D-Writer)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from personio_sync.engine.marker import owner_key
 from personio_sync.errors import clip
 from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 from personio_sync.resource.status import LastEvent
+from personio_sync.sync.writers import WriterLocks
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -62,6 +63,7 @@ class Context:
     slots: FairSlots
     pacers: PacerRegistry = field(default_factory=PacerRegistry)
     tokens: TokenCache = field(default_factory=TokenCache)  # Personio tokens across runs
+    writers: WriterLocks = field(default_factory=WriterLocks)  # one writer per workspace
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests fast-forward it
     # A standing Warning is posted once, not on every run (controller/events.py).

@@ -259,7 +259,12 @@ async def vendor_clients(
     """A run's vendor clients (the workspace's pacer, the cached token, the leadership
     fence); what they sent is counted on /metrics when they close."""
     opened = runner.open_clients(
-        credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
+        credentials,
+        ctx.settings.endpoints,
+        fence=ctx.fence,
+        pacers=ctx.pacers,
+        tokens=ctx.tokens,
+        writers=ctx.writers,
     )
     async with opened as clients:
         try:
@@ -369,7 +374,11 @@ async def clean_up(ctx: Context, body: Mapping[str, Any], seen: SecretSeen) -> N
         owner = ctx.owner_key(namespace, name)
         for key in {owner, *keys_to_adopt(namespace, name, owner)}:  # and an older version's
             count += await runner.delete_owned(
-                credentials, owner_key=key, endpoints=ctx.settings.endpoints, fence=ctx.fence
+                credentials,
+                owner_key=key,
+                endpoints=ctx.settings.endpoints,
+                fence=ctx.fence,
+                writers=ctx.writers,
             )
     ctx.event(
         body, "Normal", "DeletedOwnedAbsences", f"deleted {count} awork absences this sync wrote"

@@ -15,17 +15,17 @@ from datetime import UTC, date, datetime
 
 import httpx
 
-from personio_sync.clients import PacerRegistry, TokenCache, fence_writes
+from personio_sync.clients import Fence, PacerRegistry, TokenCache, fence_writes
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
-from personio_sync.engine.model import DateRange
+from personio_sync.engine.model import AworkAbsence, DateRange
 from personio_sync.engine.policy import SyncPolicy
 from personio_sync.engine.reconcile import Snapshot, reconcile
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import sync_window, today_in
 from personio_sync.errors import AworkError, PersonioError, SyncError
-from personio_sync.sync.apply import Fence, apply_plan
+from personio_sync.sync.apply import apply_plan
 from personio_sync.sync.config import (
     DEFAULT_AWORK_URL,
     DEFAULT_PERSONIO_URL,
@@ -34,6 +34,7 @@ from personio_sync.sync.config import (
     Tuning,
 )
 from personio_sync.sync.progress import Progress, ProgressCallback
+from personio_sync.sync.writers import Workspace, WriterLocks, WriterTurn
 
 __all__ = [
     "DEFAULT_AWORK_URL",
@@ -45,6 +46,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "Tuning",
+    "WriterLocks",
     "delete_owned",
     "open_clients",
     "read_snapshot",
@@ -56,6 +58,7 @@ __all__ = [
 class Clients:
     personio: PersonioClient
     awork: AworkClient
+    workspace: Workspace | None = None  # the awork workspace's writer lock (D-Writer)
 
 
 @asynccontextmanager
@@ -67,10 +70,12 @@ async def open_clients(
     *,
     pacers: PacerRegistry | None = None,
     tokens: TokenCache | None = None,
+    writers: WriterLocks | None = None,
 ) -> AsyncIterator[Clients]:
     """Both clients on one pooled HTTP client each, closed when the run ends. With
     `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1);
-    with `tokens`, successive runs reuse a Personio token until shortly before it expires."""
+    with `tokens`, successive runs reuse a Personio token until shortly before it expires;
+    with `writers`, runs against the same workspace write one after the other (D-Writer)."""
     limits = httpx.Limits(max_connections=tuning.max_connections)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
@@ -91,10 +96,14 @@ async def open_clients(
                 awork_http,
                 endpoints.awork_url,
                 credentials.awork_api_key,
+                settle_seconds=tuning.settle_seconds,
                 pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
-                if pacers
+                if pacers is not None
                 else None,
             ),
+            workspace=writers.get(endpoints.awork_url, credentials.awork_api_key)
+            if writers is not None
+            else None,
         )
 
 
@@ -149,36 +158,44 @@ async def _run(
     policy: SyncPolicy, clients: Clients, owner: str, today: date, options: _Options
 ) -> SyncReport:
     window = sync_window(today, policy.past_days, policy.future_days)
-    snapshot = await read_snapshot(clients, window)
-    outcome = reconcile(
-        policy,
-        snapshot,
-        today=today,
-        owner=owner,
-        allow_mass_delete=options.allow_mass_delete,
-        adopt_from=options.adopt_from,
-    )
-    if not policy.dry_run:
-        await apply_plan(
-            outcome.plan,
-            clients.awork,
-            outcome.report,
-            progress=options.progress,
-            concurrency=options.tuning.write_concurrency,
-            fence=options.fence,
+    async with WriterTurn(None if policy.dry_run else clients.workspace) as turn:
+        snapshot = await read_snapshot(clients, window, turn)
+        outcome = reconcile(
+            policy,
+            snapshot,
+            today=today,
+            owner=owner,
+            allow_mass_delete=options.allow_mass_delete,
+            adopt_from=options.adopt_from,
         )
+        if not policy.dry_run:
+            turn.wrote = outcome.plan.writes > 0
+            await apply_plan(
+                outcome.plan,
+                clients.awork,
+                outcome.report,
+                progress=options.progress,
+                concurrency=options.tuning.write_concurrency,
+                fence=options.fence,
+            )
     return outcome.report
 
 
-async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
+async def read_snapshot(
+    clients: Clients, window: DateRange, turn: WriterTurn | None = None
+) -> Snapshot:
     """Read both systems at once; when both fail, Personio's error is raised first.
 
     awork is read for every owner's markers, not only ours: the engine needs the others
-    to see conflicts (D-Owner).
+    to see conflicts (D-Owner). With a writer `turn` (D-Writer), the turn is taken once
+    everything is read, and awork's absences are read again if another run wrote to the
+    workspace meanwhile.
 
     Every read happens before any write, so a credential problem on either side
     leaves awork untouched (R23).
     """
+    turn = turn or WriterTurn(None)
+    turn.mark()
     results = await asyncio.gather(
         clients.personio.list_persons(),
         clients.personio.list_absence_types(),
@@ -193,6 +210,9 @@ async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
             if isinstance(error, kind):
                 raise error
     persons, types, periods, users, owned = results
+    await turn.take()
+    if turn.stale():
+        owned = await clients.awork.list_owned_absences(ANY_OWNER)
     return Snapshot(persons, types, periods, users, owned)  # type: ignore[arg-type]
 
 
@@ -204,25 +224,37 @@ async def delete_owned(
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
     fence: Fence | None = None,
+    writers: WriterLocks | None = None,
 ) -> int:
     """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count.
 
     Raises the first `AworkError`; the deletes still in flight are cancelled, and the
     finalizer's next attempt lists what is left. Pass `clients` to reuse open clients;
-    `fence` as for `run_sync`.
+    `fence` and `writers` as for `open_clients`.
     """
     if clients is None:
-        async with open_clients(credentials, endpoints, tuning, fence) as opened:
-            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency, fence)
-    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency, fence)
+        opened = open_clients(credentials, endpoints, tuning, fence, writers=writers)
+        async with opened as fresh:
+            return await _delete_all(fresh, owner_key, tuning.write_concurrency, fence)
+    return await _delete_all(clients, owner_key, tuning.write_concurrency, fence)
 
 
 async def _delete_all(
-    awork: AworkClient, owner: str, concurrency: int, fence: Fence | None = None
+    clients: Clients, owner: str, concurrency: int, fence: Fence | None = None
 ) -> int:
-    prefix = owner_prefix(owner)
-    listed = await awork.list_owned_absences(prefix)
-    owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
+    awork, prefix = clients.awork, owner_prefix(owner)
+    async with WriterTurn(clients.workspace) as turn:  # D-Writer
+        await turn.take()
+        listed = await awork.list_owned_absences(prefix)
+        owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
+        turn.wrote = bool(owned)
+        await _delete_each(awork, owned, concurrency, fence)
+    return len(owned)
+
+
+async def _delete_each(
+    awork: AworkClient, owned: list[AworkAbsence], concurrency: int, fence: Fence | None
+) -> None:
     semaphore = asyncio.Semaphore(concurrency)
 
     async def delete(absence_id: str) -> None:
@@ -237,4 +269,3 @@ async def _delete_all(
                 group.create_task(delete(absence.id))
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
-    return len(owned)
