@@ -21,11 +21,14 @@ from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec, sandbox_
 from personio_sync.clients import fence_writes
 from personio_sync.engine.marker import make_marker
 from personio_sync.engine.model import AbsenceBody
+from personio_sync.engine.report import SyncReport
 from personio_sync.errors import LeadershipLost
 from personio_sync.resource.policy import policy_of
 from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, open_clients, run_sync
 from personio_sync_testing.devtools.polling import eventually_async
 from personio_sync_testing.fakes import Sandbox, demo_seed_path
+
+DEMO_CREATES = 7  # the demo seed's first run
 
 
 @pytest.fixture
@@ -54,8 +57,8 @@ def stored(sandbox: Sandbox, period_id: str) -> list[str]:
     return [a.id for a in sandbox.awork_state.absences.values() if a.externalProvider == marker]
 
 
-async def sync_fenced(sandbox: Sandbox, fence: Callable[[], None]) -> None:
-    await run_sync(
+async def sync_fenced(sandbox: Sandbox, fence: Callable[[], None]) -> SyncReport:
+    return await run_sync(
         policy_of(make_spec()),
         DEMO,
         owner_key=OWNER,
@@ -69,7 +72,24 @@ async def sync_fenced(sandbox: Sandbox, fence: Callable[[], None]) -> None:
 async def test_d_lease_a_closed_fence_stops_the_run_before_the_next_write(demo: Sandbox) -> None:
     with pytest.raises(LeadershipLost):
         await sync_fenced(demo, closes_when(lambda: len(awork_writes(demo)) >= 3))
-    assert len(awork_writes(demo)) == 3  # the demo plan has 7 creates
+    assert len(awork_writes(demo)) == 3  # the demo plan has DEMO_CREATES creates
+
+
+async def test_kube_2_d_lease_a_run_started_over_skips_what_the_abandoned_run_wrote(
+    demo: Sandbox,
+) -> None:
+    """With leader election an API-server outage closes the fence mid-run (the lease
+    cannot be renewed); the run starts over when the API server is back. It plans from
+    what awork holds then, so it writes only what the abandoned run did not."""
+    with pytest.raises(LeadershipLost):
+        await sync_fenced(demo, closes_when(lambda: len(awork_writes(demo)) >= 3))
+    abandoned = len(awork_writes(demo))
+    report = await sync_fenced(demo, lambda: None)
+    started_over = awork_writes(demo)[abandoned:]
+    assert report.actions.created == len(started_over) == DEMO_CREATES - abandoned
+    assert {e.method for e in started_over} == {"POST"}
+    markers = [a.externalProvider for a in demo.awork_state.absences.values() if a.externalProvider]
+    assert len(markers) == len(set(markers)) == DEMO_CREATES
 
 
 async def test_d_lease_a_write_waiting_for_its_retry_is_not_sent_after_the_fence_closes(

@@ -1,0 +1,78 @@
+"""How the awork client reads awork's answers: status checks, error bodies and list
+parsing (private to clients/awork.py). Messages name the endpoint and awork's error code,
+never a request body or the API key."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from personio_sync.clients._awork_models import ErrorResponse
+from personio_sync.clients._http import Reply
+from personio_sync.errors import AworkAuthError, AworkStatusError, AworkTransportError, clip
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def ends_with(suffix: str) -> str:
+    literal = suffix.replace("'", "''")
+    return f"endswith(externalProvider,'{literal}')"
+
+
+def absence_path(absence_id: str) -> str:
+    return "/absences/" + quote(absence_id, safe="")
+
+
+def int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+def _error_response(reply: Reply) -> ErrorResponse:
+    try:
+        return ErrorResponse.model_validate(reply.body if isinstance(reply.body, dict) else {})
+    except ValidationError:
+        return ErrorResponse()
+
+
+def auth_error(reply: Reply) -> AworkAuthError:
+    code = _error_response(reply).code
+    detail = "HTTP 401" + (f", {clip(code, 40)}" if code else "")
+    return AworkAuthError(
+        f"awork rejected the API key ({detail}); check the Secret key aworkApiKey (an API key "
+        "of an awork API client whose user may manage absences)"
+    )
+
+
+def require_ok(reply: Reply, endpoint: str) -> None:
+    if 200 <= reply.status < 300:
+        return
+    error = _error_response(reply)
+    code = clip(error.code, 60) if error.code else None
+    text = clip(error.text()) or "no details"
+    raise AworkStatusError(
+        f"awork answered {reply.status}{f' ({code})' if code else ''} for {endpoint}: {text}",
+        reply.status,
+        code,
+    )
+
+
+def parse_list(model: type[M], body: object, endpoint: str) -> list[M]:
+    if not isinstance(body, list):
+        raise AworkTransportError(f"awork answered {endpoint} with something other than a list")
+    return [parse(model, item, endpoint) for item in body]
+
+
+def parse(model: type[M], body: object, endpoint: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise AworkTransportError(
+            f"awork answered {endpoint} with data this client does not understand "
+            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
+        ) from None  # the ValidationError holds the input values (maybe a token): never chain it
