@@ -30,6 +30,11 @@ class Knobs(BaseModel):
         1.0, ge=1.0, description="Divides rate-limit windows and latency: a minute lasts 60/x s."
     )
     rate_limits: bool = Field(False, description="Enforce the vendor's rate limits (429).")
+    hold_writes: bool = Field(
+        False,
+        description="Hold every write (POST, PUT, DELETE) unanswered until set back to false: "
+        "racing runs then all read before any of them writes.",
+    )
 
     def latency_s(self, path: str, method: str = "GET") -> float:
         """The real delay for one request on `path`, after time scaling."""

@@ -24,6 +24,7 @@ from personio_sync_testing.fakes.seed import SeedSource, load_seed, section
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN = "/_admin"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class VendorError(Exception):
@@ -193,6 +194,10 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             if self.journal_bodies and request.can_read_body:
                 entry.body = _parse_json(await request.read())
             await self._commit_held(entry)
+            while self.knobs.hold_writes and request.method in WRITES:
+                if self._stopping.is_set():
+                    break
+                await asyncio.sleep(0.02)
             if rule is not None:
                 entry.fault = rule.kind
                 return await self._apply_fault(rule, request, entry, handler)
