@@ -348,9 +348,27 @@ def reads_of_awork(sandbox: Sandbox) -> int:
     )
 
 
-def both_created_at_once(kubectl: Kubectl, *namespaces: str) -> None:
-    """One kubectl apply for both resources: created at the same moment."""
+def race_first_runs(
+    kubectl: Kubectl,
+    kube_api: Client,
+    sandbox: Sandbox,
+    namespaces: tuple[str, str],
+    start: Callable[[], object],
+    raced: Callable[[], bool],
+) -> list[dict[str, Any]]:
+    """awork holds every write; `start()` the operators; both resources are created with
+    one kubectl apply (the same moment); writes flow again once `raced()`. Returns both
+    resources after their first runs."""
+    sandbox.awork.set_knobs(hold_writes=True)
+    for ns in namespaces:
+        kubectl.apply(secret_manifest(ns, CREDS))
+    start()
     kubectl.apply("\n---\n".join(sync_manifest(ns) for ns in namespaces))
+    eventually(raced, within=45, what="the racing first runs")
+    sandbox.awork.set_knobs(hold_writes=False)
+    done = [wait_for(kube_api, ns, "team", lambda b: "lastRun" in b.get("status", {}))
+            for ns in namespaces]  # fmt: skip
+    return done
 
 
 def hand_made_on_the_first_day(sandbox: Sandbox) -> dict[str, Any]:
@@ -375,19 +393,15 @@ def test_d_writer_two_resources_of_one_installation_created_at_once_never_duplic
     same Personio, same awork workspace, created at the same moment. awork holds every
     write until both runs have read it: the second run waits for the workspace's writer
     turn, reads again what the first wrote, and reports conflicts instead of creating."""
-    sandbox.awork.set_knobs(hold_writes=True)
-    for ns in (namespace, neighbour):
-        kubectl.apply(secret_manifest(ns, CREDS))
-    start_operator(namespace, neighbour, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE})
-    both_created_at_once(kubectl, namespace, neighbour)
-    eventually(
+    runs = race_first_runs(
+        kubectl,
+        kube_api,
+        sandbox,
+        (namespace, neighbour),
+        lambda: start_operator(namespace, neighbour, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE}),
+        # both runs have read awork, and the first one's creates are held
         lambda: reads_of_awork(sandbox) >= 2 and sandbox.awork.in_flight >= len(PERIODS),
-        within=45,
-        what="both runs read awork, the first one's creates held",
     )
-    sandbox.awork.set_knobs(hold_writes=False)
-    runs = [wait_for(kube_api, ns, "team", lambda b: "lastRun" in b.get("status", {}))
-            for ns in (namespace, neighbour)]  # fmt: skip
     assert per_period(sandbox) == Counter(dict.fromkeys(PERIODS, 1))
     last = sorted((b["status"]["lastRun"]["created"], b["status"]["lastRun"]["conflicts"])
                   for b in runs)  # fmt: skip
@@ -413,20 +427,19 @@ def test_d_settle_two_installations_on_one_workspace_settle_after_one_more_run_e
     awork created first keeps it, the other deletes its own and reports the conflict;
     the hand-made absence on the same day is untouched."""
     hand = hand_made_on_the_first_day(sandbox)
-    sandbox.awork.set_knobs(hold_writes=True)
-    for ns in (namespace, neighbour):
-        kubectl.apply(secret_manifest(ns, CREDS))
-    start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": "cluster-a"})
-    start_operator(neighbour, env={"PERSONIO_SYNC_INSTANCE_ID": "cluster-b"})
-    both_created_at_once(kubectl, namespace, neighbour)
-    eventually(
-        lambda: sandbox.awork.in_flight >= 2 * len(PERIODS),
-        within=45,
-        what="both first runs creating every period",
+
+    def two_installations() -> None:
+        start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": "cluster-a"})
+        start_operator(neighbour, env={"PERSONIO_SYNC_INSTANCE_ID": "cluster-b"})
+
+    race_first_runs(
+        kubectl,
+        kube_api,
+        sandbox,
+        (namespace, neighbour),
+        two_installations,
+        lambda: sandbox.awork.in_flight >= 2 * len(PERIODS),  # both create every period
     )
-    sandbox.awork.set_knobs(hold_writes=False)
-    for ns in (namespace, neighbour):
-        wait_for(kube_api, ns, "team", lambda b: "lastRun" in b.get("status", {}))
     assert per_period(sandbox) == Counter(dict.fromkeys(PERIODS, 2))  # the race happened
 
     for ns in (namespace, neighbour):

@@ -11,10 +11,25 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from personio_sync.clients._awork_models import ErrorResponse
-from personio_sync.clients._http import Reply
-from personio_sync.errors import AworkAuthError, AworkStatusError, AworkTransportError, clip
+from personio_sync.clients._http import Reply, Vendor, parse_model
+from personio_sync.errors import (
+    AworkAuthError,
+    AworkRateLimited,
+    AworkServerError,
+    AworkStatusError,
+    AworkTransportError,
+    clip,
+)
 
 M = TypeVar("M", bound=BaseModel)
+
+AWORK = Vendor(
+    name="awork",
+    transport_error=AworkTransportError,
+    rate_limited=AworkRateLimited,
+    status_error=AworkStatusError,
+    server_error=AworkServerError,
+)
 
 
 def ends_with(suffix: str) -> str:
@@ -67,12 +82,4 @@ def parse_list(model: type[M], body: object, endpoint: str) -> list[M]:
 
 
 def parse(model: type[M], body: object, endpoint: str) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise AworkTransportError(
-            f"awork answered {endpoint} with data this client does not understand "
-            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
-        ) from None  # the ValidationError holds the input values (maybe a token): never chain it
+    return parse_model(AWORK, model, body, endpoint)

@@ -33,6 +33,7 @@ from personio_sync.clients._awork_models import (
     UserModel,
 )
 from personio_sync.clients._awork_wire import (
+    AWORK,
     absence_path,
     auth_error,
     ends_with,
@@ -48,16 +49,12 @@ from personio_sync.clients._http import (
     RetryingSender,
     Settle,
     Sleep,
-    Vendor,
 )
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
 from personio_sync.engine.marker import ANY_OWNER
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
 from personio_sync.engine.ownership import age
 from personio_sync.errors import (
-    AworkRateLimited,
-    AworkServerError,
-    AworkStatusError,
     AworkTransportError,
 )
 
@@ -70,13 +67,7 @@ MAX_PAGE_SIZE = 1000
 MARKED_PER_REQUEST = 20  # period ids per filter: keeps the URL short
 SETTLE_SECONDS = 30.0  # how long awork may take to store a create whose answer was lost
 
-_VENDOR = Vendor(
-    name="awork",
-    transport_error=AworkTransportError,
-    rate_limited=AworkRateLimited,
-    status_error=AworkStatusError,
-    server_error=AworkServerError,
-)
+_VENDOR = AWORK
 
 
 class AworkClient:
