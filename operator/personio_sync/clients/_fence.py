@@ -8,9 +8,10 @@ way to the socket, so a process frozen (SIGSTOP, a GC pause) in that gap resumes
 sends. Even httpcore's own stream awaits a checkpoint (anyio's) between being asked to
 write and handing the bytes to the transport. So a fenced client gets a network backend
 of its own, on asyncio streams, whose `write` checks the fence and hands the bytes to the
-socket in one synchronous step, for every write of every attempt: a request line, its
-headers and its body are each checked as they leave. A request cut after its headers is
-incomplete and never processed by the server.
+socket in one synchronous step, for every attempt. A request leaves whole or not at all:
+its request line, headers and body are collected and handed over in one fenced write when
+it is complete (httpcore ends every request with an empty write, and reads the answer
+only after it), so a fence that closes midway never leaves the server a cut request.
 
 Installed into every connection pool of an `httpx.AsyncClient` (env proxies included),
 so everything else about the client stays httpx's.
@@ -28,15 +29,18 @@ import httpx
 
 Fence = Callable[[], None]  # raises (errors.LeadershipLost) once this process may not write
 READ_LIMIT = 2**16
+FLUSH_BYTES = 2**16  # a body larger than this leaves in pieces (awork's are ~300 bytes)
 
 
 class FencedStream(httpcore.AsyncNetworkStream):
-    """One connection; `write` is fenced, everything else is a plain asyncio stream."""
+    """One connection; its writes are fenced, everything else is a plain asyncio stream."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fence: Fence):
         self._reader, self._writer, self._fence = reader, writer, fence
+        self._pending = bytearray()  # the request being written, not sent yet
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        await self._flush(timeout)  # a request not ended by an empty write goes now
         try:
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)
@@ -46,11 +50,17 @@ class FencedStream(httpcore.AsyncNetworkStream):
             raise httpcore.ReadError(exc) from exc
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
+        self._pending += buffer
+        if not buffer or len(self._pending) >= FLUSH_BYTES:  # the request's end, or a big body
+            await self._flush(timeout)
+
+    async def _flush(self, timeout: float | None) -> None:
+        if not self._pending:
             return
+        data, self._pending = bytes(self._pending), bytearray()
         self._fence()  # raises: nothing of this request leaves the process
         try:
-            self._writer.write(buffer)  # the same synchronous step as the check: no gap
+            self._writer.write(data)  # the same synchronous step as the check: no gap
             async with asyncio.timeout(timeout):
                 await self._writer.drain()
         except TimeoutError:
