@@ -82,7 +82,7 @@ async def open_clients(
         httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
         httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
     ):
-        if fence is not None:  # checked as each write's bytes leave, every attempt (D-Lease)
+        if fence is not None:  # checked as each request leaves, every attempt (D-Lease)
             fence_writes(awork_http, fence)
         yield Clients(
             personio=PersonioClient(
