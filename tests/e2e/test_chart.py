@@ -106,7 +106,13 @@ def test_documented_install_upgrade_uninstall(
         helm,
         operator_ns=namespace,
         team_ns=team_ns,
-        placeholders={"YOUR_REGISTRY": "registry.invalid", "YOUR_": "e2e-"},
+        placeholders={
+            "YOUR_REGISTRY": "registry.invalid",
+            "YOUR_": "e2e-",
+            # The secret reader's names carry the release namespace (SEC-2).
+            f"{RELEASE}-{RELEASE}-secrets": f"{namespace}-{RELEASE}-secrets",
+            f"--serviceaccount={RELEASE}:": f"--serviceaccount={namespace}:",
+        },
     )
     install, upgrade, uninstall = documented_blocks()
     notes = docs.run(install)
@@ -146,9 +152,14 @@ def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
 
     for allowed in (("watch", "personiosyncs", "--all-namespaces"),
                     ("patch", "personiosyncs", "--subresource=status", "-n", docs.team_ns),
-                    ("get", "secrets", "-n", docs.team_ns),
+                    ("get", "secrets", "-n", docs.team_ns),  # the documented grant
                     ("create", "events", "-n", docs.team_ns)):  # fmt: skip
         assert can_i(kubectl, sa, *allowed), allowed
+    # SEC-2: Secrets only where a namespace admin granted them, never cluster-wide.
+    get(kubectl, "clusterrole", f"{cluster_name}-secrets")
+    assert absent(kubectl, "clusterrolebinding", f"{cluster_name}-secrets")
+    for other in (ns, "default", "kube-system"):
+        assert not can_i(kubectl, sa, "get", "secrets", "-n", other), other
     for denied in FORBIDDEN_EVERYWHERE:
         assert not can_i(kubectl, sa, *denied, "-n", docs.team_ns), denied
     check_lease_rbac(kubectl, sa, ns, lease=cluster_name)
@@ -232,24 +243,27 @@ def check_namespaced_upgrade(kubectl: Kubectl, docs: Docs, sa: str) -> None:
 def test_optional_objects_are_accepted_by_the_api_server(
     kubectl: Kubectl, helm: Helm, namespace: str, tmp_path: Path
 ) -> None:
-    """HA and the NetworkPolicy (IPv4 and IPv6 blocks, named ports) pass real validation."""
+    """HA and the NetworkPolicy (IPv4 and IPv6 blocks, selectors, named ports, extra rules)
+    pass real validation."""
     values = tmp_path / "values.yaml"
     values.write_text(yaml.safe_dump({
         "replicaCount": 2,
         "watchNamespaces": [namespace],
         "networkPolicy": {
-            "enabled": True,
             "apiServer": {"cidrs": ["10.0.0.1/32"]},
             "personio": {"cidrs": ["198.51.100.0/24"]},
             "awork": {"cidrs": ["2001:db8::/64"]},
-            "ingressFrom": [{"namespaceSelector": {"matchLabels": {"team": "monitoring"}}}],
+            "dns": {"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}},
+            "ingressFrom": [{"podSelector": {"matchLabels": {"app": "prometheus"}}}],
+            "extraEgress": [{"ports": [{"port": 3128}]}],
         },
+        "webhooks": {"service": {"enabled": True}},
     }))  # fmt: skip
     chart = str(ROOT / "charts" / "personio-sync")
     helm("install", "opt", chart, "-n", namespace, "--no-hooks", "-f", str(values))
     policy = get(kubectl, "networkpolicy", "opt-personio-sync", "-n", namespace)["spec"]
-    assert [p["port"] for p in policy["ingress"][0]["ports"]] == ["http"]
-    assert len(policy["egress"]) == 3
+    assert [rule["ports"][0]["port"] for rule in policy["ingress"]] == ["http", "webhooks"]
+    assert len(policy["egress"]) == 5  # DNS, API server, awork, Personio, the extra rule
     assert get(kubectl, "deployment", "opt-personio-sync", "-n", namespace)["spec"]["replicas"] == 2
     assert get(kubectl, "pdb", "opt-personio-sync", "-n", namespace)["spec"]["maxUnavailable"] == 1
     helm("uninstall", "opt", "-n", namespace)

@@ -71,18 +71,18 @@ def team_ns(namespace: str, kubectl: Kubectl, cluster: Any) -> Iterator[str]:
         kubectl("delete", "namespace", f"{namespace}-team", "--wait=false", check=False)
 
 
-@pytest.fixture
-def release(
-    kubectl: Kubectl, helm: Helm, kubeconfig: Path, namespace: str, team_ns: str,
-    sandbox: Sandbox, tmp_path: Path,
-) -> Iterator[Release]:  # fmt: skip
-    """The chart installed for one watched namespace, a Secret and a PersonioSync in it."""
-    team, port = team_ns, free_port()
+def install_release(
+    kubectl: Kubectl, helm: Helm, kubeconfig: Path, namespace: str, team: str,
+    sandbox: Sandbox, tmp_path: Path, *values: str,
+) -> Release:  # fmt: skip
+    """The chart installed in `namespace` with the sandbox's URLs (R22) and `values`, a
+    Secret and a PersonioSync in `team`, and a kubeconfig with the chart's token."""
+    port = free_port()
     helm("install", RELEASE, str(CHART), "-n", namespace, "--no-hooks",
-         "--set", f"watchNamespaces={{{team}}}", "--set", "operator.logFormat=text",
+         "--set", "operator.logFormat=text",
          "--set", f"operator.personioApiUrl={sandbox.personio_url}",
          "--set", f"operator.aworkApiUrl={sandbox.awork_url}",
-         "--set", f"operator.httpPort={port}")  # fmt: skip
+         "--set", f"operator.httpPort={port}", *values)  # fmt: skip
     (cred,) = sandbox.personio_state.credentials.values()
     (key,) = sandbox.awork_state.api_keys
     kubectl("create", "secret", "generic", "acme-credentials", "-n", team,
@@ -94,7 +94,17 @@ def release(
     deployment = kubectl.json("get", "deployment", SA, "-n", namespace)
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     sa_config = write_token_kubeconfig(kubeconfig, token, tmp_path / "sa-kubeconfig")
-    yield Release(kubectl, namespace, team, sa_config, container, port, tmp_path)
+    return Release(kubectl, namespace, team, sa_config, container, port, tmp_path)
+
+
+@pytest.fixture
+def release(
+    kubectl: Kubectl, helm: Helm, kubeconfig: Path, namespace: str, team_ns: str,
+    sandbox: Sandbox, tmp_path: Path,
+) -> Iterator[Release]:  # fmt: skip
+    """The chart installed for one watched namespace, a Secret and a PersonioSync in it."""
+    yield install_release(kubectl, helm, kubeconfig, namespace, team_ns, sandbox, tmp_path,
+                          "--set", f"watchNamespaces={{{team_ns}}}")  # fmt: skip
     helm("uninstall", RELEASE, "-n", namespace)
 
 

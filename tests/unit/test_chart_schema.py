@@ -46,10 +46,20 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str, str]] = {
     "pull-policy": ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy", "one of"),
     "empty-repository": ({"image": {"repository": ""}}, "/image/repository", "minLength"),
     "digest-without-algorithm": ({"image": {"digest": "0123abcd"}}, "/image/digest", "pattern"),
-    "network-policy-without-cidrs": (
-        {"networkPolicy": {"enabled": True}},
-        "/networkPolicy/apiServer/cidrs",
-        "minItems",
+    "sec-2-secrets-cluster-wide-with-watch-namespaces": (
+        {"watchNamespaces": ["hr"], "rbac": {"secrets": {"clusterWide": True}}},
+        "/rbac/secrets/clusterWide",
+        "false",
+    ),
+    "net-1-monitoring-namespace-not-dns": (
+        {"networkPolicy": {"monitoringNamespace": "Monitoring"}},
+        "/networkPolicy/monitoringNamespace",
+        "oneOf",
+    ),
+    "net-2-egress-rule-not-an-object": (
+        {"networkPolicy": {"extraEgress": ["10.0.0.8/32"]}},
+        "/networkPolicy/extraEgress/0",
+        "object",
     ),
     "network-policy-bad-cidr": (
         {"networkPolicy": {"awork": {"cidrs": ["api.awork.com"]}}},

@@ -1,5 +1,6 @@
 """The chart's webhook exposure (issue 9): the receiver port in the pod, its own Service,
-an optional Ingress with TLS that routes only the webhook path, and NetworkPolicy."""
+an optional Ingress with TLS that routes only the webhook path (its NetworkPolicy rule:
+test_chart_security.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 from test_chart_render import (
     CHART,
     KUBE_VERSION,
-    NETWORK_POLICY,
     by_kind,
     container,
     env,
@@ -75,13 +75,3 @@ def test_an_ingress_without_host_or_tls_is_refused(
     values = write_values(tmp_path, {"webhooks": {"ingress": ingress}})
     result = subprocess.run([*args, "--values", str(values)], capture_output=True, text=True)
     assert result.returncode != 0 and message in result.stderr
-
-
-def test_network_policy_admits_the_receiver_port_from_the_named_peers(
-    helm: Path, tmp_path: Path
-) -> None:
-    peers = [{"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}]
-    values = {"networkPolicy": NETWORK_POLICY, "webhooks": {"ingressFrom": peers}}
-    (policy,) = by_kind(render(helm, tmp_path, values), "NetworkPolicy")
-    rules = {r["ports"][0]["port"]: r.get("from") for r in policy["spec"]["ingress"]}
-    assert rules == {"http": None, "webhooks": peers}

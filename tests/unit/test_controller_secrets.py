@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from personio_sync.clients.kube import KubeError
 from personio_sync.controller.conditions import AWORK, PERSONIO, for_error
-from personio_sync.controller.secrets import SecretProblem, credentials_for
+from personio_sync.controller.secrets import SecretProblem, credentials_for, unreadable
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.errors import ConfigError
 from personio_sync.sync.credentials import credentials_from_secret
 
@@ -168,3 +170,20 @@ def test_sec_4_string_data_wins_over_data_as_on_the_api_server() -> None:
     doc["data"] = {"aworkApiKey": "not base64 !!"}  # overwritten by stringData on write
     creds = credentials_for(doc, name="creds", namespace="team")
     assert creds.awork_api_key == VALUES["aworkApiKey"]
+
+
+def test_sec_2_a_forbidden_secret_names_the_grant_only_when_the_chart_said_how() -> None:
+    forbidden = KubeError("GET secrets team/creds: 403 forbidden", 403)
+    chart = OperatorSettings(
+        service_account="ps", secret_reader_role="ops-ps-secrets", POD_NAMESPACE="ops"
+    )
+    told = unreadable(chart, "team", "creds", forbidden)
+    assert told.reason == "SecretUnreadable" and told.vendors == {"personio", "awork"}
+    assert (
+        "`kubectl --namespace team create rolebinding ops-ps-secrets "
+        "--clusterrole=ops-ps-secrets --serviceaccount=ops:ps`" in told.message
+    )
+    untold = unreadable(OperatorSettings(), "team", "creds", forbidden).message
+    assert "rolebinding" not in untold and "get on Secrets in 'team'" in untold
+    other = unreadable(chart, "team", "creds", KubeError("GET secrets team/creds: 400 bad", 400))
+    assert "rolebinding" not in other.message and "'creds'" in other.message

@@ -80,10 +80,9 @@ The operator's RBAC rules, the same for the ClusterRole (all namespaces) and for
   and sync-now acknowledgements); its status: patch (never PUT). No get: nothing reads
   one resource by name. No finalizers subresource: finalizers are patched on the
   resource itself, and the operator sets no ownerReferences.
-- Secrets: get only, the one each PersonioSync names; no list or watch, so no Secret of
-  the cluster streams into the pod. Rotation is noticed by that GET (SEC-1).
 - Events: create (kopf posts core/v1 Events and never patches them; no events.k8s.io).
-The leader Lease has its own Role in the release namespace (rbac.yaml).
+Secrets have rules of their own (below). The leader Lease has its own Role in the release
+namespace (rbac.yaml).
 */}}
 {{- define "personio-sync.rules" -}}
 - apiGroups: [personio-sync.dev]
@@ -93,11 +92,76 @@ The leader Lease has its own Role in the release namespace (rbac.yaml).
   resources: [personiosyncs/status]
   verbs: [patch]
 - apiGroups: [""]
-  resources: [secrets]
-  verbs: [get]
-- apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- end }}
+
+{{/*
+Secrets: get only, the one each PersonioSync names; no list or watch, so no Secret of the
+cluster streams into the pod. Rotation is noticed by that GET (SEC-1). Granted per
+namespace (SEC-2): in each Role of watchNamespaces, or, serving every namespace, by a
+RoleBinding of the secret-reader ClusterRole that a namespace admin creates.
+*/}}
+{{- define "personio-sync.secretRules" -}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+
+{{/* The ClusterRole a namespace admin binds to let the operator read Secrets there. */}}
+{{- define "personio-sync.secretReaderName" -}}
+{{- printf "%s-secrets" (include "personio-sync.clusterScopedName" .) }}
+{{- end }}
+
+{{/* Whether the chart ships that ClusterRole: every namespace served, RBAC by the chart. */}}
+{{- define "personio-sync.secretReader" -}}
+{{- if and .Values.rbac.create (not .Values.watchNamespaces) }}true{{ end }}
+{{- end }}
+
+{{/*
+SEC-3's admission policy: "rendered", "off" (admissionPolicy.enabled=false) or "unserved"
+(the API server does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy;
+NOTES.txt warns). `helm template` knows only what --api-versions says.
+*/}}
+{{- define "personio-sync.admissionPolicy" -}}
+{{- if not .Values.admissionPolicy.enabled }}off
+{{- else if .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}rendered
+{{- else }}unserved
+{{- end }}
+{{- end }}
+
+{{/*
+Whether Personio can reach the receiver through the chart: its Service or Ingress is on.
+The NetworkPolicy opens the webhook port only then.
+*/}}
+{{- define "personio-sync.webhooksExposed" -}}
+{{- if or .Values.webhooks.service.enabled .Values.webhooks.ingress.enabled }}true{{ end }}
+{{- end }}
+
+{{/* A NetworkPolicy rule's `to:` for a list of CIDRs. */}}
+{{- define "personio-sync.egressTo" -}}
+to:
+{{- range . }}
+  - ipBlock:
+      cidr: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* The TCP port a URL connects to: its explicit port, else 443 for https and 80 for http. */}}
+{{- define "personio-sync.urlPort" -}}
+{{- $url := urlParse . }}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" }}
+{{- default (ternary "443" "80" (eq $url.scheme "https")) $port }}
+{{- end }}
+
+{{/*
+Values JSON Schema cannot compare with each other (it has no way to say "differs from
+another property"), checked here before anything renders: the container's two ports.
+*/}}
+{{- define "personio-sync.validate" -}}
+{{- if eq (int .Values.operator.httpPort) (int .Values.webhooks.port) }}
+{{- fail (printf "operator.httpPort and webhooks.port are both %d: the operator's HTTP server (/healthz, /metrics) and the webhook receiver need ports of their own; set one of them to another port" (int .Values.webhooks.port)) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -131,6 +195,12 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
   value: {{ .Values.operator.httpPort | quote }}
 - name: PERSONIO_SYNC_WEBHOOK_PORT
   value: {{ .Values.webhooks.port | quote }}
+- name: PERSONIO_SYNC_SERVICE_ACCOUNT
+  value: {{ include "personio-sync.serviceAccountName" . | quote }}
+{{- if include "personio-sync.secretReader" . }}
+- name: PERSONIO_SYNC_SECRET_READER_ROLE
+  value: {{ include "personio-sync.secretReaderName" . | quote }}
+{{- end }}
 {{- with .Values.operator.instanceId }}
 - name: PERSONIO_SYNC_INSTANCE_ID
   value: {{ . | quote }}

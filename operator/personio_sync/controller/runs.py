@@ -28,7 +28,7 @@ from personio_sync.controller.conditions import (
 )
 from personio_sync.controller.context import Context
 from personio_sync.controller.schedule import next_sync_time
-from personio_sync.controller.secrets import SecretProblem, credentials_for
+from personio_sync.controller.secrets import SecretProblem, credentials_for, unreadable
 from personio_sync.engine.marker import keys_to_adopt
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import ConfigError, LeadershipLost, SyncError
@@ -95,11 +95,7 @@ async def read_credentials(
             "as it answers again"
         ) from None
     except KubeError as exc:
-        raise SecretProblem(
-            f"cannot read Secret {name!r}: {exc} (does the operator's RBAC allow it?)",
-            "SecretUnreadable",
-            frozenset({"personio", "awork"}),
-        ) from None
+        raise unreadable(ctx.settings, namespace, name, exc) from None
     seen.name, seen.known = name, True
     seen.version = None if secret is None else str(secret["metadata"].get("resourceVersion"))
     credentials = credentials_for(secret, name=name, namespace=namespace)

@@ -171,6 +171,21 @@ class OperatorSettings(BaseSettings):
             "(the chart sets it from the downward API); `default` outside a cluster.",
         ),
     ] = "default"
+    service_account: Annotated[
+        str,
+        Field(
+            description="PERSONIO_SYNC_SERVICE_ACCOUNT: the operator's ServiceAccount (set by "
+            "the chart), named in the command that lets it read a namespace's Secrets."
+        ),
+    ] = ""
+    secret_reader_role: Annotated[
+        str,
+        Field(
+            description="PERSONIO_SYNC_SECRET_READER_ROLE: the ClusterRole a namespace admin "
+            "binds to let the operator read Secrets there (SEC-2; set by the chart when it "
+            "serves every namespace); empty: no such role to point at."
+        ),
+    ] = ""
     secret_check_seconds: Annotated[
         float,
         Field(
