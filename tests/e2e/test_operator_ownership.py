@@ -391,8 +391,8 @@ def test_d_writer_two_resources_of_one_installation_created_at_once_never_duplic
 ) -> None:
     """Two PersonioSyncs in two namespaces of one installation (one operator process),
     same Personio, same awork workspace, created at the same moment. awork holds every
-    write until both runs have read it: the second run waits for the workspace's writer
-    turn, reads again what the first wrote, and reports conflicts instead of creating."""
+    write until both runs have read it: the second run waits for the periods the first
+    claimed, reads again what the first wrote, and reports conflicts instead of creating."""
     runs = race_first_runs(
         kubectl,
         kube_api,

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import httpx
@@ -21,7 +21,7 @@ from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
 from personio_sync.engine.model import AworkAbsence, DateRange
 from personio_sync.engine.policy import SyncPolicy
-from personio_sync.engine.reconcile import Snapshot, reconcile
+from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import sync_window, today_in
 from personio_sync.errors import AworkError, PersonioError, SyncError
@@ -159,15 +159,14 @@ async def _run(
 ) -> SyncReport:
     window = sync_window(today, policy.past_days, policy.future_days)
     async with WriterTurn(None if policy.dry_run else clients.workspace) as turn:
-        snapshot = await read_snapshot(clients, window, turn)
-        outcome = reconcile(
-            policy,
-            snapshot,
-            today=today,
-            owner=owner,
-            allow_mass_delete=options.allow_mass_delete,
-            adopt_from=options.adopt_from,
-        )
+        turn.mark()
+        snapshot = await read_snapshot(clients, window)
+        outcome = _plan(policy, snapshot, owner, today, options)
+        while await turn.claim(c.period_id for c in outcome.plan.creates):  # D-Writer
+            turn.mark()  # another run created some of these meanwhile: read awork again
+            owned = await clients.awork.list_owned_absences(ANY_OWNER)
+            snapshot = replace(snapshot, owned=owned)
+            outcome = _plan(policy, snapshot, owner, today, options)
         if not policy.dry_run:
             turn.wrote = outcome.plan.writes > 0
             await apply_plan(
@@ -181,21 +180,28 @@ async def _run(
     return outcome.report
 
 
-async def read_snapshot(
-    clients: Clients, window: DateRange, turn: WriterTurn | None = None
-) -> Snapshot:
+def _plan(
+    policy: SyncPolicy, snapshot: Snapshot, owner: str, today: date, options: _Options
+) -> Outcome:
+    return reconcile(
+        policy,
+        snapshot,
+        today=today,
+        owner=owner,
+        allow_mass_delete=options.allow_mass_delete,
+        adopt_from=options.adopt_from,
+    )
+
+
+async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
     """Read both systems at once; when both fail, Personio's error is raised first.
 
     awork is read for every owner's markers, not only ours: the engine needs the others
-    to see conflicts (D-Owner). With a writer `turn` (D-Writer), the turn is taken once
-    everything is read, and awork's absences are read again if another run wrote to the
-    workspace meanwhile.
+    to see conflicts (D-Owner).
 
     Every read happens before any write, so a credential problem on either side
     leaves awork untouched (R23).
     """
-    turn = turn or WriterTurn(None)
-    turn.mark()
     results = await asyncio.gather(
         clients.personio.list_persons(),
         clients.personio.list_absence_types(),
@@ -210,9 +216,6 @@ async def read_snapshot(
             if isinstance(error, kind):
                 raise error
     persons, types, periods, users, owned = results
-    await turn.take()
-    if turn.stale():
-        owned = await clients.awork.list_owned_absences(ANY_OWNER)
     return Snapshot(persons, types, periods, users, owned)  # type: ignore[arg-type]
 
 
@@ -242,13 +245,12 @@ async def delete_owned(
 async def _delete_all(
     clients: Clients, owner: str, concurrency: int, fence: Fence | None = None
 ) -> int:
+    """A clean-up creates nothing, so it claims nothing (D-Writer): it deletes only
+    absences carrying this owner's marker, which no other run writes."""
     awork, prefix = clients.awork, owner_prefix(owner)
-    async with WriterTurn(clients.workspace) as turn:  # D-Writer
-        await turn.take()
-        listed = await awork.list_owned_absences(prefix)
-        owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
-        turn.wrote = bool(owned)
-        await _delete_each(awork, owned, concurrency, fence)
+    listed = await awork.list_owned_absences(prefix)
+    owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
+    await _delete_each(awork, owned, concurrency, fence)
     return len(owned)
 
 

@@ -104,18 +104,21 @@ async def sync_changes(
     fetched = await _bounded(clients.personio.get_absence_period, sorted(period_ids))
     by_id = {p.id: p for p in listed} | {p.id: p for p in fetched if p is not None}
     async with WriterTurn(None if policy.dry_run else clients.workspace) as turn:  # D-Writer
-        await turn.take()
-        owned = await clients.awork.list_marked_absences(scope) if scope else []
-        snapshot = Snapshot(
-            list(held.persons.values()), held.types, list(by_id.values()), held.users, owned
-        )
-        outcome = reconcile_targeted(
-            policy,
-            Slice(frozenset(scope), snapshot),
-            today=today,
-            owner=owner_key,
-            adopt_from=adopt_from,
-        )
+        while True:
+            turn.mark()
+            owned = await clients.awork.list_marked_absences(scope) if scope else []
+            snapshot = Snapshot(
+                list(held.persons.values()), held.types, list(by_id.values()), held.users, owned
+            )
+            outcome = reconcile_targeted(
+                policy,
+                Slice(frozenset(scope), snapshot),
+                today=today,
+                owner=owner_key,
+                adopt_from=adopt_from,
+            )
+            if not await turn.claim(c.period_id for c in outcome.plan.creates):
+                break  # nobody created these meanwhile: the read holds
         if not policy.dry_run:
             turn.wrote = outcome.plan.writes > 0
             await apply_plan(

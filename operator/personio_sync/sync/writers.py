@@ -1,24 +1,27 @@
-"""One writer per awork workspace inside a process (D-Writer).
+"""One creator per period and awork workspace inside a process (D-Writer).
 
 awork has no lock, and only a create can duplicate: two runs that read the workspace
-before either has written both see a period free and both create it. So every run that
-may write (full, targeted, clean-up) takes its workspace's turn before it trusts its read
-of awork, and keeps it until its last write: the next run reads the markers the first
-one wrote and reports conflicts instead of duplicating.
+before either has written both see a period free and both create it. So a run that is
+about to create claims those periods in its workspace first; while another run of the
+process creates any of them, it waits, and if that run created them since its read of
+awork, it reads awork again and plans anew (and now sees the other's markers: a conflict,
+not a duplicate). Claims are held until the run's last write and its final look-up.
 
-The turn is taken as late as possible. A full run reads Personio and awork at once and
-only then waits for the turn; if another run wrote to the workspace meanwhile, its read
-of awork is stale and it reads awork again, now as the only writer. Uncontended, a run
-pays nothing. A dry run never waits (it writes nothing).
+Runs whose creates do not overlap never wait for each other: four long first syncs of
+resources with different people or types write side by side (FAIR-2), and a run that
+creates nothing (updates, deletes, a clean-up) claims nothing. Uncontended, a run pays
+nothing: no extra read. A dry run claims nothing (it writes nothing).
 
-The lock is per process. Across processes (two installations, or replicas sharing out
-resources) ownership settles itself instead (D-Settle, engine/ownership.py).
+Workspaces are keyed like the pacers (FAIR-1). The claims live in the process. Across
+processes (two installations, or replicas sharing out resources) ownership settles
+itself instead (D-Settle, engine/ownership.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -27,10 +30,13 @@ from personio_sync.clients import workspace_key
 
 @dataclass(eq=False)
 class Workspace:
-    """One awork workspace's writer lock, and how many turns have written so far."""
+    """One awork workspace's claims: which periods runs are creating, and when each
+    period's last creator finished (`generation` counts finished turns)."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    writes: int = 0
+    released: asyncio.Event = field(default_factory=asyncio.Event)  # set, then replaced
+    claimed: dict[str, WriterTurn] = field(default_factory=dict)
+    finished: dict[str, int] = field(default_factory=dict)
+    generation: int = 0
 
 
 class WriterLocks:
@@ -53,29 +59,32 @@ class WriterLocks:
 
 
 class WriterTurn:
-    """One run's turn as its workspace's only writer (`async with`); a no-op without one.
+    """One run's claims on its workspace (`async with`); a no-op without a workspace.
 
-    `mark()` before reading awork, `await take()` before planning on that read, and
-    `stale()` says whether a writer finished in between (read again). Set `wrote` when
-    the run sends writes, so the runs waiting behind it know to read again."""
+    `mark()` before reading awork; `await claim(periods)` before creating them: True
+    means another run created one of them since the mark, so the read is stale (mark,
+    read again, plan again, claim again). Set `wrote` once the run sends writes."""
 
     def __init__(self, workspace: Workspace | None) -> None:
         self._workspace = workspace
-        self._held = False
+        self._held: set[str] = set()
         self._seen = 0
         self.wrote = False
 
     def mark(self) -> None:
         if self._workspace is not None:
-            self._seen = self._workspace.writes
+            self._seen = self._workspace.generation
 
-    async def take(self) -> None:
-        if self._workspace is not None and not self._held:
-            await self._workspace.lock.acquire()
-            self._held = True
-
-    def stale(self) -> bool:
-        return self._workspace is not None and self._workspace.writes != self._seen
+    async def claim(self, periods: Iterable[str]) -> bool:
+        workspace = self._workspace
+        if workspace is None:
+            return False
+        wanted = set(periods) - self._held
+        while any(p in workspace.claimed for p in wanted):
+            await workspace.released.wait()
+        workspace.claimed.update(dict.fromkeys(wanted, self))
+        self._held |= wanted
+        return any(workspace.finished.get(p, -1) > self._seen for p in self._held)
 
     async def __aenter__(self) -> WriterTurn:
         return self
@@ -86,8 +95,15 @@ class WriterTurn:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._workspace is not None and self._held:
+        workspace = self._workspace
+        if workspace is None or not self._held:
+            return
+        # No await from here on: a cancelled run can never leave its claims behind.
+        workspace.generation += 1
+        for period in self._held:
+            del workspace.claimed[period]
             if self.wrote:
-                self._workspace.writes += 1
-            self._held = False
-            self._workspace.lock.release()
+                workspace.finished[period] = workspace.generation
+        self._held.clear()
+        workspace.released.set()
+        workspace.released = asyncio.Event()
