@@ -1,9 +1,11 @@
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1.7@sha256:a57df69d0ea827fb7266491f2813635de6f17269be881f696fbfdf2d83dda33e
 # personio-sync operator image (docs/image.md).
 #
 # Stage 1 installs the runtime dependencies, hash-checked and binary-only, from
 # requirements-runtime.lock into a virtualenv without pip, then builds the package's
-# wheel (with setuptools from the hash-checked requirements-build.lock) and adds it.
+# wheel (with setuptools from the hash-checked requirements-build.lock) and adds it; the
+# wheel's name carries pyproject.toml's version, the only place it is written.
+# The frontend line is pinned by digest, as the base is (docker/dockerfile 1.7).
 # Stage 2 is the base plus that virtualenv: no pip, no compilers, no build tools, no
 # tests, no source tree.
 #
@@ -28,7 +30,7 @@ COPY pyproject.toml README.md ./
 COPY operator ./operator
 RUN /opt/tools/bin/pip wheel --no-build-isolation --no-deps --wheel-dir /wheels . \
  && /opt/tools/bin/pip --python /opt/venv/bin/python install --no-index --no-deps \
-      /wheels/personio_sync-0.1.0-py3-none-any.whl
+      /wheels/personio_sync-*-py3-none-any.whl
 
 FROM ${BASE}
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1

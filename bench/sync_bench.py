@@ -59,7 +59,7 @@ def personio_bound(requests: dict[str, int]) -> float:
 async def _one_sync(args: argparse.Namespace, spec: Any) -> dict[str, Any]:
     from personio_sync.clients import AworkClient, PersonioClient
     from personio_sync.engine.marker import owner_key
-    from personio_sync.resource.policy import policy_of
+    from personio_sync.resource.spec_policy import policy_of
     from personio_sync.sync.runner import Clients, Credentials, run_sync
     from personio_sync_testing.fakes.generate import (
         AWORK_API_KEY,

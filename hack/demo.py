@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from personio_sync_testing.devtools.controlplane import down, up
 from personio_sync_testing.devtools.kubectl import Kubectl
@@ -29,11 +29,29 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".demo"
 CLUSTER_DIR = STATE / "cluster"
 PIDS = STATE / "pids.json"
-NAMESPACE, NAME = "hr", "acme"
+NAMESPACE, NAME = "hr", "acme"  # examples/personiosync.yaml's
+
+
+class Ports(NamedTuple):
+    """The operator's two ports, both free ones (UX-11)."""
+
+    http: int  # /healthz and /metrics
+    webhooks: int  # the Personio webhook receiver
+
+    @classmethod
+    def free(cls) -> Ports:
+        while True:
+            ports = cls(free_port(), free_port())
+            if ports.http != ports.webhooks:
+                return ports
+
+
+def tagged(text: str) -> str:
+    return f"[demo] {text}"
 
 
 def say(text: str) -> None:
-    print(f"[demo] {text}", flush=True)
+    print(tagged(text), flush=True)
 
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str, str]:
@@ -46,22 +64,30 @@ def start_sandbox() -> tuple[subprocess.Popen[str], str, str]:
         raise SystemExit("[demo] the sandbox did not start; see .demo/sandbox.log") from None
 
 
-def start_operator(
-    kubeconfig: Path, personio: str, awork: str, http_port: int
-) -> subprocess.Popen[bytes]:
-    env = {
+def operator_command() -> list[str]:
+    return [sys.executable, "-m", "personio_sync.cli", "run", "--namespace", NAMESPACE]
+
+
+def operator_env(kubeconfig: Path, personio: str, awork: str, ports: Ports) -> dict[str, str]:
+    return {
         **os.environ,
         "KUBECONFIG": str(kubeconfig),
         "PERSONIO_API_URL": personio,
         "AWORK_API_URL": awork,
-        # A free port on the loopback address: 8080 may be taken on a workstation.
+        # Free ports on the loopback address: 8080 and 8081 may be taken on a workstation.
         "PERSONIO_SYNC_HTTP_HOST": "127.0.0.1",
-        "PERSONIO_SYNC_HTTP_PORT": str(http_port),
+        "PERSONIO_SYNC_HTTP_PORT": str(ports.http),
+        "PERSONIO_SYNC_WEBHOOK_PORT": str(ports.webhooks),
     }
+
+
+def start_operator(
+    kubeconfig: Path, personio: str, awork: str, ports: Ports
+) -> subprocess.Popen[bytes]:
     log = (STATE / "operator.log").open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "personio_sync.cli", "run", "--namespace", NAMESPACE],
-        env=env,
+        operator_command(),
+        env=operator_env(kubeconfig, personio, awork, ports),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -101,6 +127,33 @@ def stop_command() -> str:
     return shlex.join([sys.executable, str(Path(__file__).resolve()), "--stop"])
 
 
+def serving_note() -> str:
+    """What the operator watches, said before anyone wonders why a PersonioSync elsewhere
+    gets no status (UX-10)."""
+    command = shlex.join(["personio-sync", *operator_command()[3:]])
+    return (
+        f"the operator serves namespace {NAMESPACE} only ({command}): a PersonioSync in "
+        "another namespace gets no status and no Event"
+    )
+
+
+def kept_banner(kubeconfig: Path, server: str) -> list[str]:
+    """What a kept demo prints: notes tagged [demo], and commands untagged, so they work
+    pasted as printed, from any directory (UX-13)."""
+    venv_bin = Path(sys.executable).parent
+    return [
+        tagged(f"left running (API server {server}); {serving_note()}"),
+        tagged("to look at it from any shell, paste:"),
+        f"export KUBECONFIG={shlex.quote(str(kubeconfig))} "
+        f'PATH="{venv_bin}:$PATH"  # kubectl from the virtualenv',
+        f"kubectl -n {NAMESPACE} get psync",
+        f"kubectl -n {NAMESPACE} describe psync {NAME}",
+        f"kubectl -n {NAMESPACE} annotate psync {NAME} "
+        'personio-sync.dev/sync-now="$(date +%s)" --overwrite  # sync again now',
+        tagged(f"operator log: {STATE / 'operator.log'}; stop with: {stop_command()}"),
+    ]
+
+
 def stop_kept() -> None:
     if PIDS.exists():
         for pid in json.loads(PIDS.read_text()).values():
@@ -136,9 +189,13 @@ def main() -> int:
         kubectl("apply", "-f", str(ROOT / "examples" / "secret.yaml"))
         kubectl("apply", "-f", str(ROOT / "examples" / "personiosync.yaml"))
         say("applied examples/secret.yaml and examples/personiosync.yaml; starting the operator")
-        http_port = free_port()
-        operator = start_operator(kubeconfig, personio, awork, http_port)
-        say(f"operator /healthz and /metrics at http://127.0.0.1:{http_port}")
+        ports = Ports.free()
+        operator = start_operator(kubeconfig, personio, awork, ports)
+        say(serving_note())
+        say(
+            f"operator /healthz and /metrics at http://127.0.0.1:{ports.http}, Personio "
+            f"webhooks at http://127.0.0.1:{ports.webhooks}/webhooks/personio/{NAMESPACE}/{NAME}"
+        )
         wait_for_first_sync(kubectl, operator)
         say("first sync done\n")
         print(kubectl("get", "psync", "-n", NAMESPACE))
@@ -146,8 +203,7 @@ def main() -> int:
         show_awork(awork)
         if args.keep:
             PIDS.write_text(json.dumps({"sandbox": sandbox.pid, "operator": operator.pid}))
-            say(f"left running. export KUBECONFIG={kubeconfig}  (API server {server})")
-            say(f"operator log: {STATE / 'operator.log'}; stop with: {stop_command()}")
+            print("\n".join(kept_banner(kubeconfig, server)), flush=True)
             return 0
     finally:
         if not args.keep:

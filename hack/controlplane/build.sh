@@ -2,6 +2,8 @@
 # Builds kube-apiserver, etcd and helm from the Go module proxy into a cache
 # outside the work tree, keyed by version, and rebuilds only what is missing.
 # Prints where the binaries are (one directory) on stdout; progress on stderr.
+#   hack/controlplane/build.sh            all three
+#   hack/controlplane/build.sh helm       only helm (the release needs no API server)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,13 +38,22 @@ build_etcd() {
   mv "$bin/etcd.tmp" "$bin/etcd"
 }
 
+# helm's release builds link in the Kubernetes version of its client-go (v0.37 →
+# 1.37, helm's Makefile: K8S_MODULES_MAJOR_VER/MINOR_VER); without them helm renders as
+# Kubernetes v1.20 (.Capabilities.KubeVersion) and refuses a chart's kubeVersion. The
+# binary comes from hack/gotool.sh, keyed by version and these flags, so changing them
+# builds a new helm, which replaces the one in this directory.
+HELM_KUBE_MINOR=${HELM_KUBE_MINOR:-37}
 build_helm() {
-  [ -x "$bin/helm" ] && return 0
-  log "building helm $HELM_VERSION (cold: about 1.5 minutes)"
-  GOBIN="$bin/.gobin" go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  mv "$bin/.gobin/helm" "$bin/helm"
+  local flags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" pkg built
+  for pkg in pkg/chartutil pkg/lint/rules; do
+    flags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1"
+    flags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$HELM_KUBE_MINOR"
+  done
+  built=$("$here/../gotool.sh" helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$flags")
+  cmp -s "$built" "$bin/helm" && return 0
+  cp "$built" "$bin/helm.tmp"
+  mv "$bin/helm.tmp" "$bin/helm"
 }
 
 # Two test sessions (or a session and `make demo`) may start cold at the same time:
@@ -54,9 +65,13 @@ if ! flock -n 9; then
 fi
 
 start=$(date +%s)
-build_etcd
-build_helm
-build_kube_apiserver
+if [ "${1:-}" = helm ]; then
+  build_helm
+else
+  build_etcd
+  build_helm
+  build_kube_apiserver
+fi
 took=$(( $(date +%s) - start ))
 [ "$took" -gt 5 ] && log "built in ${took}s into $bin"
 echo "$bin"

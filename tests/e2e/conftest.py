@@ -54,22 +54,33 @@ def _use_existing_cluster() -> bool:
     return True
 
 
+def mark_tier(items: list[pytest.Item], directory: Path, *marks: str) -> None:
+    """Every test under `directory` gets `marks` (the tiers under tests/ share this)."""
+    for item in items:
+        if directory in item.path.parents:
+            for mark in marks:
+                item.add_marker(getattr(pytest.mark, mark))
+
+
+def build_control_plane() -> None:
+    """Build missing binaries now: a cold build takes minutes and must not count against
+    the first test's timeout."""
+    try:
+        binaries_dir()
+    except BinariesError as exc:
+        raise pytest.UsageError(f"cannot start the local API server: {exc}") from None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/e2e is e2e, so `-m "not e2e"` never starts a cluster."""
-    for item in items:
-        if E2E_DIR in item.path.parents:
-            item.add_marker(pytest.mark.e2e)
+    mark_tier(items, E2E_DIR, "e2e")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Build missing binaries before any test starts: a cold build takes minutes and must
-    not count against the first test's timeout."""
+    """Build missing binaries before any test starts."""
     wanted = any(item.get_closest_marker("e2e") for item in session.items)
     if wanted and not _use_existing_cluster() and not session.config.option.collectonly:
-        try:
-            binaries_dir()
-        except BinariesError as exc:
-            raise pytest.UsageError(f"cannot start the local API server: {exc}") from None
+        build_control_plane()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from personio_sync_testing.devtools.kubectl import CommandError, Helm, Kubectl
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_DOC = ROOT / "docs" / "install.md"
+APP_VERSION = yaml.safe_load((ROOT / "charts/personio-sync/Chart.yaml").read_text())["appVersion"]
 RELEASE = "personio-sync"  # as in the docs; its full name is the chart name too
 TESTED = re.compile(r"<!-- tested: [^>]*-->\s*```sh\n(.*?)```", re.S)
 
@@ -141,7 +142,7 @@ def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
     assert labels["app.kubernetes.io/managed-by"] == "Helm"
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == RELEASE
-    assert pod["containers"][0]["image"] == "registry.invalid/personio-sync:0.1.0"
+    assert pod["containers"][0]["image"] == f"registry.invalid/personio-sync:{APP_VERSION}"
     assert pod["containers"][0]["args"] == ["run", f"--peering={cluster_name}", "--all-namespaces"]
     for what in (("serviceaccount", RELEASE), ("service", f"{RELEASE}-metrics"),
                  ("poddisruptionbudget", RELEASE)):  # fmt: skip

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from lightkube import ApiError, Client
 
+from personio_sync.errors import SpecError
 from personio_sync.resource.crd import CRD_NAME
 from personio_sync.resource.spec import (
     API_GROUP,
     API_VERSION,
     KIND,
     PersonioSyncSpec,
-    SpecError,
     parse_spec,
 )
 from personio_sync.resource.status import MAX_LISTED_USERS, PersonioSyncStatus
@@ -98,8 +98,9 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], list[str]]] = [
      ["spec.deletionPolicy", "Retain", "Delete"]),
     ("missing-secretRef", {"interval": "1h"}, ["spec.secretRef", "Required value"]),
     ("empty-secret-name", {"secretRef": {"name": ""}}, ["spec.secretRef.name"]),
-    ("interval-days", {**MINIMAL, "interval": "1d"}, ["spec.interval", "should match"]),
-    ("interval-empty", {**MINIMAL, "interval": ""}, ["spec.interval", "must not be empty"]),
+    ("interval-days", {**MINIMAL, "interval": "1d"},
+     ["spec.interval", "must be a duration such as 1h, 30m, 1h30m or 1.5h"]),
+    ("interval-empty", {**MINIMAL, "interval": ""}, ["spec.interval", "must be a duration"]),
     ("interval-past-a-year", {**MINIMAL, "interval": "8761h"},
      ["spec.interval", "at most 8760h"]),
     ("secret-name-dot", {"secretRef": {"name": "."}}, ["spec.secretRef.name", "should match"]),
@@ -147,6 +148,51 @@ def test_r23_invalid_spec_is_refused_naming_the_field(
     for text in expected:
         assert text in refused.value.stderr
     assert kubectl("get", "psync", "-n", namespace, "-o", "name") == ""
+
+
+# Durations the API server and the model must judge alike, for interval and quickInterval:
+# None accepted, else the message both give (Go's syntax, 1m to 8760h; duration.py).
+DURATIONS: list[tuple[str, str | None]] = [
+    ("1m", None), ("1.5h", None), ("1h30m", None), ("90s", None), ("60000ms", None),
+    ("+2m", None), (".5h", None), ("1m0.5s", None), ("8760h", None), ("525600m", None),
+    ("31536000s", None), ("1m1h", None),
+    ("0s", "must be at least 1m"), ("0", "must be at least 1m"), ("30s", "must be at least 1m"),
+    ("500ms", "must be at least 1m"), ("59.999s", "must be at least 1m"),
+    ("-1h", "must be at least 1m"), ("-99999h", "must be at least 1m"),
+    ("8761h", "must be at most 8760h (a year)"), ("8760h1ns", "must be at most 8760h (a year)"),
+    ("10000h", "must be at most 8760h (a year)"),
+    ("99999999999999999999h", "must be at most 8760h (a year)"),
+    ("2562048h", "must be at most 8760h (a year)"),
+    ("1000000m5s", "must be at most 8760h (a year)"),
+    ("", "must be a duration such as 1h"), ("1d", "must be a duration such as 1h"),
+    ("1h 30m", "must be a duration such as 1h"), ("1e3h", "must be a duration such as 1h"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("field", ["interval", "quickInterval"])
+def test_r23_durations_are_judged_alike_by_the_api_server_and_the_model(
+    kube_api: Client, namespace: str, field: str
+) -> None:
+    """Decision (R23): Go durations (what kubectl explain promises), from 1m to 8760h, for
+    both fields; the API server's message names the field and the bound, as the model's."""
+    disagreements = []
+    for i, (value, message) in enumerate(DURATIONS):
+        spec = {**MINIMAL, field: value}
+        try:
+            parse_spec(spec)
+            model = None
+        except SpecError as exc:
+            model = str(exc)
+        try:
+            create(kube_api, namespace, spec, name=f"d{i}")
+            server = None
+        except ApiError as exc:
+            server = str(exc.status.message)
+        for who, said in (("model", model), ("API server", server)):
+            ok = said is None if message is None else f"spec.{field}" in said and message in said
+            if not ok:
+                disagreements.append(f"{value!r}: {who} said {said!r}, expected {message!r}")
+    assert not disagreements, "\n".join(disagreements)
 
 
 def test_r23_resource_without_spec_is_refused(kubectl: Kubectl, namespace: str) -> None:

@@ -1,7 +1,8 @@
-"""The chart's pod, run with podman: the rendered Deployment translated into podman flags.
+"""The chart's pods, run with podman: the rendered Deployment (or the `helm test` Pod)
+translated into podman flags.
 
 No kubelet runs here (it would take over the machine's cgroups), so a pod is emulated:
-whatever the Deployment says about its container (image, args, env, ports, probes,
+whatever the manifest says about its container (image, args, env, ports, probes,
 security context, volumes, resources, grace period) becomes a podman flag, and anything
 this module cannot translate fails the test instead of being left out. The test thereby
 follows the chart, not a copy of it.
@@ -56,13 +57,16 @@ def inspect(kind: str, name: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ChartPod:
-    """The pod template of the chart's Deployment, as `helm template` renders it."""
+    """The pod template of the chart's Deployment, or a Pod of the chart (the `helm test`
+    hook), as `helm template` renders it."""
 
-    deployment: Mapping[str, Any]
+    manifest: Mapping[str, Any]
 
     @property
     def spec(self) -> Mapping[str, Any]:
-        spec: Mapping[str, Any] = self.deployment["spec"]["template"]["spec"]
+        spec: Mapping[str, Any] = self.manifest["spec"]
+        if self.manifest["kind"] != "Pod":
+            spec = spec["template"]["spec"]
         return spec
 
     @property
@@ -105,17 +109,23 @@ class ChartPod:
         return int(uid), int(gid)
 
     def run_args(self, *, name: str, pod: str, namespace: str, sa_dir: Path,
-                 api_server: tuple[str, int]) -> list[str]:  # fmt: skip
-        """`podman run` arguments for this pod's container, detached."""
+                 api_server: tuple[str, int],
+                 hosts: Mapping[str, str] | None = None) -> list[str]:  # fmt: skip
+        """`podman run` arguments for this pod's container, detached. `hosts`: what the
+        cluster's DNS would resolve (a Service's name), as /etc/hosts entries."""
         # k8s-file: the log stays readable without a journald (podman's default driver).
         args = ["run", "--detach", "--name", name, "--hostname", pod, "--log-driver=k8s-file",
                 *RUNTIME]  # fmt: skip
+        args += [f"--add-host={host}:{address}" for host, address in (hosts or {}).items()]
         args += self._security()
         args += self._env(pod, namespace, api_server)
         args += self._volumes(sa_dir)
         args += self._resources()
-        if "command" in self.container:
-            raise Untranslatable("a command override is not emulated (the chart sets none)")
+        restart = self.spec.get("restartPolicy", "Always")
+        if self.manifest["kind"] == "Pod" and restart != "Never":
+            raise Untranslatable(f"restartPolicy {restart}: only Never is emulated for a Pod")
+        if "command" in self.container:  # the image's ENTRYPOINT, replaced
+            args += ["--entrypoint", json.dumps(self.container["command"])]
         return [*args, self.container["image"], *self.container.get("args", [])]
 
     def _security(self) -> list[str]:

@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 from tests.e2e.conftest import (  # noqa: F401  (fixtures, used by name)
+    build_control_plane,
     cluster,
     helm,
     kube_api,
     kubeconfig,
     kubectl,
+    mark_tier,
     namespace,
 )
-
-from personio_sync_testing.devtools.binaries import BinariesError, binaries_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "hack" / "image" / "build.sh"
@@ -33,10 +33,7 @@ IMAGE_KEY = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if IMAGE_DIR in item.path.parents:
-            item.add_marker(pytest.mark.image)
-            item.add_marker(pytest.mark.e2e)
+    mark_tier(items, IMAGE_DIR, "image", "e2e")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -45,10 +42,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not items or session.config.option.collectonly:
         return
     if any("cluster" in getattr(item, "fixturenames", ()) for item in items):
-        try:
-            binaries_dir()
-        except BinariesError as exc:
-            raise pytest.UsageError(f"cannot start the local API server: {exc}") from None
+        build_control_plane()
     started = time.monotonic()
     # stderr is inherited: the script says what it installs and builds, and a cold
     # build (tools, base, image) takes minutes.

@@ -144,6 +144,7 @@ class Release:
     team_ns: str
     pod: ChartPod
     sa_dir: Path
+    test_pod: ChartPod  # the `helm test` hook
 
     def status(self) -> dict[str, Any]:
         found: dict[str, Any] = self.kubectl.json("get", "psync", "acme", "-n", self.team_ns)
@@ -157,16 +158,18 @@ def release(kubectl: Kubectl, helm: Helm, namespace: str, sandbox: Sandbox, imag
     team = f"{namespace}-team"
     kubectl("create", "namespace", team)
     repository, _, tag = image.rpartition(":")
+    port = free_port()  # host network: a free port; the Service's too (see hosts())
     values = ["--set", f"watchNamespaces={{{team}}}",
               "--set", f"operator.personioApiUrl={sandbox.personio_url}",
               "--set", f"operator.aworkApiUrl={sandbox.awork_url}",
-              "--set", f"operator.httpPort={free_port()}",  # host network: a free port
+              "--set", f"operator.httpPort={port}", "--set", f"metrics.service.port={port}",
               "--set", f"image.repository={repository}", "--set", f"image.tag={tag}"]  # fmt: skip
     server = kubectl.json("version")["serverVersion"]["gitVersion"]
     template = helm("template", RELEASE, str(CHART), "-n", namespace, "--kube-version", server,
                     *values)  # fmt: skip
-    rendered = yaml.safe_load_all(template)
-    (deployment,) = [d for d in rendered if d and d["kind"] == "Deployment"]
+    rendered = [d for d in yaml.safe_load_all(template) if d]
+    (deployment,) = [d for d in rendered if d["kind"] == "Deployment"]
+    (test_pod,) = [d for d in rendered if d["kind"] == "Pod"]
     helm("install", RELEASE, str(CHART), "-n", namespace, "--no-hooks", *values)
     (cred,) = sandbox.personio_state.credentials.values()
     (key,) = sandbox.awork_state.api_keys
@@ -176,7 +179,7 @@ def release(kubectl: Kubectl, helm: Helm, namespace: str, sandbox: Sandbox, imag
             f"--from-literal=aworkApiKey={key}")  # fmt: skip
     kubectl.apply(PERSONIO_SYNC.format(namespace=team))
     sa_dir = service_account_files(kubectl, cluster, namespace, tmp_path / "serviceaccount")
-    yield Release(kubectl, namespace, team, ChartPod(deployment), sa_dir)
+    yield Release(kubectl, namespace, team, ChartPod(deployment), sa_dir, ChartPod(test_pod))
     helm("uninstall", RELEASE, "-n", namespace)
 
 
@@ -285,6 +288,45 @@ def test_the_image_runs_as_the_chart_runs_it(release: Release, container: Contai
     podman("stop", "--time", str(container.grace), container.name,
            timeout=container.grace + 30)  # fmt: skip
     assert container.state()["ExitCode"] == 0, container.logs()[-2000:]
+
+
+def run_helm_test(release: Release, cluster: Any, **env: str) -> tuple[int, str]:
+    """The chart's `helm test` Pod, run as a kubelet would: exit code and log. The
+    cluster's DNS is emulated by one /etc/hosts entry: the metrics Service's name points
+    at the operator's host-network port (the Service's port is the container's here)."""
+    server = urlsplit(cluster.config.cluster.server)
+    name = f"personio-sync-test-{secrets.token_hex(4)}"
+    service = f"{RELEASE}-personio-sync-metrics.{release.operator_ns}.svc"
+    args = release.test_pod.run_args(name=name, pod=name, namespace=release.operator_ns,
+                                     sa_dir=release.sa_dir,
+                                     api_server=(server.hostname or "", server.port or 443),
+                                     hosts={service: "127.0.0.1"})  # fmt: skip
+    image_at = args.index(release.test_pod.container["image"])
+    args[image_at:image_at] = [arg for key, value in env.items()
+                               for arg in ("--env", f"{key}={value}")]  # fmt: skip
+    try:
+        podman(*args)
+        code = int(podman("wait", name, timeout=180).strip())
+        return code, Container(name, 0).logs()
+    finally:
+        podman("rm", "--force", "--time", "0", name, check=False)
+
+
+def test_helmtest_1_the_test_hook_passes_against_the_running_operator(
+    release: Release, container: Container, cluster: Any
+) -> None:
+    """HELMTEST-1: `helm test`'s Pod finds /healthz through the Service and the CRD served;
+    with the operator gone it fails and says what it could not reach."""
+    eventually(lambda: synced(release, container), within=STARTUP, what="first sync")
+    code, log = run_helm_test(release, cluster)
+    assert code == 0, log
+    assert f"{RELEASE}-personio-sync-metrics.{release.operator_ns}.svc" in log
+    assert "/healthz answered 200" in log
+    assert "ok: the API server serves personiosyncs.personio-sync.dev/v1alpha1" in log
+    podman("stop", "--time", str(container.grace), container.name, timeout=container.grace + 30)
+    code, log = run_helm_test(release, cluster, TEST_DEADLINE_SECONDS="4")
+    assert code == 1, log
+    assert "FAIL:" in log and "did not answer 200 within 4 s" in log, log
 
 
 def mount_points(destinations: list[str]) -> set[str]:

@@ -8,7 +8,7 @@ instead of slept.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,22 @@ from clients_helpers import (
     credential,
     person,
 )
+from runner_helpers import sandbox_for
 
 # tests/ on the path so `contract.schemas` (the vendors' published schemas) can be imported
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from personio_sync.clients import AworkClient, PersonioClient
+from personio_sync_testing.fakes import Sandbox, demo_seed_path
 from personio_sync_testing.fakes.awork import FakeAwork
 from personio_sync_testing.fakes.personio import FakePersonio
+
+
+@pytest.fixture
+def demo() -> Iterator[Sandbox]:
+    """The demo company (fakes/data/demo.yaml) at runner_helpers.TODAY, served by both fakes."""
+    with sandbox_for(demo_seed_path()) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture

@@ -48,13 +48,18 @@ DEMO_BY_PERIOD = {
 DEMO_ROWS = sorted(DEMO_BY_PERIOD.values())
 # What run_sync reports (and `personio-sync sync --output json` prints) for the first run.
 DEMO_REPORT: dict[str, Any] = {
+    "reportVersion": 2,
     "window": {"from": "2026-07-07", "to": "2027-01-17"},
     "dryRun": False,
     "users": {
         "matched": 3,
-        "personioOnly": ["dave@acme.example", "erin@acme.example"],
-        "aworkOnly": ["frank@acme.example"],
-        "ambiguous": [],
+        "personioOnly": 2,
+        "aworkOnly": 1,
+        "ambiguous": 0,
+        "matchedEmails": ["alice@acme.example", "bob@acme.example", "carol@acme.example"],
+        "personioOnlyEmails": ["dave@acme.example", "erin@acme.example"],
+        "aworkOnlyEmails": ["frank@acme.example"],
+        "ambiguousEmails": [],
     },
     "actions": {
         "created": 7,

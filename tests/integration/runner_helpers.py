@@ -24,8 +24,8 @@ from clients_helpers import AWORK_SETTLE
 from personio_sync.clients import AworkClient, PersonioClient
 from personio_sync.engine.marker import owner_key, parse_marker
 from personio_sync.engine.report import SyncReport
-from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec, parse_spec
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.runner import Clients, Credentials, Tuning, run_sync
 from personio_sync_testing.fakes import Sandbox
 from personio_sync_testing.fakes.knobs import AworkKnobs, JournalEntry

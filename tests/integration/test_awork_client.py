@@ -236,8 +236,18 @@ async def test_update_and_delete(awork_fake: FakeAwork, awork: AworkClient) -> N
     }
 
 
-async def test_r14_delete_of_missing_absence_is_done(awork: AworkClient) -> None:
-    await awork.delete_absence("5e1f8a0c-0000-4000-8000-000000000000")
+async def test_r14_delete_of_missing_absence_is_done(
+    awork_fake: FakeAwork, awork: AworkClient
+) -> None:
+    """R14: a DELETE answered 404 (gone already, or the retry of a lost answer) is done:
+    sent once, no error, no retry, and nothing else is touched."""
+    kept = await awork.create_absence(body())
+    missing = "5e1f8a0c-0000-4000-8000-000000000000"
+    await awork.delete_absence(missing)
+    (delete,) = requests_to(awork_fake, "DELETE", "/absences/")
+    assert delete.path.endswith("/" + missing) and delete.status == 404
+    assert list(awork_fake.state.absences) == [kept.id]
+    assert awork.stats.requests["DELETE /absences/{id}"] == 1
 
 
 async def test_r15_item_failures_carry_awork_code(awork: AworkClient) -> None:

@@ -1,9 +1,10 @@
 """`personio-sync` as a user runs it: a real subprocess against a Sandbox (R16, R23).
 
 The vendors' base URLs come from PERSONIO_API_URL / AWORK_API_URL (R22: never from
-the resource). JSON mode prints exactly the report and nothing else on stdout; every
-error is one line on stderr and a non-zero exit; a completed run exits 0 even with
-item failures, which are in the report.
+the resource), and the first line on stderr says which (UX-4). JSON mode prints exactly
+the report and nothing else on stdout; every error is one line on stderr (after that
+first line, once the run has started) and a non-zero exit; a completed run exits 0 even
+with item failures, which are in the report.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,20 +30,13 @@ from runner_helpers import (
     environment,
     expected_rows,
     owned_rows,
-    sandbox_for,
 )
 
 from personio_sync.engine.marker import owner_key
 from personio_sync.engine.window import today_in
-from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
+from personio_sync_testing.fakes import Sandbox, generate_company
 
 OWNER = owner_key("hr", "acme", "cli")  # the example's namespace/name, the CLI's instance
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
 
 
 def cli(
@@ -67,9 +60,17 @@ def sync_args(
     return [*args, *more]
 
 
+def talking_to(sandbox: Sandbox) -> str:
+    """The line a run starts with on stderr (UX-4), for URLs from the environment."""
+    return (
+        f"personio-sync: talking to Personio at {sandbox.personio_url} (from PERSONIO_API_URL), "
+        f"awork at {sandbox.awork_url} (from AWORK_API_URL)"
+    )
+
+
 def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
-    """An error exits `code` with exactly one line on stderr; stdout holds nothing, or in
-    JSON mode the same error as one JSON object."""
+    """An error exits `code` with exactly one line on stderr besides the run's first line
+    (UX-4); stdout holds nothing, or in JSON mode the same error as one JSON object."""
     assert result.returncode == code, result.stderr
     if "json" in result.args:
         (doc,) = [json.loads(line) for line in result.stdout.splitlines()]
@@ -77,7 +78,7 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
         assert doc["error"]["message"] in result.stderr
     else:
         assert result.stdout == ""
-    lines = result.stderr.splitlines()
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("personio-sync: talking")]
     assert len(lines) == 1, f"expected one line on stderr, got {result.stderr!r}"
     assert lines[0].startswith("personio-sync: ") and "Traceback" not in lines[0]
     return lines[0]
@@ -100,7 +101,7 @@ def test_sync_json_prints_exactly_the_report(demo: Sandbox) -> None:
     assert result.returncode == 0, result.stderr
     # stdout holds the JSON and nothing else: the report, and what the text report adds
     assert report_part(json.loads(result.stdout)) == {**DEMO_REPORT, "owner": OWNER}
-    assert result.stderr == ""
+    assert result.stderr.splitlines() == [talking_to(demo)]
     assert owned_rows(demo, OWNER) == expected_rows(demo, owner=OWNER)
 
 
@@ -177,7 +178,10 @@ def test_sync_text_prints_the_report(demo: Sandbox) -> None:
     assert (
         "Absences done: 7 created, 0 updated, 0 deleted, 0 unchanged, 3 skipped, 0 failed" in lines
     )
-    assert "  skipped because hourly: 1, unmatchedUser: 2" in lines
+    assert (
+        "  skipped because hour-based (spec.hourlyAbsences: Skip): 1; "
+        "the person has no awork user: 2" in lines
+    )
     assert lines[-2] == f"Owner key: {OWNER}"
     assert re.fullmatch(r"Took \d+\.\ds", lines[-1])
 
@@ -207,11 +211,19 @@ def resource_with(tmp_path: Path, **spec: Any) -> Path:
     return write(tmp_path, "resource.yaml", yaml.safe_dump(doc))
 
 
-def test_r23_missing_file(demo: Sandbox, tmp_path: Path) -> None:
-    result = cli(*sync_args(resource=tmp_path / "nope.yaml"), sandbox=demo)
+@pytest.mark.parametrize("flag", ["--resource", "--secret"])
+def test_ux_6_a_missing_file_is_its_own_error_naming_the_flag(
+    demo: Sandbox, tmp_path: Path, flag: str
+) -> None:
+    missing = tmp_path / "nope.yaml"
+    args = sync_args("--output", "json", **{flag.strip("-"): missing})  # type: ignore[arg-type]
+
+    result = cli(*args, sandbox=demo)
 
     line = one_error_line(result, 2)
-    assert "cannot read" in line and "nope.yaml" in line
+    assert line == f"personio-sync: {flag} {missing}: no such file"
+    assert json.loads(result.stdout)["error"]["reason"] == "ManifestNotFound"
+    assert demo.personio.journal.entries() == []
 
 
 @pytest.mark.parametrize("output", ["json", "text"])
@@ -323,6 +335,38 @@ def test_r23_wrong_credentials(demo: Sandbox, tmp_path: Path, key: str, reason: 
     line = one_error_line(result, 1)
     assert line.startswith(f"personio-sync: {reason}: ") and key in line
     assert awork_writes(demo) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "reason", "named"),
+    [
+        ("PERSONIO_CLIENT_SECRET", "PersonioCredentialsRejected",
+         "check the environment variables PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET"),
+        ("AWORK_API_KEY", "AworkCredentialsRejected",
+         "check the environment variable AWORK_API_KEY"),
+    ],
+)  # fmt: skip
+def test_ux_5_a_rejected_credential_from_the_environment_names_the_variables(
+    demo: Sandbox, variable: str, reason: str, named: str
+) -> None:
+    secrets = {"PERSONIO_CLIENT_ID": "demo-client", "PERSONIO_CLIENT_SECRET": "demo-secret",
+               "AWORK_API_KEY": "demo-awork-key", variable: "wrong-value"}  # fmt: skip
+    args = sync_args("--output", "json", "--today", TODAY.isoformat(), secret=None)
+
+    line = one_error_line(cli(*args, env=environment(demo, **secrets)), 1)
+
+    assert line.startswith(f"personio-sync: {reason}: ") and named in line
+    assert "Secret" not in line
+
+
+def test_ux_4_sync_help_names_the_url_variables_and_their_defaults() -> None:
+    result = cli("sync", "--help", env=environment(None))
+
+    assert result.returncode == 0, result.stderr
+    for text in ("PERSONIO_API_URL", "https://api.personio.de", "AWORK_API_URL",
+                 "https://api.awork.com/api/v1", "PERSONIO_SYNC_INSECURE_HTTP",
+                 "PERSONIO_CLIENT_ID", "AWORK_API_KEY"):  # fmt: skip
+        assert text in result.stdout, text
 
 
 # --- the sandbox command ------------------------------------------------------------------

@@ -10,7 +10,6 @@ writes nothing. Credential problems fail before anything is written.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,7 +29,6 @@ from runner_helpers import (
     http_timeout_for,
     others,
     owned_rows,
-    sandbox_for,
     sync,
 )
 
@@ -84,12 +82,6 @@ AWORK_ERRORS: dict[str, type[SyncError]] = {
     "malformed": AworkTransportError,
     "drop": AworkTransportError,
 }
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
 
 
 def inject(

@@ -23,7 +23,7 @@ from personio_sync.engine.marker import make_marker
 from personio_sync.engine.model import AbsenceBody
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import LeadershipLost
-from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.runner import Endpoints, Tuning, delete_owned, open_clients, run_sync
 from personio_sync_testing.devtools.polling import eventually_async
 from personio_sync_testing.fakes import Sandbox, demo_seed_path

@@ -22,13 +22,7 @@ from runner_helpers import (
 from personio_sync.engine.marker import owner_prefix
 from personio_sync.errors import PersonioDataIncomplete
 from personio_sync.sync.runner import Credentials
-from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
+from personio_sync_testing.fakes import Sandbox, generate_company
 
 
 @pytest.fixture

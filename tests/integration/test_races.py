@@ -28,7 +28,7 @@ from runner_helpers import (
 from personio_sync.clients import PacerRegistry
 from personio_sync.engine.marker import parse_marker
 from personio_sync.engine.report import SyncReport
-from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.runner import Clients, Endpoints, WriterLocks, open_clients
 from personio_sync.sync.targeted import sync_changes
 from personio_sync_testing.fakes import Sandbox, demo_seed_path

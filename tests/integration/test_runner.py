@@ -10,7 +10,6 @@ spec options, ownership and deletion: test_runner_changes.py.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -31,17 +30,10 @@ from runner_helpers import (
     sync,
 )
 
-from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
+from personio_sync_testing.fakes import Sandbox, generate_company
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from contract.schemas import validate_awork
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
-
 
 # --- the demo company ---------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ needed writes (R13), hand-made absences are never touched (R12), dry runs write 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -44,13 +43,7 @@ from runner_helpers import (
 )
 
 from personio_sync.sync.runner import Endpoints, Tuning, delete_owned
-from personio_sync_testing.fakes import Sandbox, demo_seed_path, generate_company
-
-
-@pytest.fixture
-def demo() -> Iterator[Sandbox]:
-    with sandbox_for(demo_seed_path()) as sandbox:
-        yield sandbox
+from personio_sync_testing.fakes import Sandbox, generate_company
 
 
 def endpoints(sandbox: Sandbox) -> Endpoints:

@@ -42,10 +42,10 @@ from test_convergence_properties import (
     change_email,
 )
 
-from personio_sync.controller.changesync import POLL_MARGIN
+from personio_sync.controller.loop.change_queue import POLL_MARGIN
 from personio_sync.engine.report import SyncReport
-from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import parse_spec
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.runner import Clients
 from personio_sync.sync.targeted import DirectoryCache, sync_changes
 from personio_sync_testing.fakes import Sandbox

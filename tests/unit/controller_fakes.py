@@ -1,13 +1,16 @@
-"""An in-memory API server, a stub sync and a Context whose clock is the event loop's.
+"""An in-memory API server, stub runs and the one way tests build a Context.
 
 For the Worker and Supervisor tests: run on looptime, `ctx.now()` moves with the loop's
 fast-forwarded clock, so "due in an hour" is an hour of loop time and no real second.
+The worker's runs are its collaborators: `Stubs` hands it ones that note when they ran
+and write a successful status, instead of patching the runs module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,9 +20,11 @@ from lightkube.config.models import Cluster, User
 
 from personio_sync.clients.kube import KubeClient
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.leadership import LeaderElector
+from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
+from personio_sync.controller.view import ResourceView
+from personio_sync.reasons import Reason
 
 
 def mock_kube(handler: Any, token: str | None = "t") -> KubeClient:
@@ -49,6 +54,32 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def make_context(
+    kube: Any,
+    *,
+    now: Callable[[], datetime] = wall_clock,
+    events: list[tuple[str, Reason]] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    leadership: Any = None,
+    **settings: Any,
+) -> Context:
+    """A Context on `kube` (the in-memory `Kube`, or a real client on a mock transport);
+    Events land in `events` as (kind, reason); keyword arguments are settings."""
+    noted = events if events is not None else []
+
+    def event(body: Any, kind: str, reason: Reason, message: str) -> None:
+        noted.append((kind, reason))
+
+    return Context(
+        settings=OperatorSettings(**settings),
+        kube=cast(KubeClient, kube),
+        now=now,
+        sleep=sleep or asyncio.sleep,
+        event=event,
+        leadership=cast(LeaderElector | None, leadership),
+    )
+
+
 def resource(
     name: str = "team", uid: str = "uid-1", *, status: dict[str, Any] | None = None, **spec: Any
 ) -> dict[str, Any]:
@@ -65,17 +96,19 @@ class Kube:
     def __init__(self, *bodies: dict[str, Any]) -> None:
         self.bodies = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in bodies}
         self.writes: list[tuple[float, str, dict[str, Any]]] = []
-        self.secrets: dict[tuple[str, str], str] = {}  # (namespace, name) → resourceVersion
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}  # (namespace, name) → body
+        self.secret_gets = 0
 
-    def rotate(self, namespace: str, name: str, version: str) -> None:
-        self.secrets[(namespace, name)] = version
+    def rotate(self, namespace: str, name: str, version: str, **data: str) -> None:
+        """The Secret at a new resourceVersion; `data` its keys (plain text)."""
+        meta = {"namespace": namespace, "name": name, "resourceVersion": version}
+        self.secrets[(namespace, name)] = {"metadata": meta, "stringData": data}
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """SEC-1: the worker GETs its Secret at every wake-up; only the version matters."""
-        version = self.secrets.get((namespace, name))
-        if version is None:
-            return None
-        return {"metadata": {"namespace": namespace, "name": name, "resourceVersion": version}}
+        """SEC-1: the worker GETs its Secret at every wake-up."""
+        self.secret_gets += 1
+        found = self.secrets.get((namespace, name))
+        return None if found is None else copy.deepcopy(found)
 
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
         """Stores a client's change (a watch event would follow): a new resourceVersion."""
@@ -103,49 +136,61 @@ class Kube:
         body["status"] = status
         return self.put(body)
 
+    async def merge_status(
+        self, namespace: str, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.writes.append((now(), "merge", patch))
+        body = copy.deepcopy(self.bodies[(namespace, name)])
+        body["status"] = {**(body.get("status") or {}), **patch}
+        return self.put(body)
 
-class Syncs:
-    """Stands in for reconcile.sync: notes when it ran and writes a successful status."""
+
+class Stubs:
+    """The worker's runs, stubbed: a full run notes when it ran and writes a successful
+    status; a clean-up notes when it ran and may fail; the rest do nothing."""
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
         self.runs: list[tuple[float, str]] = []  # (loop time, resource name)
         self.consents: list[bool] = []
         self.fail_with: BaseException | None = None
+        self.cleanups: list[float] = []
+        self.cleanup_error: BaseException | None = None
 
-    async def __call__(
-        self, ctx: Context, body: Any, seen: Any, *, allow_mass_delete: bool = False
+    async def full(
+        self, ctx: Context, view: ResourceView, seen: Any, *, allow_mass_delete: bool = False
     ) -> dict[str, Any]:
-        meta = body["metadata"]
-        self.runs.append((now(), meta["name"]))
+        self.runs.append((now(), view.name))
         self.consents.append(allow_mass_delete)
         if self.fail_with is not None:
             raise self.fail_with
         ended = ctx.now()
         status = {
-            "observedGeneration": meta["generation"],
+            "observedGeneration": view.generation,
             "lastSyncTime": stamp(ended),
             "lastSuccessfulSyncTime": stamp(ended),
             "nextSyncTime": stamp(ended + INTERVAL),
         }
-        return await self.kube.replace_status(meta["namespace"], meta["name"], status)
+        return await self.kube.replace_status(view.namespace, view.name, status)
+
+    async def clean_up(self, ctx: Context, view: ResourceView, seen: Any, *, slot: Any) -> None:
+        self.cleanups.append(now())
+        if self.cleanup_error is not None:
+            raise self.cleanup_error
+
+    async def nothing(self, ctx: Context, view: ResourceView, seen: Any) -> None:
+        return None
+
+    def collaborators(self, **more: Any) -> Collaborators:
+        """Collaborators with these stubs; keyword arguments replace more of them."""
+        stubs: dict[str, Any] = {
+            "full": self.full,
+            "clean_up": self.clean_up,
+            "after_run": self.nothing,
+            "on_delete": self.nothing,
+        }
+        return Collaborators(**{**stubs, **more})
 
     @property
     def times(self) -> list[float]:
         return [at for at, _ in self.runs]
-
-
-def context(kube: Kube, events: list[tuple[str, str]] | None = None) -> Context:
-    noted = events if events is not None else []
-
-    def event(body: Any, kind: str, reason: str, message: str) -> None:
-        noted.append((kind, reason))
-
-    return Context(
-        settings=OperatorSettings(),
-        kube=cast(KubeClient, kube),
-        metrics=Metrics(),
-        slots=FairSlots(2),
-        now=wall_clock,
-        event=event,
-    )

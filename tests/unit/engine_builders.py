@@ -26,8 +26,8 @@ from personio_sync.engine.model import (
 )
 from personio_sync.engine.plan import Create, Delete, Plan, Update
 from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
-from personio_sync.resource.policy import policy_of
 from personio_sync.resource.spec import PersonioSyncSpec, parse_spec
+from personio_sync.resource.spec_policy import policy_of
 
 OWNER = "0123456789ab"
 OTHER_OWNER = "ba9876543210"

@@ -54,11 +54,12 @@ def copied_sources() -> list[str]:
     return sources
 
 
-def test_versions_agree() -> None:
-    version = PYPROJECT["project"]["version"]
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    assert chart["appVersion"] == version
-    assert f"personio_sync-{version}-py3-none-any.whl" in DOCKERFILE
+def test_the_image_installs_the_wheel_it_built() -> None:
+    """Whatever pyproject.toml's version (REL-1: written nowhere else), that wheel."""
+    build, _ = stages()
+    runs = " ".join(instructions(build, "RUN"))
+    assert "--wheel-dir /wheels ." in runs
+    assert "/wheels/personio_sync-*-py3-none-any.whl" in runs
 
 
 def test_copied_files_exist_and_pass_dockerignore() -> None:

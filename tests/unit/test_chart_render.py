@@ -17,6 +17,7 @@ from personio_sync_testing.devtools.binaries import helm_path
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "personio-sync"
 KUBE_VERSION = "1.37.2"
+APP_VERSION = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
 # What a current API server's discovery tells helm (`helm template` knows only what it is told).
 SERVES_VAP = ("admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",)
 RELEASE, NAMESPACE = "ps", "ops"
@@ -35,6 +36,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "networkpolicy": {"networkPolicy": NETWORK_POLICY},
     "webhooks": {"webhooks": {"ingress": {"enabled": True, "host": "hooks.example.com",
                                           "tls": {"secretName": "hooks-tls"}}}},
+    "monitoring": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True},
+                   "grafanaDashboard": {"enabled": True}},
 }  # fmt: skip
 # SEC-2: the verbs the operator calls, nothing more; Secrets only by GET, and granted
 # per namespace (rules of their own).
@@ -72,8 +75,12 @@ def render(
     values: dict[str, Any],
     namespace: str = NAMESPACE,
     api_versions: tuple[str, ...] = SERVES_VAP,
+    *,
+    hooks: bool = False,
 ) -> list[dict[str, Any]]:
+    """What `helm install` creates; `hooks`: with the `helm test` Pod."""
     args = [str(helm), "template", RELEASE, str(CHART), "--namespace", namespace]
+    args += [] if hooks else ["--no-hooks"]
     args += ["--kube-version", KUBE_VERSION, "--values", str(write_values(tmp_path, values))]
     args += [f"--api-versions={version}" for version in api_versions]
     result = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -124,13 +131,33 @@ def test_helm_lint_is_clean(helm: Path, tmp_path: Path, variant: str) -> None:
     assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout
 
 
+def test_rel7_helm_renders_the_chart_as_the_kubernetes_it_was_built_for(
+    helm: Path, tmp_path: Path
+) -> None:
+    """Our helm carries a released helm's link flags: without --kube-version it takes its
+    client-go's Kubernetes (1.37), not v1.20, which the chart's kubeVersion refuses."""
+    for command in (["lint", str(CHART), "--strict"], ["template", RELEASE, str(CHART)]):
+        result = subprocess.run([str(helm), *command], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+    probe = tmp_path / "probe"
+    (probe / "templates").mkdir(parents=True)
+    (probe / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.0.1\n")
+    (probe / "templates" / "v.yaml").write_text("kube: {{ .Capabilities.KubeVersion.Version }}\n")
+    shown = subprocess.run([str(helm), "template", "p", str(probe)], capture_output=True,
+                           text=True, timeout=60, check=True).stdout  # fmt: skip
+    assert "kube: v1.37.0" in shown
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_object_has_the_conventional_labels(helm: Path, tmp_path: Path, variant: str) -> None:
-    for doc in render(helm, tmp_path, VARIANTS[variant]):
+    for doc in render(helm, tmp_path, VARIANTS[variant], hooks=True):
         labels = doc["metadata"]["labels"]
-        assert labels["app.kubernetes.io/name"] == "personio-sync", doc["kind"]
+        # The `helm test` Pod has a name of its own: no operator selector may pick it.
+        test = (doc["metadata"].get("annotations") or {}).get("helm.sh/hook") == "test"
+        name = "personio-sync-test" if test else "personio-sync"
+        assert labels["app.kubernetes.io/name"] == name, doc["kind"]
         assert labels["app.kubernetes.io/instance"] == RELEASE
-        assert labels["app.kubernetes.io/version"] == "0.1.0"
+        assert labels["app.kubernetes.io/version"] == APP_VERSION
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
 
 
@@ -254,11 +281,16 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
-        ({"repository": "r.example/ps"}, "r.example/ps:0.1.0"),
+        ({"repository": "r.example/ps"}, f"r.example/ps:{APP_VERSION}"),
         ({"repository": "r.example/ps", "tag": "dev"}, "r.example/ps:dev"),
         ({"repository": "r.example/ps", "tag": "dev", "digest": DIGEST}, f"r.example/ps@{DIGEST}"),
+        # REL-4: a mirror replaces the registry only; the released digest stays.
+        ({"registry": "mirror.example:5000/ps", "repository": "personio-sync", "digest": DIGEST},
+         f"mirror.example:5000/ps/personio-sync@{DIGEST}"),
+        ({"registry": "ghcr.io/personio-sync", "repository": "personio-sync"},
+         f"ghcr.io/personio-sync/personio-sync:{APP_VERSION}"),
     ],
-)
+)  # fmt: skip
 def test_image_by_tag_or_by_digest(
     helm: Path, tmp_path: Path, image: dict[str, str], expected: str
 ) -> None:

@@ -29,9 +29,9 @@ from test_chart_render import (
     write_values,
 )
 
-from personio_sync.clients.kube import KubeError
-from personio_sync.controller.secrets import unreadable
+from personio_sync.controller.runs.inputs import unreadable
 from personio_sync.controller.settings import OperatorSettings, env_name
+from personio_sync.errors import KubeError
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 from personio_sync_testing.devtools.binaries import helm_path
 
@@ -196,12 +196,17 @@ def in_namespace(name: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
 
 
+# The `helm test` Pod (its own labels, the release's namespace) checks /healthz.
+HELM_TEST_POD = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "personio-sync-test",
+                                                 "app.kubernetes.io/instance": "ps"}}}  # fmt: skip
+
+
 def test_net_1_on_by_default_metrics_only_from_the_monitoring_namespace(
     helm: Path, tmp_path: Path
 ) -> None:
     spec = network_policy(helm, tmp_path, {})
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    assert ingress_rules(spec) == {"http": [in_namespace("monitoring")]}  # no webhook port
+    assert ingress_rules(spec) == {"http": [in_namespace("monitoring"), HELM_TEST_POD]}
 
 
 def test_net_1_the_webhook_port_only_from_the_ingress_controller_while_exposed(
@@ -216,9 +221,13 @@ def test_net_1_the_webhook_port_only_from_the_ingress_controller_while_exposed(
     assert "webhooks" not in ingress_rules(network_policy(helm, tmp_path, hidden))
 
 
-def test_net_1_no_namespace_and_no_peer_admits_nobody(helm: Path, tmp_path: Path) -> None:
+def test_net_1_no_namespace_and_no_peer_admits_nobody_but_helm_test(
+    helm: Path, tmp_path: Path
+) -> None:
     values = {**EXPOSED, "networkPolicy": {"monitoringNamespace": "",
                                            "ingressControllerNamespace": ""}}  # fmt: skip
+    assert ingress_rules(network_policy(helm, tmp_path, values)) == {"http": [HELM_TEST_POD]}
+    values["tests"] = {"enabled": False}
     assert network_policy(helm, tmp_path, values)["ingress"] == []
 
 

@@ -9,16 +9,13 @@ from typing import Any
 
 import httpx2
 import pytest
-from controller_fakes import mock_kube
+from controller_fakes import make_context, mock_kube
 
-from personio_sync.controller import changesync
-from personio_sync.controller.changes import Changes
-from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.supervisor import Supervisor
-from personio_sync.controller.worker import Worker
+from personio_sync.controller.loop.collaborators import Collaborators
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.supervisor import Supervisor
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.runs.changed import Changes
 from personio_sync.errors import PersonioTransportError
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -32,16 +29,6 @@ class Clock:
         return self.now
 
 
-def context(clock: Clock, patches: list[Any]) -> Context:
-    def api_server(request: httpx2.Request) -> httpx2.Response:
-        patches.append(request)
-        return httpx2.Response(200, json={"metadata": {"resourceVersion": "9"}})
-
-    kube = mock_kube(api_server)
-    settings = OperatorSettings(change_debounce_seconds=2, change_full_threshold=3)
-    return Context(settings=settings, kube=kube, metrics=Metrics(), slots=FairSlots(2), now=clock)
-
-
 def resource(**spec: Any) -> dict[str, Any]:
     meta = {"namespace": "hr", "name": "team", "generation": 1, "resourceVersion": "5", "uid": "u"}
     status = {"observedGeneration": 1, "lastSyncTime": "2026-03-02T08:59:00Z"}
@@ -49,6 +36,8 @@ def resource(**spec: Any) -> dict[str, Any]:
 
 
 class Calls:
+    """The worker's targeted sync and quick poll, recorded (its collaborators)."""
+
     def __init__(self) -> None:
         self.targeted: list[Changes] = []
         self.polls: list[datetime] = []
@@ -66,88 +55,91 @@ class Calls:
         return dict(self.listed)
 
 
-@pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
-    recorded = Calls()
-    monkeypatch.setattr(changesync, "run_changes", recorded.run_changes)
-    monkeypatch.setattr(changesync, "poll", recorded.poll)
-    return recorded
+class World:
+    """A worker on a clock, its API server's PATCHes, and its recorded runs."""
+
+    def __init__(self, body: dict[str, Any], **settings: Any) -> None:
+        self.clock, self.patches, self.calls = Clock(), [], Calls()  # type: ignore[var-annotated]
+
+        def api_server(request: httpx2.Request) -> httpx2.Response:
+            self.patches.append(request)
+            return httpx2.Response(200, json={"metadata": {"resourceVersion": "9"}})
+
+        knobs = {"change_debounce_seconds": 2, "change_full_threshold": 3, **settings}
+        self.ctx = make_context(mock_kube(api_server), now=self.clock, **knobs)
+        calls = Collaborators(targeted=self.calls.run_changes, poll=self.calls.poll)
+        self.worker = Worker(self.ctx, body, slots=FairSlots(2), calls=calls)
+
+    async def between_full_runs(self) -> float | None:
+        return await self.worker.changes.between_full_runs(self.worker.view, self.worker.seen)
 
 
 def change(*periods: str, full: bool = False, at: datetime = NOW) -> Changes:
     return Changes(detected_at=at, source="webhook", period_ids=frozenset(periods), full=full)
 
 
-async def test_nrt_3_a_burst_is_debounced_into_one_targeted_sync(calls: Calls) -> None:
-    clock, patches = Clock(), []
-    worker = Worker(context(clock, patches), resource())
-    worker.note_changes(change("a"))
-    worker.note_changes(change("b", at=NOW - timedelta(seconds=5)))
-    assert await worker._between_full_runs() == 2.0  # waits out the debounce
-    assert calls.targeted == []
-    clock.now += timedelta(seconds=2)
-    await worker._between_full_runs()
-    [served] = calls.targeted
+async def test_nrt_3_a_burst_is_debounced_into_one_targeted_sync() -> None:
+    w = World(resource())
+    w.worker.note_changes(change("a"))
+    w.worker.note_changes(change("b", at=NOW - timedelta(seconds=5)))
+    assert await w.between_full_runs() == 2.0  # waits out the debounce
+    assert w.calls.targeted == []
+    w.clock.now += timedelta(seconds=2)
+    await w.between_full_runs()
+    [served] = w.calls.targeted
     assert served.period_ids == {"a", "b"} and served.detected_at == NOW - timedelta(seconds=5)
-    assert worker.pending is None and not worker.full_requested
+    assert w.worker.changes.pending is None and not w.worker.changes.full_requested
 
 
 @pytest.mark.parametrize("wide", [change("a", "b", "c", "d"), change("a", full=True)])
-async def test_nrt_3_a_wide_or_full_change_asks_for_one_full_sync(
-    calls: Calls, wide: Changes
-) -> None:
-    clock, patches = Clock(), []
-    worker = Worker(context(clock, patches), resource())
-    worker.note_changes(wide)
-    clock.now += timedelta(seconds=2)
-    await worker._between_full_runs()
-    assert calls.targeted == [] and worker.full_requested
-    recorded = [p for p in patches if p.method == "PATCH"]
+async def test_nrt_3_a_wide_or_full_change_asks_for_one_full_sync(wide: Changes) -> None:
+    w = World(resource())
+    w.worker.note_changes(wide)
+    w.clock.now += timedelta(seconds=2)
+    await w.between_full_runs()
+    assert w.calls.targeted == [] and w.worker.changes.full_requested
+    recorded = [p for p in w.patches if p.method == "PATCH"]
     assert b"FullSync" in recorded[-1].content
 
 
-async def test_nrt_3_a_failed_targeted_sync_asks_for_a_full_sync(calls: Calls) -> None:
-    clock, patches = Clock(), []
-    worker = Worker(context(clock, patches), resource())
-    calls.fail = PersonioTransportError("Personio did not answer")
-    worker.note_changes(change("a"))
-    clock.now += timedelta(seconds=2)
-    await worker._between_full_runs()
-    assert worker.full_requested
-    assert b"Personio did not answer" in [p for p in patches if p.method == "PATCH"][-1].content
+async def test_nrt_3_a_failed_targeted_sync_asks_for_a_full_sync() -> None:
+    w = World(resource())
+    w.calls.fail = PersonioTransportError("Personio did not answer")
+    w.worker.note_changes(change("a"))
+    w.clock.now += timedelta(seconds=2)
+    await w.between_full_runs()
+    assert w.worker.changes.full_requested
+    assert b"Personio did not answer" in [p for p in w.patches if p.method == "PATCH"][-1].content
 
 
-async def test_nrt_4_quick_polls_sync_each_new_stamp_once(calls: Calls) -> None:
-    clock, patches = Clock(), []
-    settings = {"min_quick_interval_seconds": 1, "change_debounce_seconds": 0}
-    ctx = context(clock, patches)
-    ctx.settings = ctx.settings.model_copy(update=settings)
-    worker = Worker(ctx, resource(quickInterval="30s"))
+async def test_nrt_4_quick_polls_sync_each_new_stamp_once() -> None:
+    w = World(resource(quickInterval="1m"), change_debounce_seconds=0)
+    calls = w.calls
     calls.listed = {"a": "2026-03-02T08:00:00", "b": "2026-03-02T08:30:00"}
-    await worker._between_full_runs()  # polls, then serves at once (no debounce)
+    await w.between_full_runs()  # polls, then serves at once (no debounce)
     assert calls.polls == [NOW - timedelta(minutes=65)]
     assert [c.period_ids for c in calls.targeted] == [{"a", "b"}]
-    await worker._between_full_runs()  # nothing new: no second poll yet, nothing pending
+    await w.between_full_runs()  # nothing new: no second poll yet, nothing pending
     assert len(calls.polls) == len(calls.targeted) == 1
     assert calls.targeted[0].source == "poll"
-    clock.now += timedelta(seconds=30)
+    w.clock.now += timedelta(minutes=1)
     calls.listed["b"] = "2026-03-02T09:00:20"
-    await worker._between_full_runs()
+    await w.between_full_runs()
     assert calls.polls[-1] == NOW - timedelta(minutes=65)  # the last poll minus the margin
     assert [c.period_ids for c in calls.targeted] == [{"a", "b"}, {"b"}]
-    assert await worker._between_full_runs() == 30.0  # next poll
+    assert await w.between_full_runs() == 60.0  # next poll
 
 
-async def test_nrt_4_no_quick_interval_no_polls(calls: Calls) -> None:
-    worker = Worker(context(Clock(), []), resource())
-    assert await worker._between_full_runs() is None
-    assert calls.polls == []
+async def test_nrt_4_no_quick_interval_no_polls() -> None:
+    w = World(resource())
+    assert await w.between_full_runs() is None
+    assert w.calls.polls == []
 
 
 def test_supervisor_routes_changes_to_the_known_worker_only() -> None:
-    supervisor = Supervisor(context(Clock(), []))
-    worker = Worker(supervisor.ctx, resource())
-    supervisor.workers[("hr", "team")] = worker
+    w = World(resource())
+    supervisor = Supervisor(w.ctx, FairSlots(2))
+    supervisor.workers[("hr", "team")] = w.worker
     assert supervisor.note_changes("hr", "team", change("a"))
-    assert worker.pending == change("a") and worker.wake.is_set()
+    assert w.worker.changes.pending == change("a") and w.worker.wake.is_set()
     assert not supervisor.note_changes("hr", "other", change("a"))

@@ -1,4 +1,5 @@
-"""R19: finalizer patches are exact and guarded against concurrent writers."""
+"""R19: finalizer patches are exact and guarded against concurrent writers; a late watch
+event never replaces a newer body."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from personio_sync.clients.kube import finalizer_patch
 from personio_sync.controller.context import FINALIZER
-from personio_sync.controller.worker import is_newer
+from personio_sync.controller.view import ResourceView
 
 
 def body(finalizers: list[str] | None = None) -> Any:
@@ -38,9 +39,17 @@ def test_r19_no_patch_when_already_right() -> None:
     assert finalizer_patch(body(["a/x"]), FINALIZER, False) is None
 
 
+def view(version: str) -> ResourceView:
+    return ResourceView.of({"metadata": {"resourceVersion": version}})
+
+
 def test_late_watch_events_do_not_replace_a_newer_body() -> None:
-    newer = {"metadata": {"resourceVersion": "120"}}
-    older = {"metadata": {"resourceVersion": "99"}}
-    assert not is_newer(older, newer)
-    assert is_newer(newer, older)
-    assert is_newer({"metadata": {"resourceVersion": "opaque"}}, newer)
+    newer, older = view("120"), view("99")
+    assert not older.newer_than(newer)
+    assert newer.newer_than(older)
+    assert view("opaque").newer_than(newer)
+
+
+def test_sec_1_the_echo_of_our_own_write_is_no_news() -> None:
+    """The watch delivers the body a write already returned: same version, no wake-up."""
+    assert not view("120").newer_than(view("120"))

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from personio_sync.clients.kube import KubeConflict, KubeError
 from personio_sync.controller.leadership import LeaderElector, LeaseTimings, micro_time
-from personio_sync.errors import LeadershipLost
+from personio_sync.errors import KubeConflict, KubeError, LeadershipLost
 
 NS, NAME = "ops", "personio-sync"
 START = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)

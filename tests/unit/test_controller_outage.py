@@ -14,23 +14,17 @@ from typing import Any
 
 import httpx2
 import pytest
-from controller_fakes import mock_kube
+from controller_fakes import make_context, mock_kube
 
-from personio_sync.clients.kube import (
-    KubeClient,
-    KubeConflict,
-    KubeError,
-    KubeUnavailable,
-    until_answered,
-)
-from personio_sync.controller import runs
-from personio_sync.controller import status as status_mod
+from personio_sync.clients.kube import KubeClient, until_answered
 from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.worker import observation
+from personio_sync.controller.reporting import outcomes as status_mod
+from personio_sync.controller.runs import full
+from personio_sync.controller.runs.inputs import SecretSeen
 from personio_sync.controller.schedule import decide
-from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.worker import observation
+from personio_sync.controller.view import ResourceView, in_progress
+from personio_sync.errors import KubeConflict, KubeError, KubeUnavailable, RunTimedOut
 from personio_sync.sync.progress import Progress
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -76,23 +70,12 @@ class Sleeps:
 
 
 def context(kube: KubeClient, sleeps: Sleeps, events: list[tuple[str, str]]) -> Context:
-    def event(body: Any, kind: str, reason: str, message: str) -> None:
-        events.append((kind, reason))
-
-    return Context(
-        settings=OperatorSettings(),
-        kube=kube,
-        metrics=Metrics(),
-        slots=FairSlots(2),
-        now=lambda: NOW,
-        event=event,
-        sleep=sleeps,
-    )
+    return make_context(kube, now=lambda: NOW, events=events, sleep=sleeps)
 
 
-def resource(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+def resource(spec: dict[str, Any], status: dict[str, Any] | None = None) -> ResourceView:
     meta = {"namespace": "hr", "name": "team", "generation": 2, "resourceVersion": "5"}
-    return {"metadata": meta, "spec": spec, "status": status or {}}
+    return ResourceView.of({"metadata": meta, "spec": spec, "status": status or {}})
 
 
 VALID_SPEC = {"secretRef": {"name": "creds"}, "interval": "1h"}
@@ -171,7 +154,7 @@ async def test_kube_2_the_final_status_write_is_retried_until_the_api_server_ans
     sleeps, events = Sleeps(), []  # type: ignore[var-annotated]
     ctx = context(client(server), sleeps, events)
     body = resource({"secretRef": {"name": "creds"}, "interval": "nonsense"})
-    written = await runs.sync(ctx, body, runs.SecretSeen())
+    written = await full.sync(ctx, body, SecretSeen())
     assert written == {"metadata": {"resourceVersion": "7"}}
     status_writes = [r for r in server.requests if r.url.path.endswith("/status")]
     assert len(status_writes) == 4 and len(sleeps.delays) == 3
@@ -191,7 +174,7 @@ async def test_kube_3_an_outage_at_run_start_is_kubernetes_unavailable_and_retri
         "lastSyncTime": "2026-03-02T08:00:00Z",
         "lastSuccessfulSyncTime": "2026-03-02T08:00:00Z",
     }
-    await runs.sync(ctx, resource(VALID_SPEC, previous), runs.SecretSeen())
+    await full.sync(ctx, resource(VALID_SPEC, previous), SecretSeen())
     written = server.requests[-1]
     status = _json(written)[0]["value"]
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
@@ -207,7 +190,7 @@ async def test_kube_3_an_outage_at_run_start_is_kubernetes_unavailable_and_retri
 async def test_kube_2_a_failed_progress_write_never_stops_the_run() -> None:
     server = ApiServer(refused)
     ctx = context(client(server), Sleeps(), [])
-    writer = runs.ProgressWriter(ctx, resource(VALID_SPEC), every=0.0)
+    writer = full.ProgressWriter(ctx, resource(VALID_SPEC), every=0.0)
     await writer(Progress(done=1, total=10, rate_per_second=1.0, eta_seconds=9.0, bottleneck=None))
     assert len(server.requests) == 1  # tried, failed quietly, no exception
     await ctx.kube.close()
@@ -215,7 +198,7 @@ async def test_kube_2_a_failed_progress_write_never_stops_the_run() -> None:
 
 def test_kube_4_a_run_in_progress_shows_on_synced_and_keeps_its_status() -> None:
     previous = status_mod.after_error(
-        {}, runs.RunTimedOut("slow"), stamp=status_mod.Stamp(1, NOW), next_sync=None
+        {}, RunTimedOut("slow"), stamp=status_mod.Stamp(1, NOW), next_sync=None
     )
     later = status_mod.Stamp(1, NOW.replace(hour=10))
     patch = status_mod.syncing(previous, stamp=later)
@@ -225,8 +208,8 @@ def test_kube_4_a_run_in_progress_shows_on_synced_and_keeps_its_status() -> None
     assert "10:00:00Z" in synced["message"]
     ready = next(c for c in patch["conditions"] if c["type"] == "Ready")
     assert ready["reason"] == "RunTimedOut"  # only Synced moves
-    assert status_mod.in_progress({**previous, **patch})
-    assert not status_mod.in_progress(previous)
+    assert in_progress({**previous, **patch})
+    assert not in_progress(previous)
 
 
 def test_kube_4_a_mark_left_by_a_dead_process_makes_the_resource_due() -> None:

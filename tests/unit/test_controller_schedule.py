@@ -13,9 +13,9 @@ from personio_sync.controller.schedule import (
     backoff,
     decide,
     due_time,
+    history_of,
     next_sync_time,
 )
-from personio_sync.controller.status import history_of
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -8,20 +8,18 @@ run seen here was triggered by the Secret check.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from controller_fakes import make_context
 
-from personio_sync.clients.kube import KubeClient, KubeUnavailable
-from personio_sync.controller import runs as controller_runs
-from personio_sync.controller.context import Context
-from personio_sync.controller.metrics import Metrics
+from personio_sync.controller.loop.collaborators import Collaborators
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.worker import Worker
 from personio_sync.controller.schedule import Decision
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.slots import FairSlots
-from personio_sync.controller.worker import Worker
+from personio_sync.errors import KubeUnavailable
 from personio_sync_testing.devtools.polling import eventually_async
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -61,14 +59,9 @@ class FakeKube:
                 "data": {"aworkApiKey": "c2VjcmV0"}}  # fmt: skip
 
 
-def context(kube: FakeKube, check_seconds: float = 300.0) -> Context:
-    return Context(
-        settings=OperatorSettings(secret_check_seconds=check_seconds),
-        kube=cast(KubeClient, kube),
-        metrics=Metrics(),
-        slots=FairSlots(1),
-        now=lambda: T0,
-    )
+def worker(kube: FakeKube, check_seconds: float = 300.0, **calls: Any) -> Worker:
+    ctx = make_context(kube, now=lambda: T0, secret_check_seconds=check_seconds)
+    return Worker(ctx, synced_body(), slots=FairSlots(1), calls=Collaborators(**calls))
 
 
 @pytest.mark.parametrize(
@@ -80,50 +73,46 @@ async def test_sec_1_a_new_secret_version_at_a_wake_up_means_a_secret_changed_ru
     before: str | None, after: str | None
 ) -> None:
     kube = FakeKube(before)
-    worker = Worker(context(kube), synced_body())
-    await worker._check_secret()  # the first sighting is the baseline, not a change
-    assert worker._decide().reason == "Waiting"
-    await worker._check_secret()
-    assert worker._decide().reason == "Waiting"  # same version: nothing to do
+    w = worker(kube)
+    await w._check_secret()  # the first sighting is the baseline, not a change
+    assert w._decide().reason == "Waiting"
+    await w._check_secret()
+    assert w._decide().reason == "Waiting"  # same version: nothing to do
     kube.version = after
-    await worker._check_secret()
-    assert worker._decide() == Decision(True, "SecretChanged")
+    await w._check_secret()
+    assert w._decide() == Decision(True, "SecretChanged")
     assert set(kube.reads) == {("hr", "creds")}  # the named Secret only, by GET
 
 
 async def test_sec_1_an_unreadable_secret_is_no_change() -> None:
     kube = FakeKube("5")
-    worker = Worker(context(kube), synced_body())
-    await worker._check_secret()
+    w = worker(kube)
+    await w._check_secret()
     kube.down = True
-    await worker._check_secret()
-    assert worker._decide().reason == "Waiting"
+    await w._check_secret()
+    assert w._decide().reason == "Waiting"
     kube.down, kube.version = False, "5"
-    await worker._check_secret()
-    assert worker._decide().reason == "Waiting"
-
-
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """runs.sync replaced: records the Secret version each run would read."""
-    calls: list[str] = []
-
-    async def fake_sync(ctx: Context, body: Any, seen: Any, **_: Any) -> None:
-        calls.append(str(cast(FakeKube, ctx.kube).version))
-
-    monkeypatch.setattr(controller_runs, "sync", fake_sync)
-    yield calls
+    await w._check_secret()
+    assert w._decide().reason == "Waiting"
 
 
 async def test_sec_1_an_idle_worker_checks_its_secret_every_interval_and_runs_on_a_change(
-    runs: list[str], caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """No event arrives and nothing is due for an hour: the wake-ups come from the
     check interval alone, and the first one after the rotation runs the sync."""
     caplog.set_level(logging.INFO, logger="personio_sync.controller")
     kube = FakeKube("5")
-    worker = Worker(context(kube, check_seconds=0.05), synced_body())
-    worker.start()
+    runs: list[str] = []
+
+    async def full(ctx: Any, view: Any, seen: Any, **_: Any) -> None:
+        runs.append(str(cast(FakeKube, ctx.kube).version))  # the version the run would read
+
+    async def nothing(*_: Any) -> None:
+        return None
+
+    w = worker(kube, check_seconds=0.05, full=full, after_run=nothing)
+    w.start()
     try:
 
         async def read_often() -> bool:
@@ -138,7 +127,7 @@ async def test_sec_1_an_idle_worker_checks_its_secret_every_interval_and_runs_on
 
         await eventually_async(ran, within=20, what="a run after the rotation")
     finally:
-        await worker.stop()
+        await w.stop()
     assert "sync started (SecretChanged)" in caplog.text
 
 

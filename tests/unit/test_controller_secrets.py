@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from personio_sync.clients.kube import KubeError
-from personio_sync.controller.conditions import AWORK, PERSONIO, for_error
-from personio_sync.controller.secrets import SecretProblem, credentials_for, unreadable
+from personio_sync.controller.reporting.conditions import AWORK, PERSONIO, for_error
+from personio_sync.controller.runs.inputs import credentials_for, unreadable
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.errors import ConfigError
+from personio_sync.errors import ConfigError, KubeError, SecretProblem
 from personio_sync.sync.credentials import credentials_from_secret
 
 VALUES = {

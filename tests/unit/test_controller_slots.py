@@ -14,7 +14,7 @@ import pytest
 
 from personio_sync.clients import PacerRegistry
 from personio_sync.clients._pacing import workspace_key
-from personio_sync.controller.slots import FairSlots, Priority, priority_of
+from personio_sync.controller.loop.slots import FairSlots, Priority, priority_of
 
 FIRST, QUICK, LONG = Priority.FIRST_SYNC, Priority.QUICK, Priority.LONG
 

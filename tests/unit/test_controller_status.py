@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from personio_sync.controller import conditions, status
-from personio_sync.controller.secrets import SecretProblem
+from personio_sync.controller.reporting import conditions
+from personio_sync.controller.reporting import outcomes as status
+from personio_sync.controller.schedule import history_of
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import (
     ActionCounts,
@@ -26,6 +27,7 @@ from personio_sync.errors import (
     PersonioAuthError,
     PersonioEmailNotReadable,
     PersonioTransportError,
+    SecretProblem,
     SyncError,
 )
 from personio_sync.resource.status import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
@@ -156,7 +158,7 @@ def test_failed_run_keeps_the_last_completed_runs_facts() -> None:
     assert doc["users"] == good["users"] and doc["lastRun"] == good["lastRun"]
     assert doc["lastSuccessfulSyncTime"] == "2026-07-21T08:00:00Z"
     assert doc["lastSyncTime"] == "2026-07-21T09:00:00Z"
-    assert status.history_of(doc).last_failed
+    assert history_of(doc).last_failed
 
 
 def test_r23_invalid_spec_does_not_count_as_a_run() -> None:

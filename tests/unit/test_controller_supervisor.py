@@ -1,6 +1,6 @@
 """The Supervisor routes watch events to one Worker per resource, on fast-forwarded time.
 
-Real Workers run with runs.sync stubbed (controller_fakes); a retired worker's task
+Real Workers run with stub runs (controller_fakes.Stubs); a retired worker's task
 must be finished, and a re-created resource (same name, new uid) gets a fresh worker.
 """
 
@@ -12,22 +12,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from controller_fakes import Kube, Syncs, context, resource
+from controller_fakes import Kube, Stubs, make_context, resource
 
-from personio_sync.controller import runs
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.supervisor import Supervisor
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.controller.supervisor import Supervisor
 
 pytestmark = pytest.mark.looptime
 
 
 class Setup:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *bodies: dict[str, Any]) -> None:
+    def __init__(self, *bodies: dict[str, Any]) -> None:
         self.kube = Kube(*(copy.deepcopy(b) for b in bodies))
-        self.syncs = Syncs(self.kube)
-        monkeypatch.setattr(runs, "sync", self.syncs)
-        self.ctx = context(self.kube)
-        self.supervisor = Supervisor(self.ctx)
+        self.syncs = Stubs(self.kube)
+        self.ctx = make_context(self.kube)
+        self.supervisor = Supervisor(self.ctx, FairSlots(2), self.syncs.collaborators())
 
     def runs_of(self, name: str) -> list[float]:
         return [at for at, who in self.syncs.runs if who == name]
@@ -41,8 +40,8 @@ async def setups() -> AsyncIterator[list[Setup]]:
         await setup.supervisor.stop()
 
 
-def make(setups: list[Setup], monkeypatch: pytest.MonkeyPatch, *bodies: dict[str, Any]) -> Setup:
-    setup = Setup(monkeypatch, *bodies)
+def make(setups: list[Setup], *bodies: dict[str, Any]) -> Setup:
+    setup = Setup(*bodies)
     setups.append(setup)
     return setup
 
@@ -53,11 +52,9 @@ def newer(body: dict[str, Any], version: int, **meta: Any) -> dict[str, Any]:
     return changed
 
 
-async def test_one_worker_per_resource_and_events_go_to_their_own(
-    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_one_worker_per_resource_and_events_go_to_their_own(setups: list[Setup]) -> None:
     a, b = resource("a", "uid-a"), resource("b", "uid-b")
-    setup = make(setups, monkeypatch, a, b)
+    setup = make(setups, a, b)
     setup.supervisor.observe(None, a)
     setup.supervisor.observe("ADDED", b)
     await asyncio.sleep(1)
@@ -68,15 +65,15 @@ async def test_one_worker_per_resource_and_events_go_to_their_own(
     await asyncio.sleep(1)
     assert sorted(setup.supervisor.workers) == [("hr", "a"), ("hr", "b")]
     assert setup.supervisor.workers[("hr", "a")] is worker_a
-    assert worker_a.body["metadata"]["labels"] == {"team": "x"}
+    assert worker_a.view.body["metadata"]["labels"] == {"team": "x"}
     assert (setup.runs_of("a"), setup.runs_of("b")) == ([0.0], [0.0])  # a label is no reason
 
 
 async def test_a_deleted_resource_retires_its_worker_and_forgets_its_metrics(
-    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+    setups: list[Setup],
 ) -> None:
     body = resource()
-    setup = make(setups, monkeypatch, body)
+    setup = make(setups, body)
     setup.supervisor.observe("ADDED", body)
     await asyncio.sleep(1)
     worker = setup.supervisor.workers[("hr", "team")]
@@ -92,10 +89,10 @@ async def test_a_deleted_resource_retires_its_worker_and_forgets_its_metrics(
 
 
 async def test_a_late_delete_of_an_older_incarnation_leaves_the_new_worker_alone(
-    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+    setups: list[Setup],
 ) -> None:
     old, new = resource(uid="uid-old"), resource(uid="uid-new")
-    setup = make(setups, monkeypatch, new)
+    setup = make(setups, new)
     setup.supervisor.observe("ADDED", new)
     await asyncio.sleep(1)
     setup.supervisor.observe("DELETED", old)
@@ -104,10 +101,10 @@ async def test_a_late_delete_of_an_older_incarnation_leaves_the_new_worker_alone
 
 
 async def test_a_re_created_resource_gets_a_fresh_worker_that_runs_at_once(
-    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+    setups: list[Setup],
 ) -> None:
     old = resource(uid="uid-old")
-    setup = make(setups, monkeypatch, old)
+    setup = make(setups, old)
     setup.supervisor.observe("ADDED", old)
     await asyncio.sleep(600)
     retired = setup.supervisor.workers[("hr", "team")]
@@ -122,11 +119,11 @@ async def test_a_re_created_resource_gets_a_fresh_worker_that_runs_at_once(
 
 
 async def test_sec_1_a_secret_change_wakes_only_the_workers_that_reference_it(
-    setups: list[Setup], monkeypatch: pytest.MonkeyPatch
+    setups: list[Setup],
 ) -> None:
     a = resource("a", "uid-a")
     b = resource("b", "uid-b", secretRef={"name": "other"})
-    setup = make(setups, monkeypatch, a, b)
+    setup = make(setups, a, b)
     setup.kube.rotate("hr", "creds", "1")
     setup.kube.rotate("hr", "other", "1")
     setup.supervisor.observe("ADDED", a)
@@ -139,9 +136,9 @@ async def test_sec_1_a_secret_change_wakes_only_the_workers_that_reference_it(
     assert setup.runs_of("b") == [0.0]
 
 
-async def test_stop_ends_every_worker(setups: list[Setup], monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_stop_ends_every_worker(setups: list[Setup]) -> None:
     bodies = [resource(f"r{i}", f"uid-{i}") for i in range(5)]
-    setup = make(setups, monkeypatch, *bodies)
+    setup = make(setups, *bodies)
     for body in bodies:
         setup.supervisor.observe("ADDED", body)
     workers = list(setup.supervisor.workers.values())

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from personio_sync.resource import crd
 from personio_sync.resource.crd import crd_yaml, openapi_schema
-from personio_sync.resource.spec import INTERVAL_PATTERN, PersonioSyncSpec
+from personio_sync.resource.duration import cel_rules
+from personio_sync.resource.spec import PersonioSyncSpec
 from personio_sync.resource.status import MAX_LISTED_USERS, PersonioSyncStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +108,8 @@ def test_scalar_defaults_and_constraints_match_the_model() -> None:
     window = spec["window"]["properties"]
     assert window["pastDays"]["default"] == defaults["window"]["pastDays"] == 14
     assert (window["pastDays"]["minimum"], window["pastDays"]["maximum"]) == (0, 3650)
-    assert spec["interval"]["pattern"] == INTERVAL_PATTERN
+    for name in ("interval", "quickInterval"):  # rules with messages, no raw-regex pattern
+        assert spec[name]["x-kubernetes-validations"] == cel_rules() and "pattern" not in spec[name]
     assert spec["hourlyAbsences"]["enum"] == ["Skip", "FullDay"]
     assert spec["userMappings"]["maxItems"] == 1000
     assert spec["description"]["properties"]["text"]["maxLength"] == 1000

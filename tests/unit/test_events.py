@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import kopf
 from test_controller_status import everything_report
 
-from personio_sync.controller import runs
-from personio_sync.controller.events import REPOST_AFTER, EventPoster
-from personio_sync.controller.handlers import configure_kopf
+from personio_sync.controller.reporting.events import REPOST_AFTER, EventPoster, run_events
+from personio_sync.controller.startup.handlers import configure_kopf
 
 BODY = {"metadata": {"namespace": "hr", "name": "acme", "uid": "u-1"}}
 OTHER = {"metadata": {"namespace": "hr", "name": "beta", "uid": "u-2"}}
@@ -100,11 +98,9 @@ def test_r20_events_name_personio_sync_as_their_source() -> None:
 
 def test_d_privacy_run_events_carry_no_email_address() -> None:
     """Anyone who may list Events sees them: counts, Personio ids, owner keys only."""
-    seen: list[tuple[str, str, str]] = []
-    ctx = SimpleNamespace(event=lambda body, kind, reason, msg: seen.append((kind, reason, msg)))
     run = everything_report()
     run.dry_run = False
-    runs._report_events(ctx, BODY, run)  # type: ignore[arg-type]
+    seen = run_events(run, "acme")
     reasons = {reason for kind, reason, _ in seen if kind == "Warning"}
     assert {"AmbiguousUsers", "UserMappingNotFound", "OwnershipConflict"} <= reasons
     assert not [m for _, _, m in seen if "@" in m]

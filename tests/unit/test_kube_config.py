@@ -22,7 +22,7 @@ from lightkube.config.models import Cluster, User
 
 from personio_sync.clients.kube import KubeClient, load_config
 from personio_sync.controller.context import PERSONIO_SYNCS
-from personio_sync.controller.login import RELOGIN_AFTER, connection_info
+from personio_sync.controller.startup.login import RELOGIN_AFTER, connection_info
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CA_DATA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="  # passed on as is: kopf decodes it

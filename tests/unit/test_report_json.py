@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date
 
 from personio_sync.cli.report_json import error_json, json_report
@@ -31,7 +32,17 @@ REPORT = SyncReport(
     ),
     actions=ActionCounts(created=11, updated=12, deleted=13, unchanged=14, skipped=15, failed=16),
     failures=[Failure("p-9", "ana@example.com", "HTTP 422 startOn invalid")],
-    planned=[PlannedAction("create", "p-10", "ana@example.com", "2026-05-04", "2026-05-08")],
+    planned=[
+        PlannedAction("create", "p-10", "ana@example.com", "2026-05-04", "2026-05-08"),
+        PlannedAction(
+            "update",
+            "p-11",
+            "ana@example.com",
+            "2026-06-01",
+            "2026-06-03",
+            ("end", "halfDayOnStart", "description"),
+        ),
+    ],
     skipped_reasons={"hourly": 17, "unmatchedUser": 18},
     duration_seconds=19.25,
 )
@@ -66,3 +77,34 @@ def test_an_error_as_json_names_its_reason_and_exit_code() -> None:
         "message": "Personio rejected the client id",
         "exitCode": 1,
     }
+
+
+def test_ux_7_an_update_lists_what_would_change_in_json_and_words_in_text() -> None:
+    update = json_report(REPORT)["planned"][1]
+    assert update["changes"] == ["end", "halfDayOnStart", "description"]
+    assert json_report(REPORT)["planned"][0]["changes"] == []
+    assert (
+        "  would update p-11 ana@example.com 2026-06-01..2026-06-03: "
+        "end date, half day at the start, description"
+    ) in render_text(REPORT).splitlines()
+
+
+def test_ux_8_every_user_group_is_a_count_and_its_emails_as_in_status() -> None:
+    users = json_report(REPORT)["users"]
+    assert json_report(REPORT)["reportVersion"] == 2
+    for group in ("matched", "personioOnly", "aworkOnly", "ambiguous"):
+        assert users[group] == len(users[f"{group}Emails"]) == 1, group
+    assert (users["withoutEmail"], users["withoutEmailIds"]) == (2, ["p-77", "p-78"])
+
+
+def test_ux_9_the_text_report_names_skip_reasons_in_words() -> None:
+    text = render_text(REPORT)
+    assert (
+        "  skipped because hour-based (spec.hourlyAbsences: Skip): 17; "
+        "the person has no awork user: 18"
+    ) in text.splitlines()
+    assert "unmatchedUser" not in text and "hourly:" not in text
+    one = replace(REPORT, users=replace(REPORT.users, without_email=["p-77"]))
+    assert "  1 Personio person without a readable e-mail (ids in the JSON report): give " in (
+        render_text(one)
+    )

@@ -157,9 +157,13 @@ def test_r7_report_json_carries_the_user_lists() -> None:
     users = outcome.report.to_json()["users"]
     assert users == {
         "matched": 1,
-        "personioOnly": ["b@example.com"],
-        "aworkOnly": ["c@example.com"],
-        "ambiguous": [],
+        "personioOnly": 1,
+        "aworkOnly": 1,
+        "ambiguous": 0,
+        "matchedEmails": ["a@example.com"],
+        "personioOnlyEmails": ["b@example.com"],
+        "aworkOnlyEmails": ["c@example.com"],
+        "ambiguousEmails": [],
     }
 
 

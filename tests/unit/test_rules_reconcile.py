@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from engine_builders import (
+    OTHER_OWNER,
     SICK,
     TODAY,
     VACATION,
@@ -26,6 +27,7 @@ from engine_builders import (
 from personio_sync.engine.model import AbsencePeriod, ApprovalStatus, AworkAbsence
 from personio_sync.engine.plan import Delete
 from personio_sync.engine.reconcile import SAMPLE_SIZE
+from personio_sync.resource.spec import PersonioSyncSpec
 
 PERSONS = [person("p1", "anna@example.com"), person("p2", "ben@example.com")]
 USERS = [user("u1", "anna@example.com"), user("u2", "ben@example.com")]
@@ -321,3 +323,45 @@ def test_today_is_an_argument() -> None:
     """R2/R13: the same inputs on another day give another window (no clock read)."""
     later = run(**busy_day(), today=TODAY + timedelta(days=30))
     assert later.report.window.start == TODAY + timedelta(days=16)
+
+
+# UX-7 — a dry run says what each update would change -------------------------------------
+
+HALF = period("a", "p1", "2026-04-06", "2026-04-08", start_type="SECOND_HALF")
+
+
+@pytest.mark.parametrize(
+    ("case", "periods", "persons", "the_spec", "changes"),
+    [
+        ("moved", [moved(A, 7)], PERSONS, spec(), ("start", "end")),
+        ("one more day", [period("a", "p1", "2026-04-06", "2026-04-09")], PERSONS, spec(),
+         ("end",)),
+        ("starts at midday", [HALF], PERSONS, spec(), ("halfDayOnStart",)),
+        ("generic text", [A], PERSONS, spec(description={"mode": "Generic"}), ("description",)),
+        ("another user", [A], [person("p1", "ben@example.com")], spec(), ("user",)),
+    ],
+)  # fmt: skip
+def test_ux_7_dry_run_plan_names_the_fields_each_update_would_change(
+    case: str,
+    periods: list[AbsencePeriod],
+    persons: list[object],
+    the_spec: PersonioSyncSpec,
+    changes: tuple[str, ...],
+) -> None:
+    dry = the_spec.model_copy(update={"dryRun": True})
+    outcome = run(dry, persons=persons, users=USERS, periods=periods, absences=[synced()])
+    [planned] = outcome.report.planned
+    assert (planned.action, planned.changes) == ("update", changes), case
+    assert outcome.plan.updates[0].changes == changes
+
+
+def test_ux_7_an_adopted_absence_changes_only_its_owner() -> None:
+    theirs = synced(owner=OTHER_OWNER)
+    outcome = run(spec(dryRun=True), **PEOPLE, periods=[A], absences=[theirs],
+                  adopt_from=[OTHER_OWNER])  # fmt: skip
+    assert [p.changes for p in outcome.report.planned] == [("owner",)]
+
+
+def test_ux_7_creates_and_deletes_name_no_fields() -> None:
+    outcome = run(spec(dryRun=True), **PEOPLE, periods=[moved(A, 400)], absences=[synced()])
+    assert {(p.action, p.changes) for p in outcome.report.planned} == {("delete", ())}

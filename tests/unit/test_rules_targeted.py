@@ -28,8 +28,9 @@ from hypothesis import strategies as st
 
 from personio_sync.engine.model import AbsencePeriod, ApprovalStatus, AworkAbsence
 from personio_sync.engine.reconcile import Outcome, Snapshot
-from personio_sync.engine.targeted import Slice, WiderThanTargeted, reconcile_targeted
-from personio_sync.resource.policy import policy_of
+from personio_sync.engine.slices import Slice, reconcile_targeted
+from personio_sync.errors import WiderThanTargeted
+from personio_sync.resource.spec_policy import policy_of
 
 PERSONS = [person("p1", "anna@example.com"), person("p2", "ben@example.com")]
 USERS = [user("u1", "anna@example.com"), user("u2", "ben@example.com")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ import pytest
 from controller_fakes import mock_kube
 
 from personio_sync.clients.kube import KubeClient
-from personio_sync.controller import webhooks
-from personio_sync.controller.changes import Changes
-from personio_sync.controller.metrics import Metrics
-from personio_sync.controller.webhooks import MAX_BODY, WebhookReceiver, WebhookTokens
+from personio_sync.controller.reporting.metrics import Metrics
+from personio_sync.controller.runs.changed import Changes
+from personio_sync.controller.view import ResourceView
+from personio_sync.controller.webhooks.catalogue import SUBSCRIBED, PersonioEvent
+from personio_sync.controller.webhooks.receiver import LOOKUP_SECONDS, MAX_BODY, WebhookReceiver
+from personio_sync.controller.webhooks.tokens import WebhookTokens
 from personio_sync.resource.status import LastEvent
 
 TOKEN = "hook-token-6f1d2a"
@@ -31,7 +34,7 @@ NOW = datetime(2026, 6, 1, 8, 15, tzinfo=UTC)
 class World:
     """What the receiver sees: resources, their Secrets, and what it did."""
 
-    resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    resources: dict[tuple[str, str], str] = field(default_factory=dict)  # → its Secret
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     secret_gets: int = 0
     noted: list[tuple[str, str, Changes]] = field(default_factory=list)
@@ -52,7 +55,7 @@ class World:
         return mock_kube(answer, token=None)
 
     def add(self, ns: str, name: str, token: str | None, *, b64: bool = True) -> None:
-        self.resources[(ns, name)] = {"spec": {"secretRef": {"name": f"{name}-creds"}}}
+        self.resources[(ns, name)] = f"{name}-creds"
         data = {} if token is None else {"personioWebhookToken": token}
         if b64:
             data = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
@@ -66,26 +69,36 @@ class World:
         return True
 
 
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[World, httpx.AsyncClient, Metrics]]:
-    w = World()
-    w.add("hr", "acme", TOKEN)
+@contextlib.asynccontextmanager
+async def serving(w: World, **options: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Metrics]]:
+    """The receiver on a free port for `w`, and an HTTP client to it."""
     kube = w.kube()
     metrics = Metrics()
     receiver = WebhookReceiver(
-        resolve=lambda ns, name: w.resources.get((ns, name)),
+        secret_of=lambda ns, name: w.resources.get((ns, name)),
         notify=w.notify,
         tokens=WebhookTokens(kube, refresh_seconds=5.0, clock=lambda: w.clock),
         metrics=metrics,
         leading=lambda: w.leading,
         record=lambda ns, name, event: w.recorded.append(event),
         now=lambda: NOW,
+        **options,
     )
     port = await receiver.start("127.0.0.1", 0)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            yield client, metrics
+    finally:
+        await receiver.stop()
+        await kube.close()
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[tuple[World, httpx.AsyncClient, Metrics]]:
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    async with serving(w) as (client, metrics):
         yield w, client, metrics
-    await receiver.stop()
-    await kube.close()
 
 
 def envelope(event: str = "absence-period.created", pid: Any = "p-1") -> dict[str, Any]:
@@ -139,7 +152,8 @@ async def test_hook_1_unknown_resource_and_resource_without_token_are_404(world:
     no_token = await post(client, envelope(), path="/webhooks/personio/hr/plain")
     assert unknown.status_code == no_token.status_code == 404
     assert unknown.json() == no_token.json()  # indistinguishable from outside
-    w.resources[("hr", "bare")] = {"spec": {"secretRef": None}}  # not valid, not fatal
+    bare = ResourceView.of({"spec": {"secretRef": None}})  # not valid, not fatal
+    w.resources[("hr", "bare")] = bare.lenient.secret_name
     assert (await post(client, envelope(), path="/webhooks/personio/hr/bare")).status_code == 404
     assert w.noted == []
 
@@ -196,6 +210,20 @@ async def test_hook_3_events_name_periods_or_persons_and_nothing_else(world: Any
     assert changes[0].detected_at == datetime(2026, 6, 1, 8, 14, 58, tzinfo=UTC)
 
 
+async def test_hook_3_the_receiver_acts_on_exactly_what_registration_subscribes_to(
+    world: Any,
+) -> None:
+    """HOOK-7: one catalogue; every subscribed kind queues a sync, and a kind Personio
+    offers that changes nothing the sync reads is acknowledged and ignored."""
+    w, client, _ = world
+    for event in SUBSCRIBED:
+        assert (await post(client, envelope(event, "id-1"))).status_code == 202, event
+    assert len(w.noted) == len(SUBSCRIBED) == len(PersonioEvent)
+    for event in ("employment.updated.cost-centers", "attendance-period.created"):
+        assert (await post(client, envelope(event, "id-1"))).status_code == 200, event
+    assert len(w.noted) == len(SUBSCRIBED)
+
+
 async def test_hook_3_unknown_events_are_acknowledged_and_ignored(world: Any) -> None:
     w, client, metrics = world
     response = await post(client, envelope("document.created", "d-1"))
@@ -249,13 +277,12 @@ async def test_hook_3_redelivery_is_accepted_again_and_records_the_event(world: 
     assert w.recorded[-1] == LastEvent(time=NOW, kind="absence-period.deleted", outcome="accepted")
 
 
-async def test_hook_4_an_api_server_that_hangs_is_a_503_within_personios_3_s(
-    world: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert webhooks.LOOKUP_SECONDS < 3.0  # Personio's acknowledgement deadline
-    monkeypatch.setattr(webhooks, "LOOKUP_SECONDS", 0.2)  # the same path, without the wait
-    w, client, metrics = world
+async def test_hook_4_an_api_server_that_hangs_is_a_503_within_personios_3_s() -> None:
+    assert LOOKUP_SECONDS < 3.0  # Personio's acknowledgement deadline
+    w = World()
+    w.add("hr", "acme", TOKEN)
     w.api_server_hangs = True
-    response = await post(client, envelope())
+    async with serving(w, lookup_seconds=0.2) as (client, metrics):  # the path, without the wait
+        response = await post(client, envelope())
     assert response.status_code == 503 and counted(metrics, "unavailable") == 1
     assert w.noted == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from personio_sync.controller import status
+from personio_sync.controller.reporting import outcomes as status
 from personio_sync.engine.model import DateRange
 from personio_sync.engine.report import ActionCounts, SyncReport, UserReport
 from personio_sync.errors import AworkTransportError

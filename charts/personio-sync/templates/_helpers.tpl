@@ -64,12 +64,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s-leader-election" (include "personio-sync.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* repository@digest when a digest is set (releases pin it), else repository:tag. */}}
+{{/*
+[registry/]repository, then @digest when a digest is set (releases pin it), else :tag.
+The registry is its own value so that a mirror (air-gapped clusters) replaces only it and
+keeps the released digest.
+*/}}
 {{- define "personio-sync.image" -}}
+{{- $name := .Values.image.repository }}
+{{- with .Values.image.registry }}{{ $name = printf "%s/%s" . $name }}{{ end }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $name .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $name (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
@@ -204,5 +210,32 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
 {{- with .Values.operator.instanceId }}
 - name: PERSONIO_SYNC_INSTANCE_ID
   value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` Pod: the conventional ones, but a name of its own, so that no
+Service or Deployment selector of the operator ever picks the test Pod up.
+*/}}
+{{- define "personio-sync.testLabels" -}}
+helm.sh/chart: {{ include "personio-sync.chart" . }}
+app.kubernetes.io/name: {{ include "personio-sync.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: personio-sync
+{{- end }}
+
+{{/* PromQL label matchers of this installation's series (alerts): the job the chart's ServiceMonitor scrapes. */}}
+{{- define "personio-sync.metricsSelector" -}}
+{{- default (printf "job=%q" (printf "%s-metrics" (include "personio-sync.fullname" .))) .Values.prometheusRule.selector }}
+{{- end }}
+
+{{/* Labels of one alert: its severity, then the installer's own. */}}
+{{- define "personio-sync.alertLabels" -}}
+severity: {{ .severity }}
+{{- with .root.Values.prometheusRule.alertLabels }}
+{{ toYaml . }}
 {{- end }}
 {{- end }}

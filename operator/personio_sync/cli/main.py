@@ -8,27 +8,28 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from importlib.metadata import entry_points
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 from personio_sync import __version__
+from personio_sync.cli.endpoints import ENVIRONMENT_HELP, endpoints_from
 from personio_sync.cli.progress_line import ProgressPrinter
 from personio_sync.cli.report_json import error_json, json_report
 from personio_sync.cli.report_text import render_text
-from personio_sync.controller.settings import plain_http_problem
 from personio_sync.engine.marker import keys_to_adopt, owner_key
 from personio_sync.engine.report import SyncReport
-from personio_sync.errors import ConfigError, SyncError
+from personio_sync.errors import ConfigError, ManifestNotFound, SyncError
 from personio_sync.resource.manifests import load_resource, load_secret
-from personio_sync.resource.policy import policy_of
+from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync.credentials import credentials_from_env, credentials_from_secret
-from personio_sync.sync.runner import DEFAULT_AWORK_URL, DEFAULT_PERSONIO_URL, Endpoints, run_sync
+from personio_sync.sync.runner import run_sync
 
 PLUGIN_GROUP = "personio_sync.commands"  # entry points: more subcommands
 CLI_INSTANCE = "cli"
 HELD_EXIT = 3  # the run completed but held deletions back (D-Guard)
+T = TypeVar("T")
 
 
 class Command(Protocol):
@@ -52,7 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sync = sub.add_parser("sync", help="run one sync from a PersonioSync manifest")
+    sync = sub.add_parser(
+        "sync",
+        help="run one sync from a PersonioSync manifest",
+        description="Run one sync from a PersonioSync manifest, against the vendors' real\n"
+        "APIs unless PERSONIO_API_URL / AWORK_API_URL point elsewhere.",
+        epilog=ENVIRONMENT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sync.add_argument("--resource", required=True, help="PersonioSync manifest (YAML)")
     sync.add_argument("--secret", help="Secret manifest; else PERSONIO_CLIENT_ID, … from env")
     sync.add_argument("--today", type=date.fromisoformat, help="YYYY-MM-DD (default: now)")
@@ -87,29 +95,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _endpoints() -> Endpoints:
-    """The vendor URLs from the environment, https only unless allowed (as the operator)."""
-    endpoints = Endpoints(
-        personio_url=os.environ.get("PERSONIO_API_URL") or DEFAULT_PERSONIO_URL,
-        awork_url=os.environ.get("AWORK_API_URL") or DEFAULT_AWORK_URL,
-    )
-    allowed = os.environ.get("PERSONIO_SYNC_INSECURE_HTTP", "").lower() in ("1", "true", "yes")
-    for name, url in (("PERSONIO_API_URL", endpoints.personio_url),
-                      ("AWORK_API_URL", endpoints.awork_url)):  # fmt: skip
-        problem = plain_http_problem(url, allowed=allowed)
-        if problem:
-            raise ConfigError(f"{name}: {problem}")
-    return endpoints
+def _manifest(flag: str, path: str, load: Callable[[str], T]) -> T:
+    """A missing file named with the flag that named it (UX-6)."""
+    try:
+        return load(path)
+    except ManifestNotFound as exc:
+        raise ManifestNotFound(f"{flag} {exc.message}") from None
 
 
 def _sync(args: argparse.Namespace) -> int:
-    resource = load_resource(args.resource)
+    resource = _manifest("--resource", args.resource, load_resource)
     spec = resource.spec.model_copy(update={"dryRun": True}) if args.dry_run else resource.spec
     creds = (
-        credentials_from_secret(load_secret(args.secret))
+        credentials_from_secret(_manifest("--secret", args.secret, load_secret))
         if args.secret
         else credentials_from_env(os.environ)
     )
+    endpoints, talking_to = endpoints_from(os.environ)
+    print(f"personio-sync: {talking_to}", file=sys.stderr, flush=True)
     printer = ProgressPrinter(sys.stderr) if args.output == "text" else None
     owner = owner_key(resource.namespace, resource.name, args.instance_id)
     report: SyncReport = asyncio.run(
@@ -118,7 +121,7 @@ def _sync(args: argparse.Namespace) -> int:
             creds,
             owner_key=owner,
             adopt_from=keys_to_adopt(resource.namespace, resource.name, owner, spec.adoptFrom),
-            endpoints=_endpoints(),
+            endpoints=endpoints,
             today=args.today,
             progress=printer.update if printer else None,
             allow_mass_delete=args.allow_mass_delete,
@@ -134,7 +137,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from personio_sync.controller.main import run_operator
+    from personio_sync.controller.startup.main import run_operator
 
     return run_operator(
         namespaces=args.namespace or None,

@@ -1,8 +1,10 @@
 """The CLI's `--output json`: everything the text report shows, for scripts.
 
-The base is the report's own JSON (the shape `.status.lastRun` is built from); the CLI
+The base is the report's own JSON (`SyncReport.to_json`, shape version 2: counts under
+the user groups' names, e-mails under `<name>Emails`, as in `.status.users`); the CLI
 adds what the text report shows besides: people without a readable e-mail, broken
-`userMappings`, why periods were skipped, a dry run's planned actions, and the duration.
+`userMappings`, why periods were skipped, a dry run's planned actions (for an update,
+the fields that would change), and the duration.
 Errors are JSON too (`error_json`), with the reason code the status conditions use.
 """
 
@@ -26,7 +28,7 @@ def json_report(report: SyncReport) -> dict[str, Any]:
     doc["skippedReasons"] = dict(sorted(report.skipped_reasons.items()))
     doc["planned"] = [
         {"action": p.action, "personioId": p.personio_id, "email": p.email,
-         "start": p.start, "end": p.end}
+         "start": p.start, "end": p.end, "changes": list(p.changes)}
         for p in report.planned
     ]  # fmt: skip
     doc["durationSeconds"] = round(report.duration_seconds, 3)

@@ -53,12 +53,13 @@ def _error_response(reply: Reply) -> ErrorResponse:
         return ErrorResponse()
 
 
-def auth_error(reply: Reply) -> AworkAuthError:
+def auth_error(reply: Reply, names: str) -> AworkAuthError:
+    """`names`: where the user keeps the key (the Secret key, or the CLI's variable)."""
     code = _error_response(reply).code
     detail = "HTTP 401" + (f", {clip(code, 40)}" if code else "")
     return AworkAuthError(
-        f"awork rejected the API key ({detail}); check the Secret key aworkApiKey (an API key "
-        "of an awork API client whose user may manage absences)"
+        f"awork rejected the API key ({detail}); check {names} (an API key of an awork API "
+        "client whose user may manage absences)"
     )
 
 

@@ -247,8 +247,8 @@ class RetryingSender:
     def _unreachable(self, endpoint: str, attempt: int, what: str) -> str:
         return (
             f"Could not get a usable answer from {self._vendor.name} for {endpoint} after "
-            f"{attempt + 1} attempts ({what}); check the operator's network access and the "
-            f"{self._vendor.name} base URL"
+            f"{attempt + 1} attempts ({what}); check the network access to {self._vendor.name} "
+            f"and its base URL"
         )
 
     async def _wait(self, endpoint: str, failure: _Retry, attempt: int) -> None:

@@ -66,6 +66,8 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
 MARKED_PER_REQUEST = 20  # period ids per filter: keeps the URL short
 SETTLE_SECONDS = 30.0  # how long awork may take to store a create whose answer was lost
+# How messages name the key unless told otherwise (the CLI's environment variable).
+SECRET_NAMES = "the Secret key aworkApiKey"
 
 _VENDOR = AWORK
 
@@ -90,11 +92,13 @@ class AworkClient:
         pacer: RateLimitPacer | None = None,  # shared by every client of the workspace
         sleep: Sleep = asyncio.sleep,  # between retries (the pacer keeps its own clock)
         settle_seconds: float = SETTLE_SECONDS,
+        credential_names: str | None = None,  # where the user keeps the key, for messages
     ) -> None:
         self._sleep = sleep
         self._settle_seconds = settle_seconds
         self._in_doubt: set[str] = set()  # markers of creates whose answer was lost
         self._base_url = base_url.rstrip("/")
+        self._names = credential_names or SECRET_NAMES
         self._api_key = api_key
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._fallback_wait = rate_limit_wait
@@ -266,7 +270,7 @@ class AworkClient:
             settle=settle,
         )
         if reply.status == 401 and endpoint != "GET /apiusers":
-            raise auth_error(reply)
+            raise auth_error(reply, self._names)
         return reply
 
     def _absence(self, reply: Reply, endpoint: str) -> AworkAbsence:

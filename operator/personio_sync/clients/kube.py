@@ -35,7 +35,7 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.types import PatchType
 
-from personio_sync.errors import clip
+from personio_sync.errors import KubeConflict, KubeError, KubeUnavailable, clip
 
 log = logging.getLogger("personio_sync.kube")
 
@@ -44,23 +44,6 @@ T = TypeVar("T")
 
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0  # an API server back after a restart is noticed within this
-
-
-class KubeError(Exception):
-    """An API server answer we cannot work with; the message names the call, never a token."""
-
-    def __init__(self, message: str, status_code: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class KubeConflict(KubeError):
-    """409: the object changed under us (optimistic concurrency); re-read and retry."""
-
-
-class KubeUnavailable(KubeError):
-    """The API server (or etcd behind it) did not answer usefully: retry later (status 0:
-    no answer at all)."""
 
 
 @dataclass(frozen=True)

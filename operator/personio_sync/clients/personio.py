@@ -66,6 +66,8 @@ PERSONS_PAGE_LIMIT = 50  # Personio's maximum; 51+ is a 400
 PAGE_LIMIT = 100
 SCOPES = "personio:persons:read and personio:absences:read"
 WEBHOOKS_SCOPE = "personio:webhooks:write"
+# How messages name the credential unless told otherwise (the CLI's environment variables).
+SECRET_NAMES = "the Secret keys personioClientId and personioClientSecret"
 _AUTH_ERRORS = {"invalid_client", "unauthorized_client", "invalid_grant", "access_denied"}
 
 _VENDOR = Vendor(
@@ -147,9 +149,11 @@ class PersonioClient:
         token_refresh_margin: float = 60.0,
         tokens: TokenCache | None = None,
         sleep: Sleep = asyncio.sleep,  # between retries
+        credential_names: str | None = None,  # where the user keeps them, for messages
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._origin = httpx.URL(self._base_url)
+        self._names = credential_names or SECRET_NAMES
         self._client_id = client_id
         self._client_secret = client_secret
         self._rate_limit_floor = rate_limit_wait
@@ -285,7 +289,7 @@ class PersonioClient:
                 f"The Personio API credential may not call {endpoint}: grant it the scope "
                 f"{WEBHOOKS_SCOPE} to let the operator register its webhook"
             )
-        raise _data_error(reply, endpoint)
+        raise _data_error(reply, endpoint, self._names)
 
     # --- paging -----------------------------------------------------------------------
 
@@ -338,7 +342,7 @@ class PersonioClient:
         reply = await self._authorized(endpoint, lambda token: self._request(url, token))
         if 200 <= reply.status < 300:
             return reply.body
-        raise _data_error(reply, endpoint)
+        raise _data_error(reply, endpoint, self._names)
 
     async def _authorized(self, endpoint: str, build: Callable[[str], httpx.Request]) -> Reply:
         """Send with the cached token; a 401 refreshes it once. A 403 drops it too: a token
@@ -395,7 +399,7 @@ class PersonioClient:
             lambda: httpx.Request("POST", url, data=form, headers={"Accept": "application/json"}),
         )
         if reply.status != 200:
-            raise _token_error(reply)
+            raise _token_error(reply, self._names)
         parsed = _parse(TokenResponse, reply.body, endpoint)
         margin = min(self._refresh_margin, parsed.expires_in / 2)
         return _Token(parsed.access_token, _now() + parsed.expires_in - margin)
@@ -422,14 +426,13 @@ def _problem(reply: Reply) -> Problem:
         return Problem()
 
 
-def _token_error(reply: Reply) -> PersonioAuthError | PersonioStatusError:
+def _token_error(reply: Reply, names: str) -> PersonioAuthError | PersonioStatusError:
     problem = _problem(reply)
     code = problem.oauth_error or ""
     if reply.status in (401, 403) or code in _AUTH_ERRORS:
         detail = f"HTTP {reply.status}" + (f", {clip(code, 40)}" if code else "")
         return PersonioAuthError(
-            f"Personio rejected the client id / client secret ({detail}); check the Secret keys "
-            "personioClientId and personioClientSecret"
+            f"Personio rejected the client id / client secret ({detail}); check {names}"
         )
     return PersonioStatusError(
         f"Personio refused to issue an access token (HTTP {reply.status}): "
@@ -438,13 +441,13 @@ def _token_error(reply: Reply) -> PersonioAuthError | PersonioStatusError:
     )
 
 
-def _data_error(reply: Reply, endpoint: str) -> PersonioError:
+def _data_error(reply: Reply, endpoint: str, names: str) -> PersonioError:
     text = clip(_problem(reply).text()) or "no details"
     if reply.status == 401:
         return PersonioAuthError(
             f"Personio rejected a freshly issued access token for {endpoint} ({text}); check that "
-            "the API credential in the Secret keys personioClientId / personioClientSecret is "
-            f"active and may read persons and absences ({SCOPES})"
+            f"the API credential in {names} is active and may read persons and absences "
+            f"({SCOPES})"
         )
     if reply.status == 403:
         needed = "personio:persons:read" if "persons" in endpoint else "personio:absences:read"

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from personio_sync.clients.kube import KubeConflict
-from personio_sync.errors import LeadershipLost, clip
+from personio_sync.errors import KubeConflict, LeadershipLost, clip
 
 log = logging.getLogger("personio_sync.controller")
 
@@ -95,6 +94,7 @@ class LeaderElector:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_acquired: Callable[[], None] = lambda: None,
     ) -> None:
         self._api = api
         self.namespace, self.name = namespace, name
@@ -108,6 +108,7 @@ class LeaderElector:
         self._announced = False  # "became leader" logged and not yet "lost"
         self._problem: str | None = None  # last API problem logged (one line per change)
         self._gained = asyncio.Event()
+        self._on_acquired = on_acquired  # counted on /metrics (leader flapping alert)
 
     @property
     def where(self) -> str:
@@ -230,6 +231,7 @@ class LeaderElector:
         leading = self.leading()
         if leading and not self._announced:
             log.info("leading: lease %s acquired by %s", self.where, self.identity)
+            self._on_acquired()
         elif self._announced and not leading:
             log.warning("no longer leading: lease %s lost by %s", self.where, self.identity)
         self._announced = leading

@@ -12,8 +12,10 @@ of the previous run, which the status also holds (`lastSyncTime` minus the run's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,29 @@ class History:
         if self.last_failed or self.last_run_seconds is None or self.last_run_seconds < 0:
             return self.last_sync
         return self.last_sync - timedelta(seconds=self.last_run_seconds)
+
+
+def history_of(status: Mapping[str, Any]) -> History:
+    """The schedule's view of a status as read from the API server."""
+    last_run = status.get("lastRun")
+    seconds = last_run.get("durationSeconds") if isinstance(last_run, Mapping) else None
+    return History(
+        last_sync=parse_time(status.get("lastSyncTime")),
+        last_success=parse_time(status.get("lastSuccessfulSyncTime")),
+        next_sync=parse_time(status.get("nextSyncTime")),
+        last_run_seconds=float(seconds) if isinstance(seconds, int | float) else None,
+    )
+
+
+def parse_time(raw: object) -> datetime | None:
+    """A status time as written (RFC 3339); None for anything else."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ class Update:
     period_id: str
     body: AbsenceBody
     email: str
+    changes: tuple[str, ...] = ()  # what differs from awork now (CHANGES), for dry runs
+
+
+# What an update may change, in the order reports list them (UX-7).
+CHANGES = ("user", "start", "end", "halfDayOnStart", "halfDayOnEnd", "description", "owner")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +61,28 @@ class Plan:
         return len(self.creates) + len(self.updates) + len(self.deletes)
 
 
+def changed_fields(absence: AworkAbsence, body: AbsenceBody) -> tuple[str, ...]:
+    """Which of CHANGES writing `body` would change (the marker aside: "owner" is the
+    plan's to add, for adopted absences). A half day moves the time of day (awork snaps
+    it to the flags), so the date is named only when the date moves."""
+    start_flag = absence.is_half_day_on_start != body.is_half_day_on_start
+    end_flag = absence.is_half_day_on_end != body.is_half_day_on_end
+    differs = {
+        "user": absence.user_id != body.user_id,
+        "start": absence.start_on.date() != body.start_on.date()
+        or (absence.start_on != body.start_on and not start_flag),
+        "end": absence.end_on.date() != body.end_on.date()
+        or (absence.end_on != body.end_on and not end_flag),
+        "halfDayOnStart": start_flag,
+        "halfDayOnEnd": end_flag,
+        "description": (absence.description or "") != body.description,
+    }
+    return tuple(name for name in CHANGES if differs.get(name))
+
+
 def matches(absence: AworkAbsence, body: AbsenceBody) -> bool:
     """Equal in every field the operator writes: user, dates, half-day flags, text (R13)."""
-    return (
-        absence.user_id == body.user_id
-        and absence.start_on == body.start_on
-        and absence.end_on == body.end_on
-        and absence.is_half_day_on_start == body.is_half_day_on_start
-        and absence.is_half_day_on_end == body.is_half_day_on_end
-        and (absence.description or "") == body.description
-    )
+    return not changed_fields(absence, body)
 
 
 def awork_dates(absence: AworkAbsence) -> DateRange:
@@ -99,16 +116,17 @@ def plan_changes(
             continue
         keep, *extra = existing  # R14: one absence per period, the rest are duplicates
         plan.deletes.extend(Delete(a.id, period_id, DUPLICATE) for a in extra)
-        if matches(keep, body) and keep.id not in adopting:
-            plan.unchanged += 1
+        changes = changed_fields(keep, body) + (("owner",) if keep.id in adopting else ())
+        if changes:
+            plan.updates.append(Update(keep.id, period_id, body, email, changes))
         else:
-            plan.updates.append(Update(keep.id, period_id, body, email))
+            plan.unchanged += 1
 
     for period_id, leftovers in by_period.items():
         keep_one = period_id in desired.kept
         for index, absence in enumerate(sorted(leftovers, key=age)):
             if keep_one and index == 0 and absence.id in adopting:
-                plan.updates.append(Update(absence.id, period_id, body_of(absence), ""))
+                plan.updates.append(Update(absence.id, period_id, body_of(absence), "", ("owner",)))
             elif keep_one and index == 0:
                 plan.unchanged += 1
             elif keep_one:

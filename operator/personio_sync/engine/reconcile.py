@@ -116,7 +116,9 @@ def sample(plan: Plan, size: int = SAMPLE_SIZE) -> list[PlannedAction]:
         for c in plan.creates
     ]
     rows += [
-        PlannedAction("update", u.period_id, u.email, _d(u.body.start_on), _d(u.body.end_on))
+        PlannedAction(
+            "update", u.period_id, u.email, _d(u.body.start_on), _d(u.body.end_on), u.changes
+        )
         for u in plan.updates
     ]
     rows += [PlannedAction("delete", d.period_id or "", "", "", "") for d in plan.deletes]

@@ -7,6 +7,8 @@ from typing import Any
 
 from personio_sync.engine.model import DateRange
 
+REPORT_VERSION = 2  # of to_json's shape; docs/rules.md UX-8 says what changed
+
 
 @dataclass
 class UserReport:
@@ -65,13 +67,15 @@ class Failure:
 
 @dataclass(frozen=True)
 class PlannedAction:
-    """One line of a dry run's sample: what would happen, to whom, when."""
+    """One line of a dry run's sample: what would happen, to whom, when; for an update,
+    which fields would change (plan.CHANGES: start, end, halfDayOnStart, ...)."""
 
     action: str  # create | update | delete
     personio_id: str
     email: str
     start: str
     end: str
+    changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -90,15 +94,19 @@ class SyncReport:
     conflicts: list[Conflict] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The CLI's `--output json` shape (issue #2), also the base of `.status.lastRun`."""
+        """The CLI's `--output json` shape (issue #2). Version 2 (UX-8): every group of
+        users is a count under its name and its e-mails under `<name>Emails`, as in
+        `.status.users`; version 1 had lists under personioOnly, aworkOnly, ambiguous."""
+        users = self.users
+        groups = {"matched": users.matched, "personioOnly": users.personio_only,
+                  "aworkOnly": users.awork_only, "ambiguous": users.ambiguous}  # fmt: skip
         return {
+            "reportVersion": REPORT_VERSION,
             "window": {"from": self.window.start.isoformat(), "to": self.window.end.isoformat()},
             "dryRun": self.dry_run,
             "users": {
-                "matched": len(self.users.matched),
-                "personioOnly": self.users.personio_only,
-                "aworkOnly": self.users.awork_only,
-                "ambiguous": self.users.ambiguous,
+                **{name: len(emails) for name, emails in groups.items()},
+                **{f"{name}Emails": list(emails) for name, emails in groups.items()},
             },
             "actions": {
                 "created": self.actions.created,

@@ -19,10 +19,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from personio_sync.resource.duration import cel_rules
 from personio_sync.resource.spec import (
     API_GROUP,
     API_VERSION,
-    INTERVAL_PATTERN,
     KIND,
     PLURAL,
     PersonioSyncSpec,
@@ -132,18 +132,11 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _interval_rule(spec: dict[str, Any]) -> None:
-    """The pattern cannot say "at least 1m"; CEL's duration() can, like the model does."""
-    # The pattern reports a malformed value; CEL must not also report a parse error.
-    parsed = f"!self.matches('{INTERVAL_PATTERN}') || self == '' || "
-    spec["properties"]["interval"]["x-kubernetes-validations"] = [
-        {"rule": "self != ''", "message": "must not be empty: use a duration such as 1h"},
-        {"rule": parsed + "duration(self) >= duration('1m')", "message": "must be at least 1m"},
-        {
-            "rule": parsed + "duration(self) <= duration('8760h')",
-            "message": "must be at most 8760h (a year)",
-        },
-    ]
+def _duration_rules(spec: dict[str, Any]) -> None:
+    """A pattern cannot say "at least 1m", and its failure shows a raw regex: CEL rules with
+    messages say both, as the model's validator does (duration.py)."""
+    for name in ("interval", "quickInterval"):
+        spec["properties"][name]["x-kubernetes-validations"] = cel_rules()
 
 
 PRINTER_COLUMNS: list[dict[str, Any]] = [
@@ -166,7 +159,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
 def crd() -> dict[str, Any]:
     """The CustomResourceDefinition as a dict (what crds/personiosync.yaml holds)."""
     spec = openapi_schema(PersonioSyncSpec, defaults=True)
-    _interval_rule(spec)
+    _duration_rules(spec)
     status = openapi_schema(PersonioSyncStatus, defaults=False)
     schema = {
         "type": "object",

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from personio_sync.errors import ConfigError
-from personio_sync.resource.spec import API_GROUP, KIND, PersonioSyncSpec, SpecError, parse_spec
+from personio_sync.errors import ConfigError, ManifestNotFound, SpecError
+from personio_sync.resource.spec import API_GROUP, KIND, PersonioSyncSpec, parse_spec
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ def load_documents(path: str) -> list[dict[str, Any]]:
     try:
         text = Path(path).read_text(encoding="utf-8")
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except FileNotFoundError:
+        where = "" if Path(path).is_absolute() else f" in {Path.cwd()}"
+        raise ManifestNotFound(f"{path}: no such file{where}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

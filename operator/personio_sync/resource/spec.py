@@ -6,7 +6,6 @@ the API server and the operator refuse the same inputs with the same field names
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -22,6 +21,12 @@ from pydantic import (
     field_validator,
 )
 
+from personio_sync.errors import SpecError
+from personio_sync.resource.duration import MINIMUM, check_duration, parse_duration
+
+# The name the controller's metrics read an interval with (reporting/metrics.py).
+parse_interval = parse_duration
+
 API_GROUP = "personio-sync.dev"
 API_VERSION = "v1alpha1"
 KIND = "PersonioSync"
@@ -30,10 +35,6 @@ PLURAL = "personiosyncs"
 ALLOW_MASS_DELETE = f"{API_GROUP}/allow-mass-delete"
 ALLOW_MASS_DELETE_HANDLED = f"{API_GROUP}/allow-mass-delete-handled"
 
-INTERVAL_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
-_INTERVAL_PART = re.compile(r"([0-9]+)([hms])")
-MIN_INTERVAL = timedelta(minutes=1)
-MAX_INTERVAL = timedelta(hours=8760)  # a year: longer is a typo, not a schedule
 # A Secret's name is a DNS-1123 subdomain: "." or "a/b" would name no Secret, or several.
 SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 OWNER_KEY_PATTERN = r"^[0-9a-f]{12}$"
@@ -192,21 +193,19 @@ class PersonioSyncSpec(_Model):
     interval: Annotated[
         str,
         Field(
-            pattern=INTERVAL_PATTERN,
             max_length=32,
-            description="How often to sync, as a Go-style duration such as 1h, 30m or 1h30m "
-            "(at least 1m, at most 8760h).",
+            description="How often to sync, as a Go duration such as 1h, 30m, 1h30m or 1.5h "
+            "(units h, m, s, ms, us, ns); at least 1m, at most 8760h.",
         ),
     ] = "1h"
     quickInterval: Annotated[
         str | None,
         Field(
-            pattern=INTERVAL_PATTERN,
             max_length=32,
             description="Between full syncs, how often to ask Personio for absences changed "
             "since the last look and sync only those (quick polling, for clusters Personio's "
-            "webhooks cannot reach), as a duration such as 2m; at least 1m (shorter values "
-            "count as 1m), off when unset. Deletions wait for a webhook or the next full sync.",
+            "webhooks cannot reach), as a Go duration such as 2m; at least 1m, at most 8760h; "
+            "off when unset. Deletions wait for a webhook or the next full sync.",
         ),
     ] = None
     timeZone: Annotated[
@@ -290,49 +289,22 @@ class PersonioSyncSpec(_Model):
             ) from exc
         return value
 
-    @field_validator("interval")
+    @field_validator("interval", "quickInterval")
     @classmethod
-    def _sane_interval(cls, value: str) -> str:
-        if not value:
-            raise ValueError("interval is empty; use a duration such as 1h, 30m or 1h30m")
-        if parse_interval(value) < MIN_INTERVAL:
-            raise ValueError(f"interval {value!r} is shorter than 1m")
-        if parse_interval(value) > MAX_INTERVAL:
-            raise ValueError(f"interval {value!r} is longer than a year (8760h)")
-        return value
-
-    @field_validator("quickInterval")
-    @classmethod
-    def _sane_quick_interval(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value or parse_interval(value) <= timedelta(0):
-            raise ValueError("quickInterval is empty; use a duration such as 2m, or leave it out")
-        if parse_interval(value) > MAX_INTERVAL:
-            raise ValueError(f"quickInterval {value!r} is longer than a year (8760h)")
-        return value
+    def _duration(cls, value: str | None) -> str | None:
+        """The same form and bounds for both, with the API server's messages (duration.py)."""
+        return None if value is None else check_duration(value)
 
     @property
     def interval_delta(self) -> timedelta:
-        return parse_interval(self.interval)
+        return parse_duration(self.interval)
 
-    def quick_interval_delta(self, floor: timedelta = MIN_INTERVAL) -> timedelta | None:
-        """The quick-polling period, never below `floor` (1m; tests lower it); None: off."""
+    def quick_interval_delta(self, floor: timedelta = MINIMUM) -> timedelta | None:
+        """The quick-polling period, never below `floor` (the operator's setting, which may
+        raise it past the spec's own minimum of 1m); None: off."""
         if self.quickInterval is None:
             return None
-        return max(parse_interval(self.quickInterval), floor)
-
-
-def parse_interval(value: str) -> timedelta:
-    """Parse a Go-style duration (`1h`, `30m`, `1h30m`, `90s`)."""
-    if not re.fullmatch(INTERVAL_PATTERN, value) or not value:
-        raise ValueError(f"interval {value!r} is not a duration like 1h, 30m or 1h30m")
-    units = {"h": 3600, "m": 60, "s": 1}
-    return timedelta(seconds=sum(int(n) * units[u] for n, u in _INTERVAL_PART.findall(value)))
-
-
-class SpecError(ValueError):
-    """A spec that cannot be used, with one message naming every bad field."""
+        return max(parse_duration(self.quickInterval), floor)
 
 
 def parse_spec(raw: dict[str, Any]) -> PersonioSyncSpec:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from personio_sync.engine.dates import rfc3339
+from personio_sync.reasons import ConditionType
 
 # Status lists are bounded so a big workspace cannot push the object past etcd's size
 # limit; counts stay exact. The API server refuses a status patch with longer lists.
@@ -22,7 +23,7 @@ MAX_MESSAGE = 4096
 
 # Copied from metav1.Condition so `kubectl wait --for=condition=Ready` and tools agree.
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
-CONDITION_TYPES = ("Ready", "PersonioCredentialsValid", "AworkCredentialsValid", "Synced")
+CONDITION_TYPES: tuple[str, ...] = tuple(ConditionType)  # the order status lists them in
 
 
 def _rfc3339(value: datetime) -> str:

@@ -12,12 +12,21 @@ DEFAULT_AWORK_URL = "https://api.awork.com/api/v1"
 
 
 @dataclass(frozen=True)
+class CredentialNames:
+    """Where the user keeps the credentials, as an error tells them what to check (UX-5)."""
+
+    personio: str
+    awork: str
+
+
+@dataclass(frozen=True)
 class Credentials:
     """The three values of the referenced Secret; reprs never show the secrets (R21)."""
 
     personio_client_id: str = field(repr=False)
     personio_client_secret: str = field(repr=False)
     awork_api_key: str = field(repr=False)
+    names: CredentialNames | None = None  # None: the Secret's keys (the clients' default)
 
     def secrets(self) -> tuple[str, ...]:
         """Every value that must never be printed (for log redaction and tests)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personio_sync.errors import ConfigError
-from personio_sync.sync.config import Credentials
+from personio_sync.sync.config import CredentialNames, Credentials
 
 SECRET_KEYS = ("personioClientId", "personioClientSecret", "aworkApiKey")
 ENV_KEYS = {
@@ -21,6 +21,10 @@ ENV_KEYS = {
     "personioClientSecret": "PERSONIO_CLIENT_SECRET",
     "aworkApiKey": "AWORK_API_KEY",
 }
+FROM_ENV = CredentialNames(
+    personio="the environment variables PERSONIO_CLIENT_ID and PERSONIO_CLIENT_SECRET",
+    awork="the environment variable AWORK_API_KEY",
+)
 
 
 @dataclass(frozen=True)
@@ -115,14 +119,18 @@ def credentials_from_env(environ: Mapping[str, str]) -> Credentials:
 def _complete(
     values: Mapping[str, str], where: str, names: Mapping[str, str] | None = None
 ) -> Credentials:
-    missing = [(names or {}).get(k, k) for k in SECRET_KEYS if not values.get(k)]
+    """`names`: the environment variables the values came from (None: a Secret's keys)."""
+    named = [(names or {}).get(k, k) for k in SECRET_KEYS]
+    missing = [name for key, name in zip(SECRET_KEYS, named, strict=True) if not values.get(key)]
     if missing:
+        instead = " (or give the CLI a Secret manifest with --secret)" if names else ""
         raise ConfigError(
-            f"{where} lacks {', '.join(missing)}; it needs personioClientId, "
-            "personioClientSecret and aworkApiKey"
+            f"{where} lacks {', '.join(missing)}; it needs {', '.join(named[:-1])} and "
+            f"{named[-1]}{instead}"
         )
     return Credentials(
         personio_client_id=values["personioClientId"],
         personio_client_secret=values["personioClientSecret"],
         awork_api_key=values["aworkApiKey"],
+        names=FROM_ENV if names else None,
     )

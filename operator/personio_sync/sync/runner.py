@@ -84,6 +84,7 @@ async def open_clients(
     ):
         if fence is not None:  # checked as each request leaves, every attempt (D-Lease)
             fence_writes(awork_http, fence)
+        names = credentials.names
         yield Clients(
             personio=PersonioClient(
                 personio_http,
@@ -91,6 +92,7 @@ async def open_clients(
                 credentials.personio_client_id,
                 credentials.personio_client_secret,
                 tokens=tokens,
+                credential_names=names.personio if names else None,
             ),
             awork=AworkClient(
                 awork_http,
@@ -100,6 +102,7 @@ async def open_clients(
                 pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
                 if pacers is not None
                 else None,
+                credential_names=names.awork if names else None,
             ),
             workspace=writers.get(endpoints.awork_url, credentials.awork_api_key)
             if writers is not None

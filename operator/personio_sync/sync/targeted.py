@@ -24,7 +24,7 @@ from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkUser, Pe
 from personio_sync.engine.policy import SyncPolicy
 from personio_sync.engine.reconcile import Snapshot
 from personio_sync.engine.report import SyncReport
-from personio_sync.engine.targeted import Slice, reconcile_targeted
+from personio_sync.engine.slices import Slice, reconcile_targeted
 from personio_sync.engine.window import sync_window, today_in
 from personio_sync.sync.apply import apply_plan
 from personio_sync.sync.runner import Clients

@@ -84,3 +84,20 @@ def kubectl_path() -> Path:
 
 def helm_path() -> Path:
     return binaries_dir() / "helm"
+
+
+CHART_TOOLS = ("promtool", "helm-docs")  # the chart's checkers: hack/<name>.sh builds each
+
+
+def chart_tool(name: str) -> Path:
+    """promtool or helm-docs, built once from its Go module by hack/<name>.sh (cached)."""
+    if name not in CHART_TOOLS:
+        raise BinariesError(f"unknown chart tool {name!r}; known: {', '.join(CHART_TOOLS)}")
+    script = repo_root() / "hack" / f"{name}.sh"
+    # stderr is inherited: a cold build of promtool takes many minutes.
+    result = subprocess.run(
+        [str(script), "--path"], stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+    )
+    if result.returncode != 0:
+        raise BinariesError(f"{script} failed (exit {result.returncode}); its log is above")
+    return Path(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,1 @@
+"""The per-resource loop: the supervisor, one worker per PersonioSync, its slots."""

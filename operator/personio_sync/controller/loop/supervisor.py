@@ -1,0 +1,78 @@
+"""Keeps one Worker per PersonioSync, fed by kopf's watch events (startup/handlers.py).
+
+The supervisor only routes: a resource event goes to its worker (started on first
+sight, stopped when the resource is gone), and so do the webhook receiver's changes.
+It owns the run slots every worker shares (FAIR-2, FAIR-5). Secrets are not watched:
+each worker reads its own (worker.py, SEC-1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from personio_sync.controller.context import Context
+from personio_sync.controller.loop.collaborators import Collaborators
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.runs.changed import Changes
+from personio_sync.controller.view import identity
+
+log = logging.getLogger("personio_sync.controller")
+
+
+class Supervisor:
+    def __init__(self, ctx: Context, slots: FairSlots, calls: Collaborators | None = None) -> None:
+        self.ctx, self.slots = ctx, slots
+        self.calls = calls or Collaborators()
+        self.workers: dict[tuple[str, str], Worker] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A PersonioSync was listed, added, modified or deleted."""
+        namespace, name, uid = identity(body)
+        key = (namespace, name)
+        worker = self.workers.get(key)
+        if event_type == "DELETED":
+            if worker is not None and worker.uid == uid:
+                self._retire(key)
+                self.ctx.metrics.forget(*key)
+            return
+        self.ctx.metrics.observe_status(*key, body)  # every replica: the alerts' view
+        if worker is not None and worker.uid != uid:  # deleted and re-created meanwhile
+            self._retire(key)
+            worker = None
+        if worker is None:
+            worker = Worker(self.ctx, body, slots=self.slots, calls=self.calls)
+            self.workers[key] = worker
+            worker.start()
+        else:
+            worker.observe(body)
+
+    def note_changes(self, namespace: str, name: str, changes: Changes) -> bool:
+        """Personio changes for one resource (the webhook receiver); False when no worker
+        knows that resource."""
+        worker = self.workers.get((namespace, name))
+        if worker is None:
+            return False
+        worker.note_changes(changes)
+        return True
+
+    def secret_of(self, namespace: str, name: str) -> str | None:
+        """The Secret a known resource names (the receiver's token lookup); None: unknown."""
+        worker = self.workers.get((namespace, name))
+        return None if worker is None else worker.view.lenient.secret_name or None
+
+    def _retire(self, key: tuple[str, str]) -> None:
+        worker = self.workers.pop(key)
+        task = asyncio.create_task(worker.stop(), name=f"stop {key[0]}/{key[1]}")
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def stop(self) -> None:
+        """Operator shutdown: cancel every worker (runs are crash-safe, R14)."""
+        workers = list(self.workers.values())
+        self.workers.clear()
+        await asyncio.gather(*(w.stop() for w in workers), *self._stopping)

@@ -1,0 +1,1 @@
+"""What the operator shows: `.status` and its conditions, Events, metrics."""

@@ -1,0 +1,249 @@
+"""Which conditions an outcome sets (R20, R23): pure, so every error's wording is unit-tested.
+
+Four conditions answer four questions an admin asks: is it working (Ready), does
+Personio accept the credential (PersonioCredentialsValid), does awork accept the key
+(AworkCredentialsValid), did the last run converge (Synced). A credential that was not
+exercised because something earlier failed is Unknown, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from personio_sync.controller.schedule import parse_time
+from personio_sync.engine.guard import describe
+from personio_sync.engine.report import HeldDeletes, SyncReport
+from personio_sync.errors import (
+    AworkAuthError,
+    AworkError,
+    ConfigError,
+    PersonioAuthError,
+    PersonioEmailNotReadable,
+    PersonioError,
+    PersonioScopeError,
+    SecretProblem,
+    SyncError,
+    clip,
+)
+from personio_sync.reasons import ConditionReason as R
+from personio_sync.reasons import ConditionType
+from personio_sync.resource.spec import ALLOW_MASS_DELETE
+from personio_sync.resource.status import CONDITION_TYPES, MAX_MESSAGE, Condition
+
+READY = ConditionType.READY
+PERSONIO = ConditionType.PERSONIO
+AWORK = ConditionType.AWORK
+SYNCED = ConditionType.SYNCED
+
+Status = Literal["True", "False", "Unknown"]
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A condition as decided, before timestamps: what changes between runs. Decided
+    ones carry a ConditionReason; one kept from a written status keeps its words."""
+
+    type: str
+    status: Status
+    reason: str
+    message: str
+
+
+def _accepted(kind: str, what: str) -> Cond:
+    return Cond(kind, "True", R.CREDENTIALS_ACCEPTED, f"{what} accepted the credential")
+
+
+def _not_checked(kind: str, why: str) -> Cond:
+    return Cond(kind, "Unknown", R.NOT_CHECKED, why)
+
+
+def for_report(report: SyncReport, *, lists: bool = True) -> list[Cond]:
+    """Conditions after a completed run: credentials proven, Synced says how it went.
+
+    `lists=False` (spec.statusDetail Counts): messages count, they name no e-mail."""
+    personio = _accepted(PERSONIO, "Personio")
+    if report.users.without_email:
+        personio = Cond(
+            PERSONIO,
+            "True",
+            R.EMAIL_PARTLY_READABLE,
+            f"{len(report.users.without_email)} people have no readable e-mail: give the "
+            "credential read access to the e-mail attribute (see status.users.withoutEmailIds)",
+        )
+    synced = _synced(report)
+    ready = Cond(READY, synced.status, synced.reason, synced.message)
+    if synced.status == "True" and report.conflicts:
+        ready = Cond(READY, "False", R.OWNERSHIP_CONFLICT, conflict_message(report))
+    elif synced.status == "True" and report.users.broken_mappings:
+        ready = Cond(READY, "True", R.USER_MAPPING_NOT_FOUND, broken_message(report, lists=lists))
+    return [ready, personio, _accepted(AWORK, "awork"), synced]
+
+
+def broken_message(report: SyncReport, *, lists: bool) -> str:
+    """userMappings entries that point at nobody (R8): listed, or only counted (Events and
+    spec.statusDetail Counts carry no e-mail)."""
+    broken = report.users.broken_mappings
+    if lists:
+        return (
+            "spec.userMappings points at nobody: "
+            + ", ".join(broken[:5])
+            + "; fix the e-mail or remove the mapping"
+        )
+    return (
+        f"{len(broken)} spec.userMappings entries point at nobody (no Personio person or no "
+        "awork user with that e-mail); fix the e-mail or remove the mapping"
+    )
+
+
+def ambiguous_message(report: SyncReport) -> str:
+    """People left out because their address is ambiguous (R7), and whether a mapping did
+    it; counts only, for an Event."""
+    users = report.users
+    text = f"{len(users.ambiguous)} people are ambiguous and not synced"
+    if users.colliding_mappings:
+        text += (
+            f"; {len(users.colliding_mappings)} spec.userMappings entries point at an awork "
+            "user another person already matches, which makes both ambiguous"
+        )
+    return text + "; see status.users.ambiguousEmails"
+
+
+def held_message(held: HeldDeletes, name: str = "<name>") -> str:
+    """What was held back and how to let it through once (D-Guard)."""
+    return (
+        f"{describe(held)}. If Personio is right, allow them once: kubectl annotate "
+        f'--overwrite psync {name} {ALLOW_MASS_DELETE}="$(date +%s)"'
+    )
+
+
+def conflict_message(report: SyncReport) -> str:
+    """Which other owners hold periods of ours, and the two ways out (D-Owner)."""
+    owners = sorted({c.owner for c in report.conflicts})
+    return (
+        f"{len(report.conflicts)} absences are already synced by another owner "
+        f"({', '.join(owners[:5])}; see status.conflicts) and were left alone. If this "
+        "resource should own them, add those keys to spec.adoptFrom; otherwise remove the "
+        "other PersonioSync (its status.ownerKey) or this one"
+    )
+
+
+def _synced(report: SyncReport) -> Cond:
+    acts = report.actions
+    if report.held is not None:
+        return Cond(SYNCED, "False", R.MASS_DELETION_HELD, held_message(report.held))
+    if acts.failed:
+        return Cond(
+            SYNCED,
+            "False",
+            R.ITEMS_FAILED,
+            f"{acts.failed} absences could not be written (see status.failures); "
+            "they are retried on the next run",
+        )
+    if report.dry_run:
+        return Cond(
+            SYNCED,
+            "True",
+            R.DRY_RUN,
+            f"dry run, nothing written: would create {acts.created}, update {acts.updated}, "
+            f"delete {acts.deleted}",
+        )
+    return Cond(
+        SYNCED,
+        "True",
+        R.SYNCED,
+        f"{len(report.users.matched)} people matched; created {acts.created}, updated "
+        f"{acts.updated}, deleted {acts.deleted}, unchanged {acts.unchanged}",
+    )
+
+
+def for_error(error: SyncError) -> list[Cond]:
+    """Conditions after a run that could not run at all; awork was not written (R23)."""
+    message = clip(error.message, MAX_MESSAGE)
+    failed = [
+        Cond(READY, "False", error.reason, message),
+        Cond(SYNCED, "False", error.reason, message),
+    ]
+    return failed + _credential_conditions(error, message)
+
+
+def _credential_conditions(error: SyncError, message: str) -> list[Cond]:
+    if isinstance(error, SecretProblem):
+        return [
+            Cond(kind, "False", error.reason, message)
+            if vendor in error.vendors
+            else _not_checked(kind, "not checked: the Secret must be fixed first")
+            for kind, vendor in ((PERSONIO, "personio"), (AWORK, "awork"))
+        ]
+    if isinstance(error, PersonioAuthError | PersonioScopeError | PersonioEmailNotReadable):
+        personio = Cond(PERSONIO, "False", error.reason, message)
+        return [personio, _not_checked(AWORK, "not checked: Personio failed first")]
+    if isinstance(error, PersonioError):
+        personio = Cond(PERSONIO, "Unknown", error.reason, message)
+        return [personio, _not_checked(AWORK, "not checked: Personio failed first")]
+    if isinstance(error, AworkAuthError):
+        return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "False", error.reason, message)]
+    if isinstance(error, AworkError):
+        return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "Unknown", error.reason, message)]
+    if isinstance(error, ConfigError):
+        why = "not checked: the configuration must be fixed first"
+    else:  # the control plane, the run deadline or a bug: the credentials are not the issue
+        why = f"not known: the run ended with {error.reason}"
+    return [_not_checked(PERSONIO, why), _not_checked(AWORK, why)]
+
+
+def for_suspended(previous: Sequence[Mapping[str, Any]]) -> list[Cond]:
+    """Suspension changes Ready only; the other conditions still describe the last run."""
+    kept = [from_dict(c) for c in previous if c.get("type") != READY]
+    ready = Cond(
+        READY, "False", R.SUSPENDED, "spec.suspend is true: no syncs until it is set to false"
+    )
+    return [ready, *kept]
+
+
+def pending() -> list[Cond]:
+    """Before the first run finishes: nothing is known yet."""
+    return [
+        Cond(kind, "Unknown", R.PENDING, "waiting for the first sync") for kind in CONDITION_TYPES
+    ]
+
+
+def from_dict(raw: Mapping[str, Any]) -> Cond:
+    status = raw.get("status")
+    return Cond(
+        type=str(raw.get("type", "")),
+        status=status if status in ("True", "False", "Unknown") else "Unknown",
+        reason=str(raw.get("reason") or "Unknown"),
+        message=str(raw.get("message") or ""),
+    )
+
+
+def merge(
+    previous: Sequence[Mapping[str, Any]],
+    decided: Sequence[Cond],
+    *,
+    now: datetime,
+    generation: int | None,
+) -> list[Condition]:
+    """Stamp decided conditions; lastTransitionTime moves only when `status` changes."""
+    before = {str(c.get("type")): c for c in previous}
+    ordered = sorted(decided, key=lambda c: CONDITION_TYPES.index(c.type))
+    result = []
+    for cond in ordered:
+        old = before.get(cond.type)
+        changed = old is None or old.get("status") != cond.status
+        kept = None if changed or old is None else parse_time(old.get("lastTransitionTime"))
+        when = kept or now
+        result.append(
+            Condition(
+                type=cond.type,
+                status=cond.status,
+                reason=cond.reason,
+                message=clip(cond.message, MAX_MESSAGE),
+                lastTransitionTime=when,
+                observedGeneration=generation,
+            )
+        )
+    return result

@@ -1,0 +1,1 @@
+"""The runs of one resource: full, targeted (and quick polls), clean-up, and their inputs."""

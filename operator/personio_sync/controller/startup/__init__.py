@@ -1,0 +1,1 @@
+"""Start-up: kopf's entry, its handlers (which build everything), its login, /healthz."""

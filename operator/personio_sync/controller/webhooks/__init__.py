@@ -1,0 +1,1 @@
+"""Personio webhooks: the event catalogue, the receiver, its tokens, self-registration."""

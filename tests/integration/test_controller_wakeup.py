@@ -1,0 +1,125 @@
+"""SEC-1 / HOOK-7 / issue 17, end to end below the API server: one wake-up of a worker
+runs a full sync of the demo company and registers its webhook with one Secret GET.
+
+The worker has its real runs; the vendors are the fakes over HTTP; the operator's real
+Kubernetes client talks to an in-memory API server on an httpx2 mock transport, which
+counts the Secret GETs. The clock is the context's: the run's window follows it, not
+the machine's date. Registration goes through the runs' vendor clients, so its
+requests are counted on /metrics like the run's.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.config.models import Cluster, User
+from runner_helpers import DEMO
+
+from personio_sync.clients.kube import KubeClient
+from personio_sync.controller.context import FINALIZER, PERSONIO_SYNCS, Context
+from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.worker import Worker
+from personio_sync.controller.settings import OperatorSettings
+from personio_sync.controller.webhooks.catalogue import SUBSCRIBED
+from personio_sync_testing.devtools.polling import eventually_async
+from personio_sync_testing.fakes import Sandbox
+
+NOW = datetime(2026, 7, 21, 9, 0, tzinfo=UTC)  # the demo's today; the machine's date differs
+HOOK_URL = "https://hooks.example/webhooks/personio/hr/acme"
+HOOK_TOKEN = "hook-token-9c2e71"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+class ApiServer:
+    """One PersonioSync and its Secret, as the API server holds them; counts Secret GETs."""
+
+    def __init__(self) -> None:
+        self.secret_gets = 0
+        self.secret = {
+            "metadata": {"namespace": "hr", "name": "acme-credentials", "resourceVersion": "3"},
+            "data": {
+                "personioClientId": b64(DEMO.personio_client_id),
+                "personioClientSecret": b64(DEMO.personio_client_secret),
+                "aworkApiKey": b64(DEMO.awork_api_key),
+                "personioWebhookToken": b64(HOOK_TOKEN),
+            },
+        }
+        webhook = {"url": HOOK_URL, "register": True}
+        spec = {"secretRef": {"name": "acme-credentials"}, "webhook": webhook}
+        meta = {"namespace": "hr", "name": "acme", "uid": "u-1", "generation": 1,
+                "resourceVersion": "10", "finalizers": [FINALIZER]}  # fmt: skip
+        self.body: dict[str, Any] = {"metadata": meta, "spec": spec, "status": {}}
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path
+        if request.method == "GET" and "/secrets/" in path:
+            self.secret_gets += 1
+            return httpx2.Response(200, json=self.secret)
+        assert request.method == "PATCH" and "/personiosyncs/acme" in path, path
+        patch = json.loads(request.content)
+        if isinstance(patch, list):  # the whole status (JSON patch)
+            self.body["status"] = patch[0]["value"]
+        elif path.endswith("/status"):
+            self.body["status"] = {**self.body["status"], **patch["status"]}
+        else:
+            self.body["metadata"].update(patch.get("metadata") or {})
+        meta = self.body["metadata"]
+        meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
+        return httpx2.Response(200, json=self.body)
+
+
+def kube_on(server: ApiServer) -> KubeClient:
+    config = KubeConfig.from_one(
+        cluster=Cluster(server="https://kube.test", insecure=True), user=User(token="t")
+    ).get()
+    assert config is not None
+    return KubeClient(config, PERSONIO_SYNCS, transport=httpx2.MockTransport(server))
+
+
+def personio_requests(ctx: Context) -> float:
+    value = ctx.metrics.registry.get_sample_value(
+        "personio_sync_api_requests_total",
+        {"namespace": "hr", "name": "acme", "vendor": "personio"},
+    )
+    return value or 0.0
+
+
+async def test_sec_1_hook_7_one_wake_up_syncs_and_registers_with_one_secret_get(
+    demo: Sandbox,
+) -> None:
+    scopes = ["personio:persons:read", "personio:absences:read", "personio:webhooks:write"]
+    demo.personio_state.put_credential(
+        {"client_id": DEMO.personio_client_id, "client_secret": DEMO.personio_client_secret,
+         "scopes": scopes, "email_readable": True}
+    )  # fmt: skip
+    server = ApiServer()
+    settings = OperatorSettings(personio_api_url=demo.personio_url, awork_api_url=demo.awork_url)
+    ctx = Context(settings=settings, kube=kube_on(server), now=lambda: NOW)
+    worker = Worker(ctx, copy.deepcopy(server.body), slots=FairSlots(1))
+    worker.start()
+    try:
+
+        async def registered() -> bool:
+            return bool(server.body["status"].get("webhook", {}).get("state") == "Registered")
+
+        await eventually_async(registered, within=30, what="a run and its webhook registered")
+    finally:
+        await worker.stop()
+        await ctx.kube.close()
+    status = server.body["status"]
+    assert status["lastRun"]["window"] == {"from": "2026-07-07", "to": "2027-01-17"}  # ctx clock
+    assert status["lastRun"]["created"] == 7
+    assert server.secret_gets == 1  # the wake-up's read fed the run and the registration
+    (hook,) = demo.personio.webhooks.listed()
+    assert hook.token == HOOK_TOKEN and sorted(hook.enabled_events) == sorted(SUBSCRIBED)
+    sent = [e for e in demo.personio.journal.entries() if not e.path.startswith("/_admin")]
+    assert personio_requests(ctx) == len(sent)  # the webhook calls counted too
