@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,10 +21,11 @@ from typing import Any
 import pytest
 from alice import CREDS, TODAY, VACATION, alice_seed
 from lightkube import Client
+from lightkube.resources.core_v1 import Namespace
 
 from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
 from personio_sync.engine.marker import legacy_owner_key, owner_key, parse_marker
-from personio_sync_testing.devtools.kube import PersonioSync
+from personio_sync_testing.devtools.kube import PersonioSync, create_namespace
 from personio_sync_testing.devtools.kubectl import Kubectl
 from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.fakes.sandbox import Sandbox
@@ -316,3 +318,142 @@ def test_d_privacy_events_logs_and_counts_status_carry_no_email(
     log = operator.log_path.read_text(errors="replace")
     assert "AmbiguousUsers" in log  # the log echoes the Events
     assert [line for line in log.splitlines() if "@" in line] == []
+
+
+# --- races (issue 15) -------------------------------------------------------------------
+
+OWNED_LISTING = "startswith(externalProvider,'personio-sync:')"
+
+
+@pytest.fixture
+def neighbour(cluster: Any, kube_api: Client, namespace: str) -> Iterator[str]:
+    """A second fresh namespace beside the test's own."""
+    name = f"{namespace}-b"
+    create_namespace(kube_api, name, labels={"personio-sync.dev/e2e": "true"})
+    yield name
+    if not cluster.local:
+        kube_api.delete(Namespace, name)
+
+
+def per_period(sandbox: Sandbox) -> Counter[str]:
+    return Counter(period for _, period in holdings(sandbox).values())
+
+
+def reads_of_awork(sandbox: Sandbox) -> int:
+    """How many runs have listed the workspace's personio-sync absences."""
+    return sum(
+        1
+        for e in sandbox.awork.journal.entries()
+        if e.method == "GET" and e.query.get("filterby") == OWNED_LISTING
+    )
+
+
+def race_first_runs(
+    kubectl: Kubectl,
+    kube_api: Client,
+    sandbox: Sandbox,
+    namespaces: tuple[str, str],
+    start: Callable[[], object],
+    raced: Callable[[], bool],
+) -> list[dict[str, Any]]:
+    """awork holds every write; `start()` the operators; both resources are created with
+    one kubectl apply (the same moment); writes flow again once `raced()`. Returns both
+    resources after their first runs."""
+    sandbox.awork.set_knobs(hold_writes=True)
+    for ns in namespaces:
+        kubectl.apply(secret_manifest(ns, CREDS))
+    start()
+    kubectl.apply("\n---\n".join(sync_manifest(ns) for ns in namespaces))
+    eventually(raced, within=45, what="the racing first runs")
+    sandbox.awork.set_knobs(hold_writes=False)
+    done = [wait_for(kube_api, ns, "team", lambda b: "lastRun" in b.get("status", {}))
+            for ns in namespaces]  # fmt: skip
+    return done
+
+
+def hand_made_on_the_first_day(sandbox: Sandbox) -> dict[str, Any]:
+    on = (TODAY + timedelta(days=1)).isoformat()
+    user = next(iter(sandbox.awork_state.users))
+    absence = sandbox.awork_state.add_absence(
+        {"userId": user, "startOn": f"{on}T00:00:00Z", "endOn": f"{on}T23:59:59Z",
+         "description": "Dentist (entered in awork)"}
+    )  # fmt: skip
+    return absence.model_dump()
+
+
+def test_d_writer_two_resources_of_one_installation_created_at_once_never_duplicate(
+    kubectl: Kubectl,
+    kube_api: Client,
+    namespace: str,
+    neighbour: str,
+    sandbox: Sandbox,
+    start_operator: Any,
+) -> None:
+    """Two PersonioSyncs in two namespaces of one installation (one operator process),
+    same Personio, same awork workspace, created at the same moment. awork holds every
+    write until both runs have read it: the second run waits for the periods the first
+    claimed, reads again what the first wrote, and reports conflicts instead of creating."""
+    runs = race_first_runs(
+        kubectl,
+        kube_api,
+        sandbox,
+        (namespace, neighbour),
+        lambda: start_operator(namespace, neighbour, env={"PERSONIO_SYNC_INSTANCE_ID": INSTANCE}),
+        # both runs have read awork, and the first one's creates are held
+        lambda: reads_of_awork(sandbox) >= 2 and sandbox.awork.in_flight >= len(PERIODS),
+    )
+    assert per_period(sandbox) == Counter(dict.fromkeys(PERIODS, 1))
+    last = sorted((b["status"]["lastRun"]["created"], b["status"]["lastRun"]["conflicts"])
+                  for b in runs)  # fmt: skip
+    assert last == [(0, len(PERIODS)), (len(PERIODS), 0)]
+    loser = next(b for b in runs if b["status"]["lastRun"]["conflicts"])
+    assert ready(loser) == ("False", "OwnershipConflict")
+
+
+def test_d_settle_two_installations_on_one_workspace_settle_after_one_more_run_each(
+    kubectl: Kubectl,
+    kube_api: Client,
+    namespace: str,
+    neighbour: str,
+    sandbox: Sandbox,
+    start_operator: Any,
+) -> None:
+    """Two installations on one awork workspace: two operator processes with different
+    instance ids, each serving its own namespace. That is what two clusters are to the
+    operator: different owner keys, and nothing shared but Personio and awork (no lock,
+    no Lease, no API object in common), so a second API server would add nothing here.
+    awork holds every write until both first runs have planned: both create every period.
+    One more run each removes the duplicates: for each period the owner of the copy
+    awork created first keeps it, the other deletes its own and reports the conflict;
+    the hand-made absence on the same day is untouched."""
+    hand = hand_made_on_the_first_day(sandbox)
+
+    def two_installations() -> None:
+        start_operator(namespace, env={"PERSONIO_SYNC_INSTANCE_ID": "cluster-a"})
+        start_operator(neighbour, env={"PERSONIO_SYNC_INSTANCE_ID": "cluster-b"})
+
+    race_first_runs(
+        kubectl,
+        kube_api,
+        sandbox,
+        (namespace, neighbour),
+        two_installations,
+        lambda: sandbox.awork.in_flight >= 2 * len(PERIODS),  # both create every period
+    )
+    assert per_period(sandbox) == Counter(dict.fromkeys(PERIODS, 2))  # the race happened
+
+    for ns in (namespace, neighbour):
+        kubectl("annotate", "--overwrite", "psync", "team", "-n", ns, f"{SYNC_NOW}=settle")
+    second = {
+        ns: wait_for(kube_api, ns, "team", handled("settle")) for ns in (namespace, neighbour)
+    }
+    assert per_period(sandbox) == Counter(dict.fromkeys(PERIODS, 1))
+    holder = {period: key for key, period in holdings(sandbox).values()}
+    conflicts = [c for body in second.values() for c in body["status"].get("conflicts", [])]
+    assert sorted(c["personioId"] for c in conflicts) == list(PERIODS)  # each on its loser
+    assert all(holder[c["personioId"]] == c["owner"] for c in conflicts)
+    for body in second.values():
+        lost = body["status"]["lastRun"]["conflicts"]
+        assert body["status"]["lastRun"]["deleted"] == lost
+        assert ready(body)[1] == ("OwnershipConflict" if lost else "Synced")
+    assert sandbox.awork_state.absences[hand["id"]].model_dump() == hand

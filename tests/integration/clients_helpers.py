@@ -12,6 +12,9 @@ CLIENT_ID = "sync-client"
 CLIENT_SECRET = "sync-secret"
 API_KEY = "awork-api-key"
 FAST: dict[str, Any] = {"max_retries": 3, "backoff_base": 0.01, "backoff_max": 0.05}
+# awork's look-up of a create whose answer was lost waits this long here (30 s in
+# production): enough for the fakes, which store at once or never (D-Once-2).
+AWORK_SETTLE: dict[str, Any] = {"settle_seconds": 0.3}
 
 
 def person(i: int, *, email: bool = True) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from clients_helpers import (
     API_KEY,
+    AWORK_SETTLE,
     CLIENT_ID,
     CLIENT_SECRET,
     FAST,
@@ -101,7 +102,12 @@ def make_awork(awork_fake: FakeAwork, http: httpx.AsyncClient) -> AworkFactory:
     """An AworkClient on the fake with fast retries; keyword arguments override."""
 
     def make(http_client: httpx.AsyncClient | None = None, **overrides: Any) -> AworkClient:
-        kwargs: dict[str, Any] = {"api_key": API_KEY, "rate_limit_wait": 0.01, **FAST}
+        kwargs: dict[str, Any] = {
+            "api_key": API_KEY,
+            "rate_limit_wait": 0.01,
+            **AWORK_SETTLE,
+            **FAST,
+        }
         return AworkClient(http_client or http, awork_fake.url, **{**kwargs, **overrides})
 
     return make

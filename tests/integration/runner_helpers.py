@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from clients_helpers import AWORK_SETTLE
 
 from personio_sync.clients import AworkClient, PersonioClient
 from personio_sync.engine.marker import owner_key, parse_marker
@@ -45,7 +46,7 @@ PERSONIO_FAST: dict[str, Any] = {
     "backoff_max": 0.02,
     "rate_limit_wait": 0.01,
 }
-AWORK_FAST: dict[str, Any] = {**PERSONIO_FAST, "max_rate_limit_wait": 0.05}
+AWORK_FAST: dict[str, Any] = {**PERSONIO_FAST, "max_rate_limit_wait": 0.05, **AWORK_SETTLE}
 
 
 def sandbox_for(seed: SeedSource, *, today: date = TODAY) -> Sandbox:

@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from clients_helpers import API_KEY, FAST, AworkFactory, Sleeps, awork_user
+from clients_helpers import API_KEY, AWORK_SETTLE, FAST, AworkFactory, Sleeps, awork_user
 
 from contract.schemas import validate_awork
 from personio_sync.clients import AworkClient, PacerRegistry
+from personio_sync.clients.awork import settle_pauses
 from personio_sync.engine.model import AbsenceBody
 from personio_sync.errors import (
     AworkAuthError,
@@ -327,13 +328,15 @@ async def test_persistent_fault_gives_specific_error(
     kind: str,
     error: type[Exception],
 ) -> None:
-    """Each POST whose outcome is unknown is looked up before it is sent again (D-Once)."""
+    """Each POST whose outcome is unknown is looked up, patiently, before it is sent again
+    (D-Once, D-Once-2)."""
     awork = make_awork(http_client=quick_http)
     awork_fake.inject({"kind": kind, "path_prefix": "/absences", "method": "POST"})
     with pytest.raises(error) as caught:
         await awork.create_absence(body())
+    look_ups = 1 + len(settle_pauses(AWORK_SETTLE["settle_seconds"]))
     assert awork.stats.requests["POST /absences"] == 4
-    assert awork.stats.requests["GET /absences"] == 4 and awork.stats.settled == 0
+    assert awork.stats.requests["GET /absences"] == 4 * look_ups and awork.stats.settled == 0
     assert caught.value.reason == "AworkUnreachable"  # FAIR-4: 5xx, timeouts alike
     if isinstance(caught.value, AworkServerError):
         assert caught.value.status_code == 503

@@ -120,8 +120,9 @@ def owned(
     owner: str = OWNER,
     half_start: bool = False,
     half_end: bool = False,
+    created: str | None = None,
 ) -> AworkAbsence:
-    """An absence this sync (or `owner`) wrote; start/end are UTC 'YYYY-MM-DDTHH:MM:SS'."""
+    """An absence this sync (or `owner`) wrote; start/end/created are UTC 'YYYY-MM-DDTHH:MM:SS'."""
     return AworkAbsence(
         id=aid,
         user_id=user_id,
@@ -131,6 +132,7 @@ def owned(
         external_provider=make_marker(owner, period_id),
         is_half_day_on_start=half_start,
         is_half_day_on_end=half_end,
+        created_on=utc(created) if created else None,
     )
 
 
@@ -177,10 +179,12 @@ def writes_of(plan: Plan) -> list[Write]:
 
 @dataclass
 class AworkStore:
-    """awork's absences in memory; applies Create/Update/Delete as the API would."""
+    """awork's absences in memory; applies Create/Update/Delete as the API would, and
+    stamps createdOn from `clock` (an update keeps it, as awork does)."""
 
     absences: dict[str, AworkAbsence] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    clock: datetime = datetime(2026, 1, 1, tzinfo=UTC)
 
     def add(self, absence: AworkAbsence) -> None:
         self.absences[absence.id] = absence
@@ -192,16 +196,17 @@ class AworkStore:
         for write in writes:
             if isinstance(write, Create):
                 new_id = f"aw-{next(self._ids)}"
-                self.absences[new_id] = from_body(new_id, write.body)
+                self.absences[new_id] = from_body(new_id, write.body, self.clock)
             elif isinstance(write, Update):
                 assert write.absence_id in self.absences, "update of a missing absence"
-                self.absences[write.absence_id] = from_body(write.absence_id, write.body)
+                created = self.absences[write.absence_id].created_on
+                self.absences[write.absence_id] = from_body(write.absence_id, write.body, created)
             else:
                 assert write.absence_id in self.absences, "delete of a missing absence"
                 del self.absences[write.absence_id]
 
 
-def from_body(absence_id: str, body: AbsenceBody) -> AworkAbsence:
+def from_body(absence_id: str, body: AbsenceBody, created: datetime | None = None) -> AworkAbsence:
     return AworkAbsence(
         id=absence_id,
         user_id=body.user_id,
@@ -211,6 +216,7 @@ def from_body(absence_id: str, body: AbsenceBody) -> AworkAbsence:
         external_provider=body.external_provider,
         is_half_day_on_start=body.is_half_day_on_start,
         is_half_day_on_end=body.is_half_day_on_end,
+        created_on=created,
     )
 
 

@@ -54,13 +54,6 @@ def test_d_owner_period_held_by_another_owner_is_a_conflict_and_nothing_is_writt
     assert outcome.report.to_json()["owner"] == OWNER
 
 
-def test_d_owner_both_holding_a_period_neither_deletes_nor_changes_it() -> None:
-    """Two owners with an absence each for one period (written before D-Owner): both stay."""
-    moved = period("a", "p1", "2026-04-09", "2026-04-09")
-    outcome = run(**ANNA, periods=[moved], absences=[OURS, THEIRS])
-    assert outcome.plan.writes == 0 and outcome.report.actions.conflicts == 1
-
-
 def test_d_owner_conflict_does_not_stop_the_rest_of_the_run() -> None:
     b = period("b", "p1", "2026-05-04", "2026-05-04")
     outcome = run(**ANNA, periods=[A, b], absences=[THEIRS])

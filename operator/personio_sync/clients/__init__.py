@@ -7,9 +7,19 @@ on rate limits. The Kubernetes client returns plain dicts and raises its own Kub
 kinds (docs/kubernetes-client.md).
 """
 
+from personio_sync.clients._fence import Fence, fence_writes
 from personio_sync.clients._http import RequestStats
-from personio_sync.clients._pacing import PacerRegistry
+from personio_sync.clients._pacing import PacerRegistry, workspace_key
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient, TokenCache
 
-__all__ = ["AworkClient", "PacerRegistry", "PersonioClient", "RequestStats", "TokenCache"]
+__all__ = [
+    "AworkClient",
+    "Fence",
+    "PacerRegistry",
+    "PersonioClient",
+    "RequestStats",
+    "TokenCache",
+    "fence_writes",
+    "workspace_key",
+]

@@ -67,6 +67,7 @@ class AbsenceModel(_Model):
     externalProvider: str | None = None
     isHalfDayOnStart: bool | None = None
     isHalfDayOnEnd: bool | None = None
+    createdOn: datetime | None = None
 
     def to_absence(self) -> AworkAbsence:
         return AworkAbsence(
@@ -78,6 +79,7 @@ class AbsenceModel(_Model):
             external_provider=self.externalProvider,
             is_half_day_on_start=bool(self.isHalfDayOnStart),
             is_half_day_on_end=bool(self.isHalfDayOnEnd),
+            created_on=as_utc(self.createdOn) if self.createdOn else None,
         )
 
 

@@ -20,9 +20,10 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from personio_sync.errors import SyncError, clip
 
@@ -270,3 +271,20 @@ class _Retry:
     wait: float
     rate_limit: bool = False
     maybe_done: bool = False  # the server may have acted on it (only unsafe requests care)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(vendor: Vendor, model: type[M], body: object, endpoint: str) -> M:
+    """A vendor's JSON as its model; what does not fit is the vendor's transport error,
+    naming where, never the values."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise vendor.transport_error(
+            f"{vendor.name} answered {endpoint} with data this client does not understand "
+            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
+        ) from None  # the ValidationError holds the input values (maybe a token): never chain it

@@ -6,6 +6,11 @@ runner applies writes in parallel, so every request passes through one
 response headers and holds callers back before the server has to answer 429
 (see `_pacing.py`). A 429 that happens anyway waits `ratelimit-reset` seconds.
 
+A create whose answer is lost (a timeout after sending, a cut connection, a 5xx) may
+still be in awork's hands: it is looked up by its marker, patiently (`settle_seconds`,
+awork's own processing time), and sent again only when it is truly absent; its marker
+is remembered, so the applier looks it up once more before the run reports (D-Once-2).
+
 401 means the API key is wrong (or lacks admin rights) and aborts the run; any
 other 4xx is an `AworkStatusError` carrying awork's error `code`, which the runner
 treats as a per-item failure (R15). Everything raised is a `personio_sync.errors.AworkError`.
@@ -17,17 +22,25 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection
 from typing import TypeVar
-from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from personio_sync.clients._awork_models import (
     AbsenceForm,
     AbsenceModel,
     ApiUserModel,
-    ErrorResponse,
     UserModel,
+)
+from personio_sync.clients._awork_wire import (
+    AWORK,
+    absence_path,
+    auth_error,
+    ends_with,
+    int_header,
+    parse,
+    parse_list,
+    require_ok,
 )
 from personio_sync.clients._http import (
     MAX_PAGES,
@@ -36,18 +49,13 @@ from personio_sync.clients._http import (
     RetryingSender,
     Settle,
     Sleep,
-    Vendor,
 )
 from personio_sync.clients._pacing import RateLimitPacer, rate_limit_header_wait
 from personio_sync.engine.marker import ANY_OWNER
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, AworkUser
+from personio_sync.engine.ownership import age
 from personio_sync.errors import (
-    AworkAuthError,
-    AworkRateLimited,
-    AworkServerError,
-    AworkStatusError,
     AworkTransportError,
-    clip,
 )
 
 log = logging.getLogger("personio_sync.clients.awork")
@@ -57,16 +65,11 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 MARKED_PER_REQUEST = 20  # period ids per filter: keeps the URL short
+SETTLE_SECONDS = 30.0  # how long awork may take to store a create whose answer was lost
 # How messages name the key unless told otherwise (the CLI's environment variable).
 SECRET_NAMES = "the Secret key aworkApiKey"
 
-_VENDOR = Vendor(
-    name="awork",
-    transport_error=AworkTransportError,
-    rate_limited=AworkRateLimited,
-    status_error=AworkStatusError,
-    server_error=AworkServerError,
-)
+_VENDOR = AWORK
 
 
 class AworkClient:
@@ -88,8 +91,12 @@ class AworkClient:
         second_window: float = 1.0,  # awork's burst window; only time-scaled fakes shorten it
         pacer: RateLimitPacer | None = None,  # shared by every client of the workspace
         sleep: Sleep = asyncio.sleep,  # between retries (the pacer keeps its own clock)
+        settle_seconds: float = SETTLE_SECONDS,
         credential_names: str | None = None,  # where the user keeps the key, for messages
     ) -> None:
+        self._sleep = sleep
+        self._settle_seconds = settle_seconds
+        self._in_doubt: set[str] = set()  # markers of creates whose answer was lost
         self._base_url = base_url.rstrip("/")
         self._names = credential_names or SECRET_NAMES
         self._api_key = api_key
@@ -135,7 +142,7 @@ class AworkClient:
         ids = sorted(period_ids)
         for start in range(0, len(ids), MARKED_PER_REQUEST):
             chunk = ids[start : start + MARKED_PER_REQUEST]
-            ends = " or ".join(_ends_with(":" + pid) for pid in chunk)
+            ends = " or ".join(ends_with(":" + pid) for pid in chunk)
             params = {"filterby": f"startswith(externalProvider,'{ANY_OWNER}') and ({ends})"}
             found += await self._paged(
                 "/absences", "GET /absences", params, AbsenceModel, AbsenceModel.to_absence
@@ -144,41 +151,65 @@ class AworkClient:
 
     async def create_absence(self, body: AbsenceBody) -> AworkAbsence:
         """Creates one absence, exactly once (D-Once): when a POST's answer is lost, the
-        absence carrying its marker is looked up before anything is sent again."""
+        absence carrying its marker is looked up, for as long as awork may still be
+        storing it, before anything is sent again (D-Once-2)."""
         form = AbsenceForm.from_body(body).model_dump()
         marker = body.external_provider
 
         async def settle() -> Reply | None:
-            found = await self.find_absence(marker)
-            if found is None:
+            self._in_doubt.add(marker)
+            found = await self._look_up_patiently(marker)
+            if not found:
                 return None
-            return Reply(200, httpx.Headers(), found.model_dump(mode="json"))
+            return Reply(200, httpx.Headers(), found[0].model_dump(mode="json"))
 
         reply = await self._call("POST", "/absences", "POST /absences", json=form, settle=settle)
         return self._absence(reply, "POST /absences")
 
-    async def find_absence(self, marker: str) -> AbsenceModel | None:
-        """The absence whose externalProvider is exactly `marker`, if awork holds one."""
+    def take_in_doubt(self) -> list[str]:
+        """Markers of creates whose answer was lost since the last call, for the final
+        look-up before a run reports (D-Once-2); forgotten once taken."""
+        markers, self._in_doubt = sorted(self._in_doubt), set()
+        return markers
+
+    async def find_absences(self, marker: str) -> list[AworkAbsence]:
+        """Every absence whose externalProvider is exactly `marker`, oldest first (age)."""
+        return [model.to_absence() for model in await self._marked(marker)]
+
+    async def _marked(self, marker: str) -> list[AbsenceModel]:
         literal = marker.replace("'", "''")
         params = {"filterby": f"externalProvider eq '{literal}'"}
         found = await self._paged(
             "/absences", "GET /absences", params, AbsenceModel, lambda absence: absence
         )
         exact = [a for a in found if a.externalProvider == marker]  # never trust the filter
-        return min(exact, key=lambda a: a.id) if exact else None
+        return sorted(exact, key=lambda model: age(model.to_absence()))
+
+    async def _look_up_patiently(self, marker: str) -> list[AbsenceModel]:
+        """Look for a create's absence at once and after each pause of `settle_pauses`:
+        a POST awork is still processing (it commits after the client gave up) is found,
+        not duplicated. A fixed schedule, not a deadline: it ends on fast-forwarded
+        clocks too."""
+        found = await self._marked(marker)
+        for pause in settle_pauses(self._settle_seconds):
+            if found:
+                break
+            await self._sleep(pause)
+            found = await self._marked(marker)
+        return found
 
     async def update_absence(self, absence_id: str, body: AbsenceBody) -> AworkAbsence:
         form = AbsenceForm.from_body(body).model_dump()
         endpoint = "PUT /absences/{id}"
-        reply = await self._call("PUT", _absence_path(absence_id), endpoint, json=form)
+        reply = await self._call("PUT", absence_path(absence_id), endpoint, json=form)
         return self._absence(reply, endpoint)
 
     async def delete_absence(self, absence_id: str) -> None:
         """Deletes one absence; one that is already gone (404) counts as deleted (R14)."""
         endpoint = "DELETE /absences/{id}"
-        reply = await self._call("DELETE", _absence_path(absence_id), endpoint)
+        reply = await self._call("DELETE", absence_path(absence_id), endpoint)
         if reply.status != 404:
-            _require_ok(reply, endpoint)
+            require_ok(reply, endpoint)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -189,11 +220,11 @@ class AworkClient:
         if reply.status in (401, 403, 404):
             log.debug("awork GET /apiusers -> %d; only the caller counts as API user", reply.status)
             me = await self._call("GET", "/me", "GET /me")
-            _require_ok(me, "GET /me")
+            require_ok(me, "GET /me")
             caller = me.body.get("id") if isinstance(me.body, dict) else None
             return {str(caller)} if caller else set()
-        _require_ok(reply, "GET /apiusers")
-        return {user.id for user in _parse_list(ApiUserModel, reply.body, "GET /apiusers")}
+        require_ok(reply, "GET /apiusers")
+        return {user.id for user in parse_list(ApiUserModel, reply.body, "GET /apiusers")}
 
     async def _paged(
         self,
@@ -209,10 +240,10 @@ class AworkClient:
         while True:
             query = {**params, "page": str(page), "pageSize": str(self._page_size)}
             reply = await self._call("GET", path, endpoint, params=query)
-            _require_ok(reply, endpoint)
-            batch = _parse_list(model, reply.body, endpoint)
+            require_ok(reply, endpoint)
+            batch = parse_list(model, reply.body, endpoint)
             items.extend(convert(item) for item in batch)
-            total = _int_header(reply.headers, "aw-totalitems")
+            total = int_header(reply.headers, "aw-totalitems")
             if len(batch) < self._page_size or (total is not None and len(items) >= total):
                 return items
             if page >= MAX_PAGES:
@@ -239,12 +270,12 @@ class AworkClient:
             settle=settle,
         )
         if reply.status == 401 and endpoint != "GET /apiusers":
-            raise _auth_error(reply, self._names)
+            raise auth_error(reply, self._names)
         return reply
 
     def _absence(self, reply: Reply, endpoint: str) -> AworkAbsence:
-        _require_ok(reply, endpoint)
-        return _parse(AbsenceModel, reply.body, endpoint).to_absence()
+        require_ok(reply, endpoint)
+        return parse(AbsenceModel, reply.body, endpoint).to_absence()
 
     def _wait_after_429(self, response: httpx.Response, attempt: int) -> float:
         announced = rate_limit_header_wait(response.headers)
@@ -253,62 +284,13 @@ class AworkClient:
         return min(announced, self._max_wait)
 
 
-def _ends_with(suffix: str) -> str:
-    literal = suffix.replace("'", "''")
-    return f"endswith(externalProvider,'{literal}')"
-
-
-def _absence_path(absence_id: str) -> str:
-    return "/absences/" + quote(absence_id, safe="")
-
-
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name)
-    return int(value) if value is not None and value.strip().isdigit() else None
-
-
-def _error_response(reply: Reply) -> ErrorResponse:
-    try:
-        return ErrorResponse.model_validate(reply.body if isinstance(reply.body, dict) else {})
-    except ValidationError:
-        return ErrorResponse()
-
-
-def _auth_error(reply: Reply, names: str) -> AworkAuthError:
-    code = _error_response(reply).code
-    detail = "HTTP 401" + (f", {clip(code, 40)}" if code else "")
-    return AworkAuthError(
-        f"awork rejected the API key ({detail}); check {names} (an API key of an awork API "
-        "client whose user may manage absences)"
-    )
-
-
-def _require_ok(reply: Reply, endpoint: str) -> None:
-    if 200 <= reply.status < 300:
-        return
-    error = _error_response(reply)
-    code = clip(error.code, 60) if error.code else None
-    text = clip(error.text()) or "no details"
-    raise AworkStatusError(
-        f"awork answered {reply.status}{f' ({code})' if code else ''} for {endpoint}: {text}",
-        reply.status,
-        code,
-    )
-
-
-def _parse_list(model: type[M], body: object, endpoint: str) -> list[M]:
-    if not isinstance(body, list):
-        raise AworkTransportError(f"awork answered {endpoint} with something other than a list")
-    return [_parse(model, item, endpoint) for item in body]
-
-
-def _parse(model: type[M], body: object, endpoint: str) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise AworkTransportError(
-            f"awork answered {endpoint} with data this client does not understand "
-            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
-        ) from None  # the ValidationError holds the input values (maybe a token): never chain it
+def settle_pauses(settle_seconds: float) -> list[float]:
+    """The pauses between look-ups of a create whose answer was lost: doubling from a
+    sixteenth, adding up to `settle_seconds` (30 s: 1.9, 3.8, 7.5, 15, 1.9)."""
+    pauses: list[float] = []
+    step, left = settle_seconds / 16, settle_seconds
+    while left > 1e-9:
+        pauses.append(min(step, left))
+        left -= pauses[-1]
+        step *= 2
+    return pauses

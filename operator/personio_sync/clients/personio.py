@@ -25,7 +25,15 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from personio_sync.clients._http import MAX_PAGES, Backoff, Reply, RetryingSender, Sleep, Vendor
+from personio_sync.clients._http import (
+    MAX_PAGES,
+    Backoff,
+    Reply,
+    RetryingSender,
+    Sleep,
+    Vendor,
+    parse_model,
+)
 from personio_sync.clients._personio_models import (
     AbsencePeriodModel,
     AbsenceTypeModel,
@@ -410,15 +418,7 @@ def _now() -> float:
 
 
 def _parse(model: type[M], body: object, endpoint: str) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise PersonioTransportError(
-            f"Personio answered {endpoint} with data this client does not understand "
-            f"({exc.error_count()} problems, first at {clip(where, 80)}: {clip(first['msg'], 80)})"
-        ) from None  # the ValidationError holds the input values (maybe a token): never chain it
+    return parse_model(_VENDOR, model, body, endpoint)
 
 
 def _problem(reply: Reply) -> Problem:

@@ -72,6 +72,7 @@ class AworkAbsence:
     external_provider: str | None
     is_half_day_on_start: bool = False
     is_half_day_on_end: bool = False
+    created_on: datetime | None = None  # awork's own stamp: who holds a period longest (D-Settle)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,12 @@ from datetime import date
 
 from personio_sync.engine.marker import period_id_of
 from personio_sync.engine.model import AbsenceBody, AworkAbsence, DateRange
-from personio_sync.engine.ownership import body_of
+from personio_sync.engine.ownership import age, body_of
 from personio_sync.engine.source import Desired
 
 LEFT_SOURCE = "left source"
+DUPLICATE = "duplicate"
+SETTLED = "settled"  # another owner's older copy holds the period (D-Settle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ CHANGES = ("user", "start", "end", "halfDayOnStart", "halfDayOnEnd", "descriptio
 class Delete:
     absence_id: str
     period_id: str | None
-    reason: str  # "left source" | "duplicate"
+    reason: str  # LEFT_SOURCE | DUPLICATE | SETTLED
 
 
 @dataclass
@@ -105,13 +107,15 @@ def plan_changes(
             by_period[period_id].append(absence)
 
     for period_id, body in desired.bodies.items():
-        existing = sorted(by_period.pop(period_id, []), key=lambda a: (not matches(a, body), a.id))
+        existing = sorted(
+            by_period.pop(period_id, []), key=lambda a: (not matches(a, body), age(a))
+        )
         email = desired.emails.get(period_id, "")
         if not existing:
             plan.creates.append(Create(period_id, body, email))
             continue
         keep, *extra = existing  # R14: one absence per period, the rest are duplicates
-        plan.deletes.extend(Delete(a.id, period_id, "duplicate") for a in extra)
+        plan.deletes.extend(Delete(a.id, period_id, DUPLICATE) for a in extra)
         changes = changed_fields(keep, body) + (("owner",) if keep.id in adopting else ())
         if changes:
             plan.updates.append(Update(keep.id, period_id, body, email, changes))
@@ -120,13 +124,19 @@ def plan_changes(
 
     for period_id, leftovers in by_period.items():
         keep_one = period_id in desired.kept
-        for index, absence in enumerate(sorted(leftovers, key=lambda a: a.id)):
+        for index, absence in enumerate(sorted(leftovers, key=age)):
             if keep_one and index == 0 and absence.id in adopting:
                 plan.updates.append(Update(absence.id, period_id, body_of(absence), "", ("owner",)))
             elif keep_one and index == 0:
                 plan.unchanged += 1
             elif keep_one:
-                plan.deletes.append(Delete(absence.id, period_id, "duplicate"))
+                plan.deletes.append(Delete(absence.id, period_id, DUPLICATE))
             elif awork_dates(absence).overlaps(window):  # history outside stays (R13)
                 plan.deletes.append(Delete(absence.id, period_id, LEFT_SOURCE))
     return plan
+
+
+def settle_deletes(settled: Sequence[AworkAbsence], owner: str) -> list[Delete]:
+    """This owner's copies of periods another owner holds longer (D-Settle): the period
+    keeps that owner's absence, so the deletion guard never holds these back."""
+    return [Delete(a.id, period_id_of(a.external_provider, owner), SETTLED) for a in settled]

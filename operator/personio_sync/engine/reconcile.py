@@ -13,7 +13,7 @@ from personio_sync.engine.guard import DeletionGuard, hold_mass_deletions, owned
 from personio_sync.engine.matching import Matching, match_users
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkAbsence, AworkUser, Person
 from personio_sync.engine.ownership import set_aside_conflicts, sort_holdings
-from personio_sync.engine.plan import Plan, plan_changes
+from personio_sync.engine.plan import Plan, plan_changes, settle_deletes
 from personio_sync.engine.policy import SyncPolicy
 from personio_sync.engine.report import PlannedAction, SyncReport, counted
 from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
@@ -87,8 +87,10 @@ def reconcile(
     types = {t.id: t for t in snapshot.types}
     desired = desired_absences(snapshot.periods, types, matching, window, owner, policy.source)
     holdings = sort_holdings(snapshot.owned, owner, adopt_from)
-    conflicts = set_aside_conflicts(desired, holdings, owner)
+    found = set_aside_conflicts(desired, holdings, owner)
+    conflicts = found.conflicts
     plan = plan_changes(desired, holdings.ours, owner, window, holdings.adopting)
+    plan.deletes[:0] = settle_deletes(found.settled, owner)
     guard = DeletionGuard(policy.max_delete_percent, allow_mass_delete)
     owned = owned_in_window(holdings.ours, owner, window)
     held = hold_mass_deletions(plan, owned=owned, source_empty=not snapshot.periods, guard=guard)

@@ -11,20 +11,23 @@ pull from one iterator so a plan of 60,000 writes never holds 60,000 pending cor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from personio_sync.clients import Fence
 from personio_sync.clients.awork import AworkClient
 from personio_sync.engine.plan import Create, Delete, Plan, Update
 from personio_sync.engine.report import Failure, SyncReport
 from personio_sync.errors import AworkError, AworkStatusError
 from personio_sync.sync.progress import Progress, ProgressCallback
 
+log = logging.getLogger("personio_sync.sync")
+
 PROGRESS_EVERY_SECONDS = 2.0
 Write = Create | Update | Delete
-# Raises (errors.LeadershipLost) when this process may no longer write; called before each
-# write, so a replica that lost the leader Lease stops at once (docs/rules.md D-Lease).
-Fence = Callable[[], None]
+# A Fence raises (errors.LeadershipLost) when this process may no longer write; called
+# before each write, so a replica that lost the leader Lease stops at once (D-Lease).
 
 
 @dataclass
@@ -131,5 +134,27 @@ async def apply_plan(
                 group.create_task(worker())
     except ExceptionGroup as failed:  # a run-stopping AworkError, or the fence
         raise failed.exceptions[0] from None
+    await confirm_creates(awork, fence)
     if plan.writes:
         await tracker.tick(final=True)
+
+
+async def confirm_creates(awork: AworkClient, fence: Fence | None = None) -> int:
+    """The final look-up (D-Once-2): every create whose answer was lost in this run is
+    looked up once more before the run reports. awork may have stored a POST after the
+    client gave up on it and sent it again; the older copy is kept (D-Settle's order),
+    the others deleted, so `created` counts what awork holds. Returns how many went."""
+    removed = 0
+    for marker in awork.take_in_doubt():
+        _, *extra = await awork.find_absences(marker)
+        for absence in extra:
+            if fence is not None:
+                fence()
+            await awork.delete_absence(absence.id)
+            removed += 1
+    if removed:
+        log.info(
+            "awork stored %d creates twice after their answers were lost; removed the extra copies",
+            removed,
+        )
+    return removed

@@ -47,3 +47,11 @@ class Tuning:
 
     write_concurrency: int = 16
     timeout_seconds: float = 30.0
+    # How long a create whose answer was lost is looked for before it is sent again:
+    # awork may still be storing it (D-Once-2).
+    settle_seconds: float = 30.0
+
+    @property
+    def max_connections(self) -> int:
+        """Per vendor client: every writer, plus room for the reads beside them."""
+        return self.write_concurrency + 4

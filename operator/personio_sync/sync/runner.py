@@ -10,23 +10,22 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
 
 import httpx
 
-from personio_sync.clients import PacerRegistry, TokenCache
+from personio_sync.clients import Fence, PacerRegistry, TokenCache, fence_writes
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
-from personio_sync.engine.model import DateRange
+from personio_sync.engine.model import AworkAbsence, DateRange
 from personio_sync.engine.policy import SyncPolicy
-from personio_sync.engine.reconcile import Snapshot, reconcile
+from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import sync_window, today_in
 from personio_sync.errors import AworkError, PersonioError, SyncError
-from personio_sync.sync.apply import Fence, apply_plan
+from personio_sync.sync.apply import apply_plan
 from personio_sync.sync.config import (
     DEFAULT_AWORK_URL,
     DEFAULT_PERSONIO_URL,
@@ -35,6 +34,7 @@ from personio_sync.sync.config import (
     Tuning,
 )
 from personio_sync.sync.progress import Progress, ProgressCallback
+from personio_sync.sync.writers import Workspace, WriterLocks, WriterTurn
 
 __all__ = [
     "DEFAULT_AWORK_URL",
@@ -46,6 +46,7 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "Tuning",
+    "WriterLocks",
     "delete_owned",
     "open_clients",
     "read_snapshot",
@@ -53,29 +54,14 @@ __all__ = [
 ]
 
 
-_BOTH = frozenset({"personio", "awork"})
+_BOTH = frozenset({"personio", "awork"})  # SyncError.answered after the snapshot
 
 
 @dataclass
 class Clients:
     personio: PersonioClient
     awork: AworkClient
-
-
-def _fenced(fence: Fence | None) -> dict[str, list[Any]]:
-    """httpx hooks that call `fence` right before every awork write leaves the process.
-
-    apply_plan checks the fence before each write too, but a write may then wait in the
-    pacer or a retry back-off; checked here, a replica frozen past its lease sends
-    nothing after it resumes but what was already on the wire."""
-    if fence is None:
-        return {}
-
-    async def check(request: httpx.Request) -> None:
-        if request.method != "GET":
-            fence()
-
-    return {"request": [check]}
+    workspace: Workspace | None = None  # the awork workspace's writer lock (D-Writer)
 
 
 @asynccontextmanager
@@ -87,16 +73,20 @@ async def open_clients(
     *,
     pacers: PacerRegistry | None = None,
     tokens: TokenCache | None = None,
+    writers: WriterLocks | None = None,
 ) -> AsyncIterator[Clients]:
     """Both clients on one pooled HTTP client each, closed when the run ends. With
     `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1);
-    with `tokens`, successive runs reuse a Personio token until shortly before it expires."""
-    limits = httpx.Limits(max_connections=tuning.write_concurrency + 4)
+    with `tokens`, successive runs reuse a Personio token until shortly before it expires;
+    with `writers`, runs against the same workspace write one after the other (D-Writer)."""
+    limits = httpx.Limits(max_connections=tuning.max_connections)
     timeout = httpx.Timeout(tuning.timeout_seconds)
     async with (
         httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
-        httpx.AsyncClient(timeout=timeout, limits=limits, event_hooks=_fenced(fence)) as awork_http,
+        httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
     ):
+        if fence is not None:  # checked as each request leaves, every attempt (D-Lease)
+            fence_writes(awork_http, fence)
         names = credentials.names
         yield Clients(
             personio=PersonioClient(
@@ -111,11 +101,15 @@ async def open_clients(
                 awork_http,
                 endpoints.awork_url,
                 credentials.awork_api_key,
+                settle_seconds=tuning.settle_seconds,
                 pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
-                if pacers
+                if pacers is not None
                 else None,
                 credential_names=names.awork if names else None,
             ),
+            workspace=writers.get(endpoints.awork_url, credentials.awork_api_key)
+            if writers is not None
+            else None,
         )
 
 
@@ -170,29 +164,43 @@ async def _run(
     policy: SyncPolicy, clients: Clients, owner: str, today: date, options: _Options
 ) -> SyncReport:
     window = sync_window(today, policy.past_days, policy.future_days)
-    snapshot = await read_snapshot(clients, window)
-    try:
-        outcome = reconcile(
-            policy,
-            snapshot,
-            today=today,
-            owner=owner,
-            allow_mass_delete=options.allow_mass_delete,
-            adopt_from=options.adopt_from,
-        )
-        if not policy.dry_run:
-            await apply_plan(
-                outcome.plan,
-                clients.awork,
-                outcome.report,
-                progress=options.progress,
-                concurrency=options.tuning.write_concurrency,
-                fence=options.fence,
-            )
-    except SyncError as exc:  # an unknown absence type, say: both vendors had answered
-        exc.answered = _BOTH
-        raise
+    async with WriterTurn(None if policy.dry_run else clients.workspace) as turn:
+        turn.mark()
+        snapshot = await read_snapshot(clients, window)
+        try:
+            outcome = _plan(policy, snapshot, owner, today, options)
+            while await turn.claim(c.period_id for c in outcome.plan.creates):  # D-Writer
+                turn.mark()  # another run created some of these meanwhile: read awork again
+                owned = await clients.awork.list_owned_absences(ANY_OWNER)
+                snapshot = replace(snapshot, owned=owned)
+                outcome = _plan(policy, snapshot, owner, today, options)
+            if not policy.dry_run:
+                turn.wrote = outcome.plan.writes > 0
+                await apply_plan(
+                    outcome.plan,
+                    clients.awork,
+                    outcome.report,
+                    progress=options.progress,
+                    concurrency=options.tuning.write_concurrency,
+                    fence=options.fence,
+                )
+        except SyncError as exc:  # an unknown absence type, say: both vendors had answered
+            exc.answered = _BOTH
+            raise
     return outcome.report
+
+
+def _plan(
+    policy: SyncPolicy, snapshot: Snapshot, owner: str, today: date, options: _Options
+) -> Outcome:
+    return reconcile(
+        policy,
+        snapshot,
+        today=today,
+        owner=owner,
+        allow_mass_delete=options.allow_mass_delete,
+        adopt_from=options.adopt_from,
+    )
 
 
 async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
@@ -240,25 +248,36 @@ async def delete_owned(
     tuning: Tuning = Tuning(),
     clients: Clients | None = None,
     fence: Fence | None = None,
+    writers: WriterLocks | None = None,
 ) -> int:
     """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count.
 
     Raises the first `AworkError`; the deletes still in flight are cancelled, and the
     finalizer's next attempt lists what is left. Pass `clients` to reuse open clients;
-    `fence` as for `run_sync`.
+    `fence` and `writers` as for `open_clients`.
     """
     if clients is None:
-        async with open_clients(credentials, endpoints, tuning, fence) as opened:
-            return await _delete_all(opened.awork, owner_key, tuning.write_concurrency, fence)
-    return await _delete_all(clients.awork, owner_key, tuning.write_concurrency, fence)
+        opened = open_clients(credentials, endpoints, tuning, fence, writers=writers)
+        async with opened as fresh:
+            return await _delete_all(fresh, owner_key, tuning.write_concurrency, fence)
+    return await _delete_all(clients, owner_key, tuning.write_concurrency, fence)
 
 
 async def _delete_all(
-    awork: AworkClient, owner: str, concurrency: int, fence: Fence | None = None
+    clients: Clients, owner: str, concurrency: int, fence: Fence | None = None
 ) -> int:
-    prefix = owner_prefix(owner)
+    """A clean-up creates nothing, so it claims nothing (D-Writer): it deletes only
+    absences carrying this owner's marker, which no other run writes."""
+    awork, prefix = clients.awork, owner_prefix(owner)
     listed = await awork.list_owned_absences(prefix)
     owned = [a for a in listed if (a.external_provider or "").startswith(prefix)]  # D-Owner
+    await _delete_each(awork, owned, concurrency, fence)
+    return len(owned)
+
+
+async def _delete_each(
+    awork: AworkClient, owned: list[AworkAbsence], concurrency: int, fence: Fence | None
+) -> None:
     semaphore = asyncio.Semaphore(concurrency)
 
     async def delete(absence_id: str) -> None:
@@ -273,4 +292,3 @@ async def _delete_all(
                 group.create_task(delete(absence.id))
     except ExceptionGroup as failed:
         raise failed.exceptions[0] from None
-    return len(owned)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
+from personio_sync.clients import Fence
 from personio_sync.engine.matching import Matching, Override, match_users
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkUser, Person
 from personio_sync.engine.policy import SyncPolicy
@@ -25,8 +26,9 @@ from personio_sync.engine.reconcile import Snapshot
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.slices import Slice, reconcile_targeted
 from personio_sync.engine.window import sync_window, today_in
-from personio_sync.sync.apply import Fence, apply_plan
+from personio_sync.sync.apply import apply_plan
 from personio_sync.sync.runner import Clients
+from personio_sync.sync.writers import WriterTurn
 
 T = TypeVar("T")
 
@@ -101,21 +103,27 @@ async def sync_changes(
         scope |= {p.id for p in listed}
     fetched = await _bounded(clients.personio.get_absence_period, sorted(period_ids))
     by_id = {p.id: p for p in listed} | {p.id: p for p in fetched if p is not None}
-    owned = await clients.awork.list_marked_absences(scope) if scope else []
-    snapshot = Snapshot(
-        list(held.persons.values()), held.types, list(by_id.values()), held.users, owned
-    )
-    outcome = reconcile_targeted(
-        policy,
-        Slice(frozenset(scope), snapshot),
-        today=today,
-        owner=owner_key,
-        adopt_from=adopt_from,
-    )
-    if not policy.dry_run:
-        await apply_plan(
-            outcome.plan, clients.awork, outcome.report, concurrency=concurrency, fence=fence
-        )
+    async with WriterTurn(None if policy.dry_run else clients.workspace) as turn:  # D-Writer
+        while True:
+            turn.mark()
+            owned = await clients.awork.list_marked_absences(scope) if scope else []
+            snapshot = Snapshot(
+                list(held.persons.values()), held.types, list(by_id.values()), held.users, owned
+            )
+            outcome = reconcile_targeted(
+                policy,
+                Slice(frozenset(scope), snapshot),
+                today=today,
+                owner=owner_key,
+                adopt_from=adopt_from,
+            )
+            if not await turn.claim(c.period_id for c in outcome.plan.creates):
+                break  # nobody created these meanwhile: the read holds
+        if not policy.dry_run:
+            turn.wrote = outcome.plan.writes > 0
+            await apply_plan(
+                outcome.plan, clients.awork, outcome.report, concurrency=concurrency, fence=fence
+            )
     outcome.report.duration_seconds = round(time.monotonic() - started, 3)
     return outcome.report
 

@@ -22,18 +22,26 @@ class Knobs(BaseModel):
 
     latency_ms: float = Field(0.0, ge=0, description="Delay added to every API request.")
     route_latency_ms: dict[str, float] = Field(
-        default_factory=dict, description="Per path-prefix delay; the longest prefix wins."
+        default_factory=dict,
+        description="Per path-prefix delay ('/api/v1/users'), or per method and path prefix "
+        "('POST /api/v1/absences'); the longest prefix wins.",
     )
     time_scale: float = Field(
         1.0, ge=1.0, description="Divides rate-limit windows and latency: a minute lasts 60/x s."
     )
     rate_limits: bool = Field(False, description="Enforce the vendor's rate limits (429).")
+    hold_writes: bool = Field(
+        False,
+        description="Hold every write (POST, PUT, DELETE) unanswered until set back to false: "
+        "racing runs then all read before any of them writes.",
+    )
 
-    def latency_s(self, path: str) -> float:
+    def latency_s(self, path: str, method: str = "GET") -> float:
         """The real delay for one request on `path`, after time scaling."""
         ms, best = self.latency_ms, ""
         for prefix, value in self.route_latency_ms.items():
-            if path.startswith(prefix) and len(prefix) > len(best):
+            target = f"{method.upper()} {path}" if " " in prefix else path
+            if target.startswith(prefix) and len(prefix) > len(best):
                 ms, best = value, prefix
         return ms / 1000.0 / self.time_scale
 
@@ -86,9 +94,18 @@ class AworkKnobs(Knobs):
     )
 
 
-# timeout: hold the request unanswered; lost_answer: carry it out, then hold the answer
-# until the client gives up (a write that happened but whose answer never arrived).
-FaultKind = Literal["status", "rate_limit", "timeout", "lost_answer", "malformed", "drop"]
+# How a request can fail (docs/sandbox.md). For writes whose answer goes missing:
+# timeout: hold it unanswered and never carry it out (a stall before storing);
+# lost_answer: carry it out, then hold the answer until the client gives up (store, then
+# stall); drop_answer: carry it out, then cut the connection at once (the answer lost);
+# late_commit: hold it `hold_ms` without answering, then carry it out whether the client
+# is still there or not, and cut the connection (awork committing after the client gave up);
+# commit_on_resend: the same, but hold it until the client sends the same request again,
+# and carry it out just before that one (a commit later than any look-up could wait for).
+FaultKind = Literal[
+    "status", "rate_limit", "timeout", "lost_answer", "drop_answer", "late_commit",
+    "commit_on_resend", "malformed", "drop",
+]  # fmt: skip
 
 
 class FaultRule(BaseModel):
@@ -100,6 +117,7 @@ class FaultRule(BaseModel):
     path_prefix: str = "/"
     method: str | None = None
     status: int = Field(503, ge=500, le=599, description="HTTP status for kind=status.")
+    hold_ms: float = Field(0.0, ge=0, description="How long kind=late_commit holds a request.")
     after: int = Field(0, ge=0, description="Let the first N matching requests through.")
     times: int | None = Field(None, ge=1, description="Fault this many requests; None = all.")
 

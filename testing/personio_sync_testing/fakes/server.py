@@ -12,6 +12,7 @@ import abc
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -23,6 +24,7 @@ from personio_sync_testing.fakes.seed import SeedSource, load_seed, section
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN = "/_admin"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class VendorError(Exception):
@@ -31,6 +33,19 @@ class VendorError(Exception):
     def __init__(self, response: web.Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+@dataclass
+class _Held:
+    """A commit_on_resend request, waiting for the client to send it again."""
+
+    entry: JournalEntry
+    resent: asyncio.Event
+    committed: asyncio.Event
+
+    def same_request(self, other: JournalEntry) -> bool:
+        mine = self.entry
+        return (mine.method, mine.path, mine.body) == (other.method, other.path, other.body)
 
 
 class FakeState(Protocol):
@@ -74,6 +89,8 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         self.state.load(self._initial_seed)
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        self.in_flight = 0  # API requests being served now (tests wait on it, never sleep)
+        self._held: list[_Held] = []  # commit_on_resend requests waiting for their resend
 
     # -- subclass hooks -------------------------------------------------------------------
 
@@ -172,13 +189,19 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             return await self._admin_guard(request, handler)
         entry = JournalEntry(request.method, request.path, dict(request.query))
         rule = self.faults.match(request.method, request.path)
+        self.in_flight += 1
         try:
             if self.journal_bodies and request.can_read_body:
                 entry.body = _parse_json(await request.read())
+            await self._commit_held(entry)
+            while self.knobs.hold_writes and request.method in WRITES:
+                if self._stopping.is_set():
+                    break
+                await asyncio.sleep(0.02)
             if rule is not None:
                 entry.fault = rule.kind
                 return await self._apply_fault(rule, request, entry, handler)
-            delay = self.knobs.latency_s(request.path)
+            delay = self.knobs.latency_s(request.path, request.method)
             if delay > 0:
                 await asyncio.sleep(delay)
             response = await self._serve(request, handler)
@@ -189,6 +212,7 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
             entry.fault = entry.fault or "client_gone"
             return web.Response(status=499)
         finally:
+            self.in_flight -= 1
             self.journal.append(entry)
 
     async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -207,10 +231,21 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
     async def _apply_fault(
         self, rule: FaultRule, request: web.Request, entry: JournalEntry, handler: Handler
     ) -> web.StreamResponse:
-        if rule.kind == "lost_answer":
-            entry.status = (await self._serve(request, handler)).status
-        if rule.kind in ("drop", "timeout", "lost_answer"):
-            if rule.kind != "drop":
+        if rule.kind == "late_commit":
+            await asyncio.sleep(rule.hold_ms / 1000.0 / self.knobs.time_scale)
+        held = _Held(entry, asyncio.Event(), asyncio.Event())
+        if rule.kind == "commit_on_resend":
+            self._held.append(held)
+            await held.resent.wait()
+        if rule.kind in ("lost_answer", "drop_answer", "late_commit", "commit_on_resend"):
+            try:
+                entry.status = (await self._serve(request, handler)).status
+            finally:
+                held.committed.set()
+        if rule.kind in (
+            "drop", "timeout", "lost_answer", "drop_answer", "late_commit", "commit_on_resend"
+        ):  # fmt: skip
+            if rule.kind in ("timeout", "lost_answer"):
                 await self._hold(request)
             if request.transport is not None:
                 request.transport.close()
@@ -222,6 +257,13 @@ class FakeServer(abc.ABC, Generic[StateT, KnobsT]):
         response = self._fault_response(status, request)
         entry.status = response.status
         return response
+
+    async def _commit_held(self, entry: JournalEntry) -> None:
+        """A request sent again: a held commit_on_resend copy of it is carried out first."""
+        for held in [h for h in self._held if h.same_request(entry)]:
+            self._held.remove(held)
+            held.resent.set()
+            await held.committed.wait()
 
     def _fault_response(self, status: int, request: web.Request) -> web.Response:
         return self._error(status, "injected fault", request.path)

@@ -167,11 +167,16 @@ def credentials_for(secret: Mapping[str, Any] | None, *, name: str, namespace: s
 async def vendor_clients(
     ctx: Context, key: tuple[str, str], credentials: Credentials
 ) -> AsyncIterator[runner.Clients]:
-    """The vendor clients every call of a run makes goes through: the workspace's pacer,
-    the cached token, the leadership fence, the clients' bounds; what they send is
-    counted on /metrics as they go."""
+    """The vendor clients every call of a run makes goes through: the workspace's pacer
+    and writer claims, the cached token, the leadership fence, the clients' bounds; what
+    they send is counted on /metrics as they go."""
     opened = runner.open_clients(
-        credentials, ctx.settings.endpoints, fence=ctx.fence, pacers=ctx.pacers, tokens=ctx.tokens
+        credentials,
+        ctx.settings.endpoints,
+        fence=ctx.fence,
+        pacers=ctx.pacers,
+        tokens=ctx.tokens,
+        writers=ctx.writers,
     )
     async with opened as clients:
         stats = {"personio": clients.personio.stats, "awork": clients.awork.stats}

@@ -70,12 +70,12 @@ async def operate(
     `peering` names the leader Lease (default "personio-sync"); `standalone` runs
     without one: this process alone syncs."""
     lease = None if standalone else (peering or DEFAULT_LEASE_NAME)
+    # Bound first: a taken port is a ConfigError now, not a startup retried forever.
+    sock = listen(settings.http_host, settings.http_port)
     logging.getLogger(__name__).info(  # UX-10: who gets no status knows where to look
         "serving PersonioSync resources in %s",
         f"namespaces {', '.join(namespaces)} only" if namespaces else "every namespace",
     )
-    # Bound first: a taken port is a ConfigError now, not a startup retried forever.
-    sock = listen(settings.http_host, settings.http_port)
     try:
         await kopf.operator(
             registry=registry,
