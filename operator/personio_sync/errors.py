@@ -32,7 +32,10 @@
     WiderThanTargeted                the engine's signal: only a full sync may decide
 
 Each SyncError has a stable `reason` from `reasons.ConditionReason` (the status
-condition's reason) and a message that says what to fix. Messages are built from fixed
+condition's reason) and a message that says what to fix; `answered` names the vendors
+that had answered the run with its credential before it failed (so their credential
+conditions stay True: an error after Personio answered says nothing against Personio's
+credential). Messages are built from fixed
 text plus remote error codes cut short; credentials are never formatted into them.
 KubeError and WiderThanTargeted never reach a condition themselves: a run turns a
 KubeError into KubernetesUnavailable or SecretUnreadable, and WiderThanTargeted sends
@@ -58,6 +61,7 @@ class SyncError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.answered: frozenset[str] = frozenset()  # "personio", "awork": set by the runner
 
 
 class ConfigError(SyncError):

@@ -76,12 +76,14 @@ class EventReason(StrEnum):
     SYNCED = "Synced"
     DRY_RUN = "DryRun"
     SUSPENDED = "Suspended"
+    SYNC_REQUEST_DEFERRED = "SyncRequestDeferred"  # UX-17, FAIR-6
+    SYNC_REQUEST_IGNORED = "SyncRequestIgnored"  # UX-17, R18
     ITEMS_FAILED = "ItemsFailed"
     MASS_DELETION_HELD = "MassDeletionHeld"
     OWNERSHIP_CONFLICT = "OwnershipConflict"
     USER_MAPPING_NOT_FOUND = "UserMappingNotFound"
     AMBIGUOUS_USERS = "AmbiguousUsers"
-    PERSONIO_EMAIL_NOT_READABLE = "PersonioEmailNotReadable"
+    EMAIL_PARTLY_READABLE = "EmailPartlyReadable"  # as the condition (UX-14)
     DELETED_OWNED_ABSENCES = "DeletedOwnedAbsences"
     CLEANUP_FAILED = "CleanupFailed"
     CLEANUP_SKIPPED = "CleanupSkipped"

@@ -226,7 +226,10 @@ def full_status(generation: int) -> PersonioSyncStatus:
                         "created": 3, "updated": 1, "deleted": 0, "unchanged": 57,
                         "skipped": 4, "failed": 1, "skippedReasons": {"hourly": 3},
                         "planned": [{"action": "create", "personioId": "9", "email": "a@x.de",
-                                     "start": "2026-08-01", "end": "2026-08-02"}],
+                                     "start": "2026-08-01", "end": "2026-08-02"},
+                                    {"action": "update", "personioId": "8", "email": "b@x.de",
+                                     "start": "2026-08-03", "end": "2026-08-04",
+                                     "changes": ["end", "halfDayOnEnd"]}],
                         "durationSeconds": 2.5},
             "failures": [{"personioId": "10", "email": "a@x.de", "reason": "awork 400"}],
             "progress": {"done": 1, "total": 3, "etaSeconds": 1.5, "message": "writing"},
@@ -263,6 +266,19 @@ def test_r20_status_lists_are_bounded_by_the_api_server(kube_api: Client, namesp
         )
     assert refused.value.status.code == 422
     assert "status.users.matchedEmails" in str(refused.value.status.message)
+
+
+def test_ux_7_status_planned_changes_take_only_the_engines_names(
+    kube_api: Client, namespace: str
+) -> None:
+    create(kube_api, namespace, MINIMAL)
+    entry = {"action": "update", "personioId": "8", "start": "2026-08-03", "end": "2026-08-04",
+             "changes": ["end", "colour"]}  # fmt: skip
+    run = {"window": {"from": "2026-07-07", "to": "2027-01-17"}, "planned": [entry]}
+    with pytest.raises(ApiError) as refused:
+        patch(kube_api, namespace, {"status": {"lastRun": run}}, status=True)
+    assert refused.value.status.code == 422
+    assert "status.lastRun.planned[0].changes[1]" in str(refused.value.status.message)
 
 
 def test_r20_printer_columns(kubectl: Kubectl, kube_api: Client, namespace: str) -> None:

@@ -389,7 +389,34 @@ def test_fair_6_sync_now_is_spaced_per_resource_and_never_dropped(
     assert run_started(second) - run_started(first) >= timedelta(seconds=spacing - 1)
 
 
-def test_r18_suspend_stops_syncs_and_says_so(
+def event_message(kubectl: Kubectl, ns: str, reason: str) -> str:
+    """The message of the first Event with `reason` in `ns`, once there is one."""
+
+    def probe() -> str | None:
+        listed = yaml.safe_load(kubectl("get", "events", "-n", ns, "-o", "json"))["items"]
+        return next((e["message"] for e in listed if e["reason"] == reason), None)
+
+    return eventually(probe, within=45, interval=0.2, what=f"a {reason} Event in {ns}")
+
+
+def test_ux_17_a_deferred_sync_now_says_when_it_runs(
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    """An hour's spacing, so the request is surely inside it: the Event names the time,
+    an hour after the first run started, and the request stays pending until then."""
+    apply_secret(kubectl, namespace, CREDS)
+    apply_sync(kubectl, namespace)
+    start_operator(namespace, env={"PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS": "3600"})
+    created = wait_for(kube_api, namespace, is_ready)
+    sync_now(kubectl, namespace, "later")
+    message = event_message(kubectl, namespace, "SyncRequestDeferred")
+    runs_at = (run_started(created) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"it runs at {runs_at}" in message
+    assert not handled("later")(kube_api.get(PersonioSync, "team", namespace=namespace))
+    assert runs(sandbox) == 1
+
+
+def test_r18_ux_17_suspend_stops_syncs_and_says_so(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     apply_secret(kubectl, namespace, CREDS)
@@ -399,6 +426,8 @@ def test_r18_suspend_stops_syncs_and_says_so(
     assert conditions(body)["Ready"]["reason"] == "Suspended"
     assert "nextSyncTime" not in body["status"]
     sync_now(kubectl, namespace, "while-suspended")
+    ignored = event_message(kubectl, namespace, "SyncRequestIgnored")  # UX-17
+    assert "ignored while spec.suspend is true" in ignored
     apply_sync(kubectl, namespace, suspend=False)
     body = wait_for(kube_api, namespace, lambda b: is_ready(b) and handled("while-suspended")(b))
     assert runs(sandbox) == 1  # one run after resuming, none while suspended

@@ -88,7 +88,15 @@ def test_r17_secret_change_runs() -> None:
 
 def test_r18_suspend_wins_over_every_trigger() -> None:
     obs = observe(History(), observed_generation=None, suspended=True, sync_now="x")
-    assert decide(obs, T0) == Decision(False, "Suspended")
+    assert decide(obs, T0) == Decision(False, "Suspended", held_sync_now="suspended")
+
+
+def test_ux_17_a_suspended_resource_holds_only_a_pending_sync_now() -> None:
+    """UX-17: the worker says a request is ignored while suspended; one already answered
+    (or none) is nothing to say."""
+    answered = observe(synced_ok(T0), suspended=True, sync_now="x", sync_now_handled="x")
+    assert decide(answered, T0) == Decision(False, "Suspended")
+    assert decide(observe(synced_ok(T0), suspended=True), T0) == Decision(False, "Suspended")
 
 
 def test_r23_invalid_spec_is_reported_once_per_generation() -> None:
@@ -166,7 +174,9 @@ def test_fair_6_sync_now_inside_the_minute_is_served_at_its_end() -> None:
     history = ran(T0, 5)
     obs = observe(history, sync_now="2", sync_now_handled="1")
     early = decide(obs, T0 + timedelta(seconds=20), sync_now_spacing=MINUTE)
-    assert early == Decision(False, "SyncRequestSpaced", wake_at=T0 + MINUTE)
+    assert early == Decision(
+        False, "SyncRequestSpaced", wake_at=T0 + MINUTE, held_sync_now="deferred"
+    )
     assert decide(obs, T0 + MINUTE, sync_now_spacing=MINUTE) == Decision(True, "SyncRequested")
 
 
@@ -185,6 +195,7 @@ def test_fair_6_after_a_failed_run_spacing_counts_from_its_end() -> None:
     decision = decide(obs, T0 + timedelta(seconds=30), sync_now_spacing=MINUTE)
     assert decision.wake_at == T0 + timedelta(seconds=20) + BASE  # the retry comes first
     assert decision.run is False
+    assert decision.held_sync_now == "deferred"  # UX-17: the retry then answers it
 
 
 def test_fair_6_spacing_never_delays_other_triggers_or_a_first_run() -> None:

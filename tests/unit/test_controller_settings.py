@@ -95,3 +95,11 @@ def test_plain_http_vendor_url_stops_the_operator_naming_the_setting(
     assert "PERSONIO_SYNC_INSECURE_HTTP" in err.value.message
     monkeypatch.setenv("PERSONIO_SYNC_INSECURE_HTTP", "true")
     assert load_settings().awork_api_url == "http://awork.internal/api/v1"
+
+
+def test_r23_min_quick_interval_says_it_can_only_make_polls_rarer() -> None:
+    """The API server refuses quickInterval under 1m (R23), so the setting's description
+    must not promise shorter polls."""
+    text = OperatorSettings.model_fields["min_quick_interval_seconds"].description or ""
+    assert "only make them rarer" in text and "under 1m" in text
+    assert "tests lower it" not in text

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
+import jsonschema
 import pytest
+from test_crd_model import schema as crd_schema
 
 from personio_sync.controller.reporting import conditions
 from personio_sync.controller.reporting import outcomes as status
 from personio_sync.controller.schedule import history_of
 from personio_sync.engine.model import DateRange
+from personio_sync.engine.plan import CHANGES
 from personio_sync.engine.report import (
     ActionCounts,
     Conflict,
@@ -30,7 +33,12 @@ from personio_sync.errors import (
     SecretProblem,
     SyncError,
 )
-from personio_sync.resource.status import MAX_FAILURES, MAX_LISTED_USERS, PersonioSyncStatus
+from personio_sync.resource.status import (
+    MAX_FAILURES,
+    MAX_LISTED_USERS,
+    PersonioSyncStatus,
+    PlannedChange,
+)
 from personio_sync.sync.progress import Progress
 
 T0 = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
@@ -220,6 +228,23 @@ def test_r16_planned_sample_only_for_dry_runs() -> None:
     real = status.after_report({}, report(planned=planned), stamp=STAMP, next_sync=NEXT)
     assert dry["lastRun"]["planned"][0]["personioId"] == "p1"
     assert real["lastRun"]["planned"] == []
+
+
+def test_ux_7_status_planned_names_what_each_update_would_change() -> None:
+    """The status's sample says per update what would change, as the CLI's JSON does, in
+    the CRD's bounds; `statusDetail: Counts` keeps it (it names no one)."""
+    planned = [
+        PlannedAction("update", "p1", "a@x.example", "2026-08-01", "2026-08-05",
+                      ("end", "description")),
+        PlannedAction("create", "p2", "b@x.example", "2026-08-03", "2026-08-03"),
+    ]  # fmt: skip
+    run = report(dry_run=True, planned=planned)
+    for lists in (True, False):
+        doc = status.after_report({}, run, stamp=STAMP, next_sync=NEXT, lists=lists)
+        update, create = doc["lastRun"]["planned"]
+        assert update["changes"] == ["end", "description"] and create["changes"] == []
+        jsonschema.validate(doc, crd_schema("status"))
+    assert get_args(PlannedChange) == CHANGES  # the status names what the engine names
 
 
 def test_d_guard_held_deletions_make_ready_and_synced_false_with_the_way_out() -> None:

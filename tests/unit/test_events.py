@@ -105,4 +105,4 @@ def test_d_privacy_run_events_carry_no_email_address() -> None:
     assert {"AmbiguousUsers", "UserMappingNotFound", "OwnershipConflict"} <= reasons
     assert not [m for _, _, m in seen if "@" in m]
     ambiguous = next(m for _, r, m in seen if r == "AmbiguousUsers")
-    assert "2 people" in ambiguous and "1 spec.userMappings entries" in ambiguous
+    assert "2 people are" in ambiguous and "1 spec.userMappings entry points" in ambiguous

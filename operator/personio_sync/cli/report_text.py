@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from personio_sync.engine.guard import describe
-from personio_sync.engine.report import PlannedAction, SyncReport
+from personio_sync.engine.report import PlannedAction, SyncReport, counted
 
 LIST_LIMIT = 20
 # The report's keys in words (UX-9): the text is for people, the JSON keeps the keys.
@@ -56,7 +56,7 @@ def render_text(report: SyncReport) -> str:
     if users.without_email:  # some, not all: then the run stops (PersonioEmailNotReadable)
         count = len(users.without_email)
         lines.append(
-            f"  {count} Personio {'person' if count == 1 else 'persons'} without a readable "
+            f"  {counted(count, 'Personio person', 'Personio people')} without a readable "
             "e-mail (ids in the JSON report): give them an e-mail in Personio, or let the "
             "credential read the e-mail attribute of every person"
         )
@@ -73,7 +73,8 @@ def render_text(report: SyncReport) -> str:
     if report.conflicts:
         owners = ", ".join(sorted({c.owner for c in report.conflicts}))
         lines.append(
-            f"  {len(report.conflicts)} periods left alone: another owner holds them "
+            f"  {counted(len(report.conflicts), 'period', 'periods')} left alone: another "
+            "owner holds them "
             f"({owners}); add its key to spec.adoptFrom to take them over"
         )
     if report.skipped_reasons:

@@ -45,6 +45,7 @@ from personio_sync.clients._personio_models import (
     WebhookModel,
 )
 from personio_sync.engine.model import AbsencePeriod, AbsenceType, DateRange, Person
+from personio_sync.engine.report import counted
 from personio_sync.errors import (
     PersonioAuthError,
     PersonioEmailNotReadable,
@@ -181,7 +182,8 @@ class PersonioClient:
         )
         if persons and all(person.email is None for person in persons):
             raise PersonioEmailNotReadable(
-                f"Personio returned {len(persons)} persons, none with an e-mail address: the "
+                f"Personio returned {counted(len(persons), 'person', 'persons')}, none with "
+                "an e-mail address: the "
                 "API credential cannot read the e-mail attribute. In Personio, open the "
                 "API-credentials settings, edit this credential and make the employee attribute "
                 "'Email' readable; people are matched to awork users by e-mail."

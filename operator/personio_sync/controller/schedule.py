@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+# Why a pending sync-now request is not served by this decision (UX-17): deferred to the
+# decision's wake_at (FAIR-6), or held while the resource is suspended (R18).
+HeldSyncNow = Literal["deferred", "suspended"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,11 @@ class Observation:
     allow_mass_delete_handled: str | None = None
 
     @property
+    def sync_now_pending(self) -> bool:
+        """A sync-now value no run has answered yet (R17)."""
+        return bool(self.sync_now) and self.sync_now != self.sync_now_handled
+
+    @property
     def consent_pending(self) -> bool:
         """A new allow-mass-delete value: the next run may delete past the guard, once."""
         return bool(self.allow_mass_delete) and (
@@ -94,6 +103,7 @@ class Decision:
     run: bool
     reason: str
     wake_at: datetime | None = None  # None with run=False: only a change can wake it
+    held_sync_now: HeldSyncNow | None = None  # a pending sync-now this does not run now
 
 
 def backoff(history: History, interval: timedelta, base: timedelta) -> timedelta:
@@ -138,9 +148,13 @@ def decide(
     """Run now, or sleep until when? Triggers first, then the persisted schedule.
 
     A sync-now request inside `sync_now_spacing` after the previous run started is kept,
-    not dropped: the resource wakes when the spacing is over and runs then (FAIR-6)."""
-    if obs.suspended:
-        return Decision(False, "Suspended")
+    not dropped: the resource wakes when the spacing is over and runs then (FAIR-6), or
+    earlier if the schedule is due first. `held_sync_now` says why a pending request is
+    not served now, so the worker can say so (UX-17)."""
+    if obs.suspended:  # a sync-now waits: resuming is a spec change, whose run answers it
+        return Decision(
+            False, "Suspended", held_sync_now="suspended" if obs.sync_now_pending else None
+        )
     if obs.interval is None:
         # An invalid spec is reported once per generation; only a spec change helps.
         changed = obs.observed_generation != obs.generation
@@ -150,7 +164,7 @@ def decide(
     if obs.observed_generation != obs.generation:
         return Decision(True, "SpecChanged")
     deferred = None
-    if obs.sync_now and obs.sync_now != obs.sync_now_handled:
+    if obs.sync_now_pending:
         deferred = sync_now_not_before(obs.history, sync_now_spacing)
         if deferred is None or deferred <= now:
             return Decision(True, "SyncRequested")
@@ -165,6 +179,7 @@ def decide(
         return Decision(True, "FirstSync")
     if due <= now:
         return Decision(True, "Retry" if obs.history.last_failed else "Scheduled")
+    held: HeldSyncNow | None = None if deferred is None else "deferred"
     if deferred is not None and deferred < due:
-        return Decision(False, "SyncRequestSpaced", wake_at=deferred)
-    return Decision(False, "Waiting", wake_at=due)
+        return Decision(False, "SyncRequestSpaced", wake_at=deferred, held_sync_now=held)
+    return Decision(False, "Waiting", wake_at=due, held_sync_now=held)  # due serves it

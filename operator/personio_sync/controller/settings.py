@@ -229,7 +229,10 @@ class OperatorSettings(BaseSettings):
             gt=0,
             le=3600,
             description="PERSONIO_SYNC_MIN_QUICK_INTERVAL_SECONDS: the shortest spec."
-            "quickInterval honoured; shorter ones are raised to it (tests lower it).",
+            "quickInterval honoured; shorter ones are raised to it, so a value above 60 makes "
+            "every resource's polls rarer (to limit the load on Personio). It can only make "
+            "them rarer: the API server refuses a quickInterval under 1m, so a value under 60 "
+            "changes nothing.",
         ),
     ] = 60.0
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from personio_sync.engine.marker import period_id_of
 from personio_sync.engine.model import AworkAbsence, DateRange
 from personio_sync.engine.plan import LEFT_SOURCE, Plan, awork_dates
-from personio_sync.engine.report import HeldDeletes
+from personio_sync.engine.report import HeldDeletes, counted
 
 MIN_DELETES = 5
 
@@ -69,4 +69,4 @@ def describe(held: HeldDeletes) -> str:
         else f"more than the {held.limit} a run may delete ({held.owned_in_window} owned in "
         "the window, spec.deletionGuard.maxPercent)"
     )
-    return f"{held.count} deletions held back: {why}"
+    return f"{counted(held.count, 'deletion', 'deletions')} held back: {why}"

@@ -15,7 +15,7 @@ from personio_sync.engine.model import AbsencePeriod, AbsenceType, AworkAbsence,
 from personio_sync.engine.ownership import set_aside_conflicts, sort_holdings
 from personio_sync.engine.plan import Plan, plan_changes, settle_deletes
 from personio_sync.engine.policy import SyncPolicy
-from personio_sync.engine.report import PlannedAction, SyncReport
+from personio_sync.engine.report import PlannedAction, SyncReport, counted
 from personio_sync.engine.source import Desired, SourcePolicy, desired_absences
 from personio_sync.engine.window import sync_window
 from personio_sync.errors import ConfigError, PersonioDataIncomplete
@@ -64,7 +64,8 @@ def check_complete(snapshot: Snapshot) -> None:
     to plan rather than rewrite every description to a guess."""
     if snapshot.periods and not snapshot.types:
         raise PersonioDataIncomplete(
-            f"Personio listed {len(snapshot.periods)} absence periods but no absence types; "
+            f"Personio listed {counted(len(snapshot.periods), 'absence period', 'absence periods')}"
+            " but no absence types; "
             "nothing was changed (the next run tries again)"
         )
 

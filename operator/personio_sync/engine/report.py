@@ -10,6 +10,12 @@ from personio_sync.engine.model import DateRange
 REPORT_VERSION = 2  # of to_json's shape; docs/rules.md UX-8 says what changed
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """`1 person has`, `2 people have`: every count a message gives agrees with its noun
+    (UX-14); `one` and `many` carry the words that change with it."""
+    return f"{count} {one if count == 1 else many}"
+
+
 @dataclass
 class UserReport:
     """Matching outcome (R7, R8). Lists hold e-mails, sorted; counts are their lengths."""

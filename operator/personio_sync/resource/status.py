@@ -5,7 +5,7 @@ for its shape. Lists are bounded, counts exact."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
@@ -137,8 +137,14 @@ class RunWindow(_Status):
     to: Annotated[date, Field(description="Last day of the window.")]
 
 
+# The fields an update may change, as the engine names them (engine/plan.py CHANGES).
+PlannedChange = Literal[
+    "user", "start", "end", "halfDayOnStart", "halfDayOnEnd", "description", "owner"
+]
+
+
 class PlannedEntry(_Status):
-    """One line of a dry run's sample (R16)."""
+    """One line of a dry run's sample (R16); an update names what it would change (UX-7)."""
 
     action: Annotated[
         Literal["create", "update", "delete"], Field(description="What would be done.")
@@ -147,6 +153,15 @@ class PlannedEntry(_Status):
     email: Annotated[str | None, Field(description=OMITTED_WITH_COUNTS)] = None
     start: Annotated[str, Field(description="First day of the absence.")]
     end: Annotated[str, Field(description="Last day of the absence.")]
+    changes: Annotated[
+        list[PlannedChange],
+        Field(
+            max_length=len(get_args(PlannedChange)),
+            description="For an update, the fields of the awork absence that would change "
+            "(halfDayOnStart/halfDayOnEnd: the half-day flags; owner: the marker of an "
+            "adopted absence); empty for a create or a delete.",
+        ),
+    ] = []
 
 
 class LastRun(_Status):

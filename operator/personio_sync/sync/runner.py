@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -52,6 +52,9 @@ __all__ = [
     "read_snapshot",
     "run_sync",
 ]
+
+
+_BOTH = frozenset({"personio", "awork"})  # SyncError.answered after the snapshot
 
 
 @dataclass
@@ -164,22 +167,26 @@ async def _run(
     async with WriterTurn(None if policy.dry_run else clients.workspace) as turn:
         turn.mark()
         snapshot = await read_snapshot(clients, window)
-        outcome = _plan(policy, snapshot, owner, today, options)
-        while await turn.claim(c.period_id for c in outcome.plan.creates):  # D-Writer
-            turn.mark()  # another run created some of these meanwhile: read awork again
-            owned = await clients.awork.list_owned_absences(ANY_OWNER)
-            snapshot = replace(snapshot, owned=owned)
+        try:
             outcome = _plan(policy, snapshot, owner, today, options)
-        if not policy.dry_run:
-            turn.wrote = outcome.plan.writes > 0
-            await apply_plan(
-                outcome.plan,
-                clients.awork,
-                outcome.report,
-                progress=options.progress,
-                concurrency=options.tuning.write_concurrency,
-                fence=options.fence,
-            )
+            while await turn.claim(c.period_id for c in outcome.plan.creates):  # D-Writer
+                turn.mark()  # another run created some of these meanwhile: read awork again
+                owned = await clients.awork.list_owned_absences(ANY_OWNER)
+                snapshot = replace(snapshot, owned=owned)
+                outcome = _plan(policy, snapshot, owner, today, options)
+            if not policy.dry_run:
+                turn.wrote = outcome.plan.writes > 0
+                await apply_plan(
+                    outcome.plan,
+                    clients.awork,
+                    outcome.report,
+                    progress=options.progress,
+                    concurrency=options.tuning.write_concurrency,
+                    fence=options.fence,
+                )
+        except SyncError as exc:  # an unknown absence type, say: both vendors had answered
+            exc.answered = _BOTH
+            raise
     return outcome.report
 
 
@@ -217,9 +224,20 @@ async def read_snapshot(clients: Clients, window: DateRange) -> Snapshot:
     for kind in (PersonioError, AworkError, SyncError, BaseException):
         for error in errors:
             if isinstance(error, kind):
+                if isinstance(error, SyncError):
+                    error.answered = _answered(results[:3], results[3:])
                 raise error
     persons, types, periods, users, owned = results
     return Snapshot(persons, types, periods, users, owned)  # type: ignore[arg-type]
+
+
+def _answered(personio: Sequence[object], awork: Sequence[object]) -> frozenset[str]:
+    """The vendors that answered a read: they accepted the credential (R20)."""
+    return frozenset(
+        vendor
+        for vendor, reads in (("personio", personio), ("awork", awork))
+        if any(not isinstance(read, BaseException) for read in reads)
+    )
 
 
 async def delete_owned(

@@ -1,5 +1,6 @@
 """A resource's own state around its runs: finalizer (R19), suspension (R18), the
-annotations a run answers (sync-now, D-Guard consent), and its deletion.
+annotations a run answers (sync-now, D-Guard consent), what it says of a sync-now it
+does not run at once (UX-17), and its deletion.
 
 Why not kopf's finalizer: kopf puts one on every resource a daemon serves, which blocks
 deletion whenever the operator is down. Ours exists exactly while the resource needs
@@ -18,13 +19,19 @@ from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.loop.slots import FairSlots
 from personio_sync.controller.reporting import outcomes
 from personio_sync.controller.runs.inputs import SecretSeen
+from personio_sync.controller.schedule import Decision
 from personio_sync.controller.view import ResourceView
 from personio_sync.controller.writes import WritePolicy
+from personio_sync.engine.dates import rfc3339
 from personio_sync.errors import KubeConflict, SyncError
 from personio_sync.reasons import EventReason
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
 
 Observe = Callable[[Mapping[str, Any]], None]  # the worker takes what a write returned
+_IGNORED = (
+    "sync-now request ignored while spec.suspend is true: no sync runs; setting suspend to "
+    "false runs a sync at once (a spec change), and that sync answers this request"
+)
 
 
 class Lifecycle:
@@ -33,6 +40,7 @@ class Lifecycle:
     ) -> None:
         self.ctx, self.slots, self.calls, self._observe = ctx, slots, calls, observe
         self.cleanup_failures = 0
+        self._told: tuple[str, str] | None = None  # (sync-now value, its fate) last said
 
     def _took(self, written: Mapping[str, Any] | None) -> None:
         if written is not None:
@@ -64,6 +72,34 @@ class Lifecycle:
         text = "spec.suspend is true: syncs stopped"
         self.ctx.event(view.body, "Normal", EventReason.SUSPENDED, text)
         self._took(written)
+
+    def tell_held_sync_now(self, view: ResourceView, decision: Decision) -> None:
+        """A sync-now request the worker does not run now gets one Normal Event per value
+        (not per wake-up): when it will run (FAIR-6), or that suspension holds it (R18)."""
+        value = view.annotation(SYNC_NOW)
+        if decision.held_sync_now is None or not value:
+            return
+        told = (value, decision.held_sync_now)
+        if told == self._told:
+            return
+        self._told = told
+        if decision.held_sync_now == "suspended":
+            reason, text = EventReason.SYNC_REQUEST_IGNORED, _IGNORED
+        else:
+            reason, text = EventReason.SYNC_REQUEST_DEFERRED, self._deferred(view, decision)
+        self.ctx.event(view.body, "Normal", reason, text)
+
+    def _deferred(self, view: ResourceView, decision: Decision) -> str:
+        spacing = self.ctx.settings.sync_now_spacing_seconds
+        started, at = view.history.last_started, decision.wake_at
+        if started is None or at is None:  # a deferral always has both: the schedule's
+            return "sync-now request deferred (FAIR-6)"
+        wait = max(0, round((at - self.ctx.now()).total_seconds()))
+        return (
+            f"sync-now request deferred: a sync started at {rfc3339(started)}, and sync-now "
+            f"runs at most once every {spacing:g} s per resource "
+            f"(PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS); it runs at {rfc3339(at)} (in {wait} s)"
+        )
 
     async def acknowledge(self, view: ResourceView) -> None:
         """Any run satisfies a pending sync-now request and uses up a mass-delete consent

@@ -178,10 +178,12 @@ class Worker:
         decision = self._decide()
         if decision.reason == "Suspended":
             await self.lifecycle.suspend(view)
+            self.lifecycle.tell_held_sync_now(view, decision)  # UX-17
             return None
         if not decision.run and self.changes.full_requested:
             return await self._run(forced=True)
         if not decision.run:
+            self.lifecycle.tell_held_sync_now(view, decision)  # UX-17: FAIR-6 deferred it
             quick = await self.changes.between_full_runs(view, self.seen)
             if decision.wake_at is None:
                 return quick

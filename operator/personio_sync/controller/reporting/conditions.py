@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from personio_sync.controller.schedule import parse_time
 from personio_sync.engine.guard import describe
-from personio_sync.engine.report import HeldDeletes, SyncReport
+from personio_sync.engine.report import HeldDeletes, SyncReport, counted
 from personio_sync.errors import (
     AworkAuthError,
     AworkError,
@@ -64,15 +64,7 @@ def for_report(report: SyncReport, *, lists: bool = True) -> list[Cond]:
     """Conditions after a completed run: credentials proven, Synced says how it went.
 
     `lists=False` (spec.statusDetail Counts): messages count, they name no e-mail."""
-    personio = _accepted(PERSONIO, "Personio")
-    if report.users.without_email:
-        personio = Cond(
-            PERSONIO,
-            "True",
-            R.EMAIL_PARTLY_READABLE,
-            f"{len(report.users.without_email)} people have no readable e-mail: give the "
-            "credential read access to the e-mail attribute (see status.users.withoutEmailIds)",
-        )
+    personio = email_partly_readable(report) or _accepted(PERSONIO, "Personio")
     synced = _synced(report)
     ready = Cond(READY, synced.status, synced.reason, synced.message)
     if synced.status == "True" and report.conflicts:
@@ -80,6 +72,25 @@ def for_report(report: SyncReport, *, lists: bool = True) -> list[Cond]:
     elif synced.status == "True" and report.users.broken_mappings:
         ready = Cond(READY, "True", R.USER_MAPPING_NOT_FOUND, broken_message(report, lists=lists))
     return [ready, personio, _accepted(AWORK, "awork"), synced]
+
+
+def email_partly_readable(report: SyncReport) -> Cond | None:
+    """Some people have no readable e-mail (R7): the credential reads the attribute (with
+    none readable the client stops the run, PersonioEmailNotReadable), so the fix is
+    those people's: an e-mail in Personio, or attribute access that covers them. The
+    condition and its Warning say the same (UX-14)."""
+    missing = len(report.users.without_email)
+    if not missing:
+        return None
+    return Cond(
+        PERSONIO,
+        "True",
+        R.EMAIL_PARTLY_READABLE,
+        f"{counted(missing, 'Personio person has', 'Personio people have')} no readable "
+        "e-mail and cannot be matched: give them an e-mail in Personio, or widen the API "
+        "credential's access to the e-mail attribute to cover them (ids in "
+        "status.users.withoutEmailIds)",
+    )
 
 
 def broken_message(report: SyncReport, *, lists: bool) -> str:
@@ -93,20 +104,24 @@ def broken_message(report: SyncReport, *, lists: bool) -> str:
             + "; fix the e-mail or remove the mapping"
         )
     return (
-        f"{len(broken)} spec.userMappings entries point at nobody (no Personio person or no "
-        "awork user with that e-mail); fix the e-mail or remove the mapping"
+        f"{_mapping_entries(len(broken))} at nobody (no Personio person or no awork user with "
+        "that e-mail); fix the e-mail or remove the mapping"
     )
+
+
+def _mapping_entries(count: int) -> str:
+    return counted(count, "spec.userMappings entry points", "spec.userMappings entries point")
 
 
 def ambiguous_message(report: SyncReport) -> str:
     """People left out because their address is ambiguous (R7), and whether a mapping did
     it; counts only, for an Event."""
     users = report.users
-    text = f"{len(users.ambiguous)} people are ambiguous and not synced"
+    text = f"{counted(len(users.ambiguous), 'person is', 'people are')} ambiguous and not synced"
     if users.colliding_mappings:
         text += (
-            f"; {len(users.colliding_mappings)} spec.userMappings entries point at an awork "
-            "user another person already matches, which makes both ambiguous"
+            f"; {_mapping_entries(len(users.colliding_mappings))} at an awork user another "
+            "person already matches, which makes both ambiguous"
         )
     return text + "; see status.users.ambiguousEmails"
 
@@ -123,7 +138,8 @@ def conflict_message(report: SyncReport) -> str:
     """Which other owners hold periods of ours, and the two ways out (D-Owner)."""
     owners = sorted({c.owner for c in report.conflicts})
     return (
-        f"{len(report.conflicts)} absences are already synced by another owner "
+        f"{counted(len(report.conflicts), 'absence is', 'absences are')} already synced by "
+        "another owner "
         f"({', '.join(owners[:5])}; see status.conflicts) and were left alone. If this "
         "resource should own them, add those keys to spec.adoptFrom; otherwise remove the "
         "other PersonioSync (its status.ownerKey) or this one"
@@ -139,8 +155,8 @@ def _synced(report: SyncReport) -> Cond:
             SYNCED,
             "False",
             R.ITEMS_FAILED,
-            f"{acts.failed} absences could not be written (see status.failures); "
-            "they are retried on the next run",
+            f"{counted(acts.failed, 'absence', 'absences')} could not be written (see "
+            "status.failures); they are retried on the next run",
         )
     if report.dry_run:
         return Cond(
@@ -154,8 +170,9 @@ def _synced(report: SyncReport) -> Cond:
         SYNCED,
         "True",
         R.SYNCED,
-        f"{len(report.users.matched)} people matched; created {acts.created}, updated "
-        f"{acts.updated}, deleted {acts.deleted}, unchanged {acts.unchanged}",
+        f"{counted(len(report.users.matched), 'person', 'people')} matched; created "
+        f"{acts.created}, updated {acts.updated}, deleted {acts.deleted}, unchanged "
+        f"{acts.unchanged}",
     )
 
 
@@ -169,6 +186,19 @@ def for_error(error: SyncError) -> list[Cond]:
     return failed + _credential_conditions(error, message)
 
 
+# Per credential condition: the vendor's name in `SyncError.answered` and in messages,
+# its errors, and those that are the credential's own fault (its condition is False).
+_VENDORS: dict[str, tuple[str, str, type[SyncError], tuple[type[SyncError], ...]]] = {
+    PERSONIO: (
+        "personio",
+        "Personio",
+        PersonioError,
+        (PersonioAuthError, PersonioScopeError, PersonioEmailNotReadable),
+    ),
+    AWORK: ("awork", "awork", AworkError, (AworkAuthError,)),
+}
+
+
 def _credential_conditions(error: SyncError, message: str) -> list[Cond]:
     if isinstance(error, SecretProblem):
         return [
@@ -177,21 +207,34 @@ def _credential_conditions(error: SyncError, message: str) -> list[Cond]:
             else _not_checked(kind, "not checked: the Secret must be fixed first")
             for kind, vendor in ((PERSONIO, "personio"), (AWORK, "awork"))
         ]
-    if isinstance(error, PersonioAuthError | PersonioScopeError | PersonioEmailNotReadable):
-        personio = Cond(PERSONIO, "False", error.reason, message)
-        return [personio, _not_checked(AWORK, "not checked: Personio failed first")]
+    return [_credential(kind, error, message) for kind in (PERSONIO, AWORK)]
+
+
+def _credential(kind: str, error: SyncError, message: str) -> Cond:
+    """A vendor that answered the run accepted its credential, whatever failed after
+    (an unknown absence type is the spec's fault, not Personio's); one that did not
+    answer is Unknown: its own error's reason, or not checked (UX-16)."""
+    vendor, name, errors, rejected = _VENDORS[kind]
+    if isinstance(error, rejected):
+        return Cond(kind, "False", error.reason, message)
+    if vendor in _answered(error):
+        return _accepted(kind, name)
+    if isinstance(error, errors):
+        return Cond(kind, "Unknown", error.reason, message)
     if isinstance(error, PersonioError):
-        personio = Cond(PERSONIO, "Unknown", error.reason, message)
-        return [personio, _not_checked(AWORK, "not checked: Personio failed first")]
-    if isinstance(error, AworkAuthError):
-        return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "False", error.reason, message)]
-    if isinstance(error, AworkError):
-        return [_accepted(PERSONIO, "Personio"), Cond(AWORK, "Unknown", error.reason, message)]
+        return _not_checked(kind, "not checked: Personio failed first")
     if isinstance(error, ConfigError):
-        why = "not checked: the configuration must be fixed first"
-    else:  # the control plane, the run deadline or a bug: the credentials are not the issue
-        why = f"not known: the run ended with {error.reason}"
-    return [_not_checked(PERSONIO, why), _not_checked(AWORK, why)]
+        return _not_checked(kind, "not checked: the configuration must be fixed first")
+    # the control plane, the run deadline or a bug: the credentials are not the issue
+    return _not_checked(kind, f"not known: the run ended with {error.reason}")
+
+
+def _answered(error: SyncError) -> frozenset[str]:
+    """Who answered before the error. An awork error implies Personio did: the runner
+    raises Personio's error first when both fail."""
+    if isinstance(error, AworkError):
+        return error.answered | {"personio"}
+    return error.answered
 
 
 def for_suspended(previous: Sequence[Mapping[str, Any]]) -> list[Cond]:

@@ -26,11 +26,12 @@ from personio_sync.controller.reporting.conditions import (
     ambiguous_message,
     broken_message,
     conflict_message,
+    email_partly_readable,
     held_message,
 )
 from personio_sync.controller.reporting.report_parts import summary
 from personio_sync.controller.view import identity
-from personio_sync.engine.report import SyncReport
+from personio_sync.engine.report import SyncReport, counted
 from personio_sync.errors import clip
 from personio_sync.reasons import EventReason, Reason
 
@@ -71,8 +72,8 @@ def run_events(report: SyncReport, name: str) -> list[tuple[str, Reason, str]]:
     if report.actions.failed:
         first = report.failures[0].reason if report.failures else ""
         text = (
-            f"{report.actions.failed} absences could not be written, e.g. {first}; "
-            "see status.failures (retried next run)"
+            f"{counted(report.actions.failed, 'absence', 'absences')} could not be written, "
+            f"e.g. {first}; see status.failures (retried next run)"
         )
         events.append(("Warning", EventReason.ITEMS_FAILED, text))
     if users.broken_mappings:
@@ -80,12 +81,9 @@ def run_events(report: SyncReport, name: str) -> list[tuple[str, Reason, str]]:
         events.append(("Warning", EventReason.USER_MAPPING_NOT_FOUND, text))
     if users.ambiguous:
         events.append(("Warning", EventReason.AMBIGUOUS_USERS, ambiguous_message(report)))
-    if users.without_email:
-        text = (
-            f"{len(users.without_email)} Personio people have no readable e-mail: give the "
-            "API credential read access to the e-mail attribute"
-        )
-        events.append(("Warning", EventReason.PERSONIO_EMAIL_NOT_READABLE, text))
+    partly = email_partly_readable(report)
+    if partly is not None:  # the condition's reason and words (UX-14)
+        events.append(("Warning", EventReason.EMAIL_PARTLY_READABLE, partly.message))
     return events
 
 

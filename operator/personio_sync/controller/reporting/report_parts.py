@@ -81,6 +81,7 @@ def last_run(report: SyncReport) -> LastRun:
                 email=p.email,
                 start=p.start,
                 end=p.end,
+                changes=list(p.changes),  # plan.CHANGES, the status model checks them
             )
             for p in (report.planned[:MAX_PLANNED] if report.dry_run else [])
         ],

@@ -14,6 +14,7 @@ from personio_sync.controller.context import Context
 from personio_sync.controller.runs.inputs import SecretSeen, credentials, vendor_clients
 from personio_sync.controller.view import ResourceView
 from personio_sync.engine.marker import keys_to_adopt
+from personio_sync.engine.report import counted
 from personio_sync.errors import SecretProblem
 from personio_sync.reasons import EventReason
 from personio_sync.sync import runner
@@ -45,5 +46,5 @@ async def clean_up(ctx: Context, view: ResourceView, seen: SecretSeen, *, slot: 
             count += await runner.delete_owned(
                 found, owner_key=key, clients=clients, fence=ctx.fence
             )
-    text = f"deleted {count} awork absences this sync wrote"
+    text = f"deleted {counted(count, 'awork absence', 'awork absences')} this sync wrote"
     ctx.event(view.body, "Normal", EventReason.DELETED_OWNED_ABSENCES, text)
