@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from alice import CREDS, TODAY, alice_seed
+from alice import CREDS, TODAY, VACATION, alice_seed
 from lightkube import Client
 
 from personio_sync_testing.devtools.kube import PersonioSync, create_namespace
@@ -26,11 +26,14 @@ from personio_sync_testing.harness import (
 pytestmark = pytest.mark.e2e
 
 PERIODS = 40
+SICK = "sick-leave"
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(alice_seed(PERIODS), today=TODAY) as sb:
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """Alice's vacations; `indirect` parametrisation passes `by_type` counts instead."""
+    by_type = getattr(request, "param", None) or {VACATION: PERIODS}
+    with Sandbox(alice_seed(by_type=by_type), today=TODAY) as sb:
         yield sb
 
 
@@ -62,16 +65,21 @@ def test_r20_long_run_shows_progress_then_clears_it(
     assert done["lastRun"]["created"] == PERIODS
 
 
+@pytest.mark.parametrize("sandbox", [{VACATION: PERIODS, SICK: PERIODS}], indirect=True)
 def test_two_namespaces_sync_concurrently(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
-    """Each resource has its own worker: two runs are in flight at the same moment."""
+    """Each resource has its own worker: two runs are in flight at the same moment.
+
+    The two tenants share the fake's one workspace, so each owns its own absence type:
+    on the same periods the second would rightly report an OwnershipConflict (D-Writer).
+    """
     other = f"{namespace}-b"
     create_namespace(kube_api, other)
     sandbox.awork.knobs.latency_ms = 500  # each run now takes seconds
-    for ns in (namespace, other):
+    for ns, kind in ((namespace, "Vacation"), (other, SICK)):
         kubectl.apply(secret_manifest(ns, CREDS))
-        kubectl.apply(sync_manifest(ns))
+        kubectl.apply(sync_manifest(ns, absenceTypes={"include": [kind]}))
     op = start_operator(namespace, other)
 
     def both_running() -> bool:
@@ -79,7 +87,7 @@ def test_two_namespaces_sync_concurrently(
 
     eventually(both_running, within=30, interval=0.1, what="two runs at once")
     for ns in (namespace, other):
-        wait_for(kube_api, ns, is_ready)
+        assert wait_for(kube_api, ns, is_ready)["status"]["lastRun"]["created"] == PERIODS
 
 
 def test_the_global_cap_holds_runs_back(
