@@ -52,8 +52,13 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def quick_http() -> AsyncIterator[httpx.AsyncClient]:
-    """For fault tests: the fakes' `timeout` fault holds a request until the client gives up."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as client:
+    """For fault tests: the fakes' `timeout` fault holds a request until the client gives up.
+
+    Only the read waits on a held request, so only the read is short; connecting and the
+    pool keep a generous deadline, and the read's 1 s is far above a healthy answer of the
+    in-process fakes even on a loaded machine (at 0.3 s a healthy GET timed out there and
+    counted as one more retry)."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=1.0)) as client:
         yield client
 
 
