@@ -66,18 +66,19 @@ def test_r20_long_run_shows_progress_then_clears_it(
 
 
 @pytest.mark.parametrize("sandbox", [{VACATION: PERIODS, SICK: PERIODS}], indirect=True)
-def test_two_namespaces_sync_concurrently(
+def test_d_writer_tenants_with_disjoint_periods_on_one_workspace_sync_concurrently(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     """Each resource has its own worker: two runs are in flight at the same moment.
 
-    The two tenants share the fake's one workspace, so each owns its own absence type:
-    on the same periods the second would rightly report an OwnershipConflict (D-Writer).
+    The two tenants share the fake's one workspace, so each owns its own absence type
+    (R4, by id): their creates do not overlap and never wait for each other; on the same
+    periods the second would rightly report an OwnershipConflict.
     """
     other = f"{namespace}-b"
     create_namespace(kube_api, other)
     sandbox.awork.knobs.latency_ms = 500  # each run now takes seconds
-    for ns, kind in ((namespace, "Vacation"), (other, SICK)):
+    for ns, kind in ((namespace, VACATION), (other, SICK)):
         kubectl.apply(secret_manifest(ns, CREDS))
         kubectl.apply(sync_manifest(ns, absenceTypes={"include": [kind]}))
     op = start_operator(namespace, other)
