@@ -209,8 +209,10 @@ def main() -> None:
     for n in args.resources:
         with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
             rows.append(bench(argparse.Namespace(**{**vars(args), "resources": n}), Path(tmp)))
-    print("| N | all Ready | first sync p50 / p95 | round of N runs | CPU per run "
-          "| per run: Secret GETs / status PATCHes / Events | RSS | /metrics |")
+    print(
+        "| N | all Ready | first sync p50 / p95 | round of N runs | CPU per run "
+        "| per run: Secret GETs / status PATCHes / Events | RSS | /metrics |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         per = r["requests_per_run"]
