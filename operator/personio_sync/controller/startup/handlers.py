@@ -32,6 +32,7 @@ from personio_sync.controller.webhooks.recorder import EventRecorder
 from personio_sync.controller.webhooks.tokens import WebhookTokens
 from personio_sync.errors import KubeError
 from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
+from personio_sync.sync.vendor_http import VendorHttp
 
 registry = kopf.OperatorRegistry()
 
@@ -116,13 +117,15 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
             name=lease,
             on_acquired=metrics.acquisitions.inc,
         )
-    kube = KubeClient(config, PERSONIO_SYNCS, fence=elector.fence if elector else None)
+    fence = elector.fence if elector else None
+    kube = KubeClient(config, PERSONIO_SYNCS, fence=fence)
     ctx = Context(
         settings=ours,
         kube=kube,
         metrics=metrics,
         instance_id=ours.instance_id or await cluster_instance_id(kube),
         leadership=elector,
+        http=VendorHttp.open(fence=fence, runs=ours.max_concurrent_syncs),
     )
     metrics.follow_leadership(ctx.leading)
     ready = asyncio.Event()  # /healthz answers 200 once everything below is up
@@ -162,6 +165,8 @@ async def stop(memo: Any, **_: Any) -> None:
     if rt.lease_kube is not None:
         await rt.lease_kube.close()
     await rt.server.stop()
+    if rt.ctx.http is not None:
+        await rt.ctx.http.aclose()
     await rt.ctx.kube.close()
 
 
