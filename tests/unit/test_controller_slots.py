@@ -10,6 +10,7 @@ and walks every waiter, as the slots once did.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 from dataclasses import dataclass, field
 
@@ -277,7 +278,7 @@ def test_fair_2_fair_5_the_heaps_admit_exactly_as_walking_every_waiter(
     for op, priority, namespace, pick in ops:
         if op == "wait":
             ticket = real.wait(priority, namespace)
-            ticket.gone = lambda seq=ticket.seq: seq in gone
+            ticket.gone = functools.partial(gone.__contains__, ticket.seq)
             queued[ticket.seq] = ticket
             model.waiting.append(_Waiting(priority, ticket.seq, namespace))
         elif op == "release" and held:
