@@ -207,3 +207,54 @@ async def test_fair_8_a_deleted_resource_leaves_no_state_and_its_successor_start
     finally:
         await recorder.stop()
         await supervisor.stop()
+
+
+class SlowStatus:
+    """An API server whose status merges wait for `gate`, then land in `merged`."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.merged: list[str] = []
+
+    async def merge_status(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        await self.gate.wait()
+        self.merged.append(patch["lastEvent"]["kind"])
+
+
+async def test_fair_8_a_last_event_write_in_flight_does_not_reach_a_re_created_resource() -> None:
+    api = SlowStatus()
+    ctx = make_context(api)
+    recorder = EventRecorder(ctx.writes, ctx.last_events)
+    try:
+        recorder(*KEY, LastEvent(time=wall_clock(), kind="old.event", outcome="accepted"))
+        await asyncio.sleep(0)  # its write is on its way
+        recorder.forget(*KEY)  # the resource is deleted (Supervisor._end)
+        recorder(*KEY, LastEvent(time=wall_clock(), kind="new.event", outcome="accepted"))
+        api.gate.set()
+        await until(lambda: api.merged != [])
+        assert api.merged == ["new.event"]
+    finally:
+        await recorder.stop()
+
+
+async def test_fair_8_a_run_ending_as_its_resource_is_deleted_keeps_nothing_for_it() -> None:
+    body = resource()
+    kube = Kube(copy.deepcopy(body))
+    gate = asyncio.Event()
+    stubs = Stubs(kube)
+
+    async def full(ctx: Context, view: ResourceView, *_: Any, **__: Any) -> None:
+        await gate.wait()
+        ctx.metrics.observe_error(view.namespace, view.name, 1.0)  # as a run's end counts
+
+    ctx = make_context(kube)
+    supervisor = Supervisor(ctx, FairSlots(2), stubs.collaborators(full=full))
+    try:
+        supervisor.observe("ADDED", copy.deepcopy(body))
+        await until(lambda: supervisor.slots.in_use == 1)
+        gate.set()  # the run ends in the same step as the DELETED event arrives
+        supervisor.observe("DELETED", copy.deepcopy(body))
+        await until(lambda: supervisor.slots.in_use == 0)
+        assert b'name="team"' not in ctx.metrics.render()
+    finally:
+        await supervisor.stop()

@@ -82,10 +82,12 @@ class Supervisor:
 
     def _end(self, key: tuple[str, str], uid: str | None) -> None:
         """The resource is gone (FAIR-8): stop its worker, forget what was kept for it.
-        At once, before a worker of a re-created resource can keep anything anew; what
-        the cancelled worker still runs (its `finally`s) keeps nothing per resource."""
+        At once, before a worker of a re-created resource can keep anything anew. The
+        worker is cancelled here too, so no step of it runs after the forgetting; what
+        it still runs (its `finally`s) keeps nothing per resource."""
         worker = self.workers.pop(key, None)
         if worker is not None:
+            worker.cancel()
             task = asyncio.create_task(worker.stop(), name=f"stop {key[0]}/{key[1]}")
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
