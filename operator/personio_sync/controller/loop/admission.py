@@ -102,7 +102,7 @@ class Admission:
             return
         key = (ticket.namespace, ticket.priority)
         fifo = self._fifos[key]
-        was_head = fifo.listed == ticket.seq
+        was_head = fifo.head() is ticket
         self._unqueue(key, fifo, ticket)
         if was_head and key in self._fifos:
             self._list(key, fifo)
