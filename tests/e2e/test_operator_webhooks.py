@@ -232,3 +232,20 @@ def test_hook_7_without_the_scope_the_status_says_so_and_syncs_go_on(
     assert owned(sandbox) == {"p-alice-1"} and sandbox.personio.webhooks.listed() == []
     reasons = kubectl("get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}")
     assert "WebhookNotPermitted" in reasons.split()
+
+
+def test_fair_8_a_re_created_resource_does_not_show_the_old_ones_last_event(
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    op = started(kubectl, kube_api, namespace, sandbox, start_operator, hook=False)
+    ignored = {"event_name": "document.created", "payload": {"id": "d-1"}}
+    with httpx.Client(timeout=5) as http:
+        answer = http.post(op.webhook_url(namespace, "team"), json=ignored,
+                           headers={"Authorization": HOOK_TOKEN})  # fmt: skip
+    assert answer.status_code == 200
+    old = wait_for(kube_api, namespace, last_event("document.created"))
+    kubectl("delete", "psync", "team", "-n", namespace)  # waits until it is gone
+    kubectl.apply(manifest(namespace, interval="24h"))
+    new = wait_for(kube_api, namespace, is_ready)  # its first run's status write
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+    assert "lastEvent" not in new["status"]

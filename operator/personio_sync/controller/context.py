@@ -62,6 +62,14 @@ class Context:
         """This installation's key for one resource (D-Owner)."""
         return owner_key(namespace, name, self.instance_id)
 
+    def forget(self, namespace: str, name: str, uid: str | None) -> None:
+        """What every worker shares and kept for one resource, dropped once it is gone
+        (FAIR-8): its metrics series, its last webhook event, its standing Warnings."""
+        self.metrics.forget(namespace, name)
+        self.last_events.pop((namespace, name), None)
+        if isinstance(self.event, EventPoster):
+            self.event.forget(namespace, name, uid)
+
     @property
     def retry_base(self) -> timedelta:
         return timedelta(seconds=self.settings.retry_base_seconds)

@@ -92,7 +92,7 @@ class ChangeQueue:
             self.next_poll = None
         elif self.next_poll is None or now >= self.next_poll:
             await self._poll(view, spec, seen, now)
-            self.next_poll = now + interval
+            self.next_poll = self.ctx.now() + interval  # from its end: it may have queued
         if self.pending_due is not None and self.ctx.now() >= self.pending_due:
             await self._serve(view, spec, seen)
             return 0.0  # look again at once: a fallback or new changes may be waiting
@@ -108,7 +108,10 @@ class ChangeQueue:
     ) -> None:
         """Quick polling (NRT-4): periods whose updated_at is new become pending changes."""
         try:
-            listed = await self.calls.poll(self.ctx, view, spec, seen, self.polls.since(now))
+            async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
+                if not self.ctx.leading():
+                    return  # lost the lease while queued: the next leader polls
+                listed = await self.calls.poll(self.ctx, view, spec, seen, self.polls.since(now))
         except LeadershipLost:
             raise
         except Exception as exc:  # the next poll or the full sync catches up
@@ -135,7 +138,7 @@ class ChangeQueue:
         if changes.size == 0:
             return
         failure: str | None = None
-        async with self.slots.slot(Priority.QUICK):
+        async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
             if not self.ctx.leading():
                 self.pending = merge(self.pending, changes)
                 self.pending_due = self.ctx.now()

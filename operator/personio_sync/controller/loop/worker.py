@@ -102,6 +102,11 @@ class Worker:
     def start(self) -> None:
         self.task = asyncio.create_task(self._loop(), name=f"sync {self.namespace}/{self.name}")
 
+    def cancel(self) -> None:
+        """No further step runs (the loop's next resume raises CancelledError)."""
+        if self.task is not None:
+            self.task.cancel()
+
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()

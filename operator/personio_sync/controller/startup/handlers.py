@@ -132,12 +132,13 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     server = HealthServer(ctx.metrics, healthy=ready.is_set)
     await server.start(ours.http_host, ours.http_port, sock=memo.get("http_socket"))
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
-    supervisor = Supervisor(ctx, slots)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
+    tokens = WebhookTokens(ctx.kube)
+    supervisor = Supervisor(ctx, slots, forget=(recorder.forget, tokens.forget))  # FAIR-8
     receiver = WebhookReceiver(
         secret_of=supervisor.secret_of,
         notify=supervisor.note_changes,
-        tokens=WebhookTokens(ctx.kube),
+        tokens=tokens,
         metrics=ctx.metrics,
         leading=ctx.leading,
         record=recorder,
