@@ -11,6 +11,7 @@ namespaces, not with the resources (METRICS-4). The page is rendered in a thread
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,10 +46,12 @@ class Metrics:
         registry: CollectorRegistry | None = None,
         *,
         per_resource_limit: int = DEFAULT_PER_RESOURCE_LIMIT,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clock`: the time the per-namespace aggregates measure from (tests set it)."""
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.status = StatusGauges(per_resource_limit)
+        self.status = StatusGauges(per_resource_limit, clock)
         r.register(self.status)
         self.runs = Counter(
             "personio_sync_runs", "Sync runs by outcome, per namespace.", (*LABELS, "outcome"),
