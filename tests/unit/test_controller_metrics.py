@@ -108,7 +108,7 @@ def test_metrics_1_a_healthy_resource_has_two_series_of_its_own() -> None:
     }  # fmt: skip
 
 
-def test_deleted_resource_series_are_dropped() -> None:
+def test_metrics_4_a_deleted_resource_loses_its_series_not_its_namespace_counts() -> None:
     metrics = Metrics()
     feed(metrics, "team", "sync")
     feed(metrics, "team", "other")
@@ -123,3 +123,5 @@ def test_deleted_resource_series_are_dropped() -> None:
     assert metrics.registry.get_sample_value("personio_sync_users", users) == 0
     metrics.forget("team", "never-reported")  # nothing to take back
     assert metrics.registry.get_sample_value("personio_sync_users", users) == 0
+    runs = {"namespace": "team", "outcome": "success"}  # a counter never goes down
+    assert metrics.registry.get_sample_value("personio_sync_runs_total", runs) == 2
