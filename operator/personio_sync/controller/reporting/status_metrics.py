@@ -105,7 +105,10 @@ class StatusGauges:
     def per_resource(self) -> bool:
         """METRICS-2: per-resource series only up to the limit (0: never)."""
         with self._lock:
-            return len(self._figures) <= self.per_resource_limit > 0
+            return self._within_limit(len(self._figures))
+
+    def _within_limit(self, count: int) -> bool:
+        return self.per_resource_limit > 0 and count <= self.per_resource_limit
 
     def describe(self) -> Iterable[Metric]:
         return list(_Families().all())
@@ -113,11 +116,12 @@ class StatusGauges:
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             figures = list(self._figures.items())
-        per_resource = len(figures) <= self.per_resource_limit > 0
+        per_resource = self._within_limit(len(figures))
         families = _Families(per_resource)
         counts: dict[Key, int] = {}  # (namespace, state): resources
         for (namespace, _), f in figures:
-            state = "suspended" if f.interval is None else "failing" if f.failing_since else "ok"
+            failing = f.failing_since is not None
+            state = "suspended" if f.interval is None else "failing" if failing else "ok"
             counts[namespace, state] = counts.get((namespace, state), 0) + 1
         for (namespace, state), count in sorted(counts.items()):
             families.resources.add_metric((namespace, state), count)
