@@ -27,7 +27,7 @@ from personio_sync_testing.fakes import Sandbox
 def personio_requests(ctx: Context) -> float:
     value = ctx.metrics.registry.get_sample_value(
         "personio_sync_api_requests_total",
-        {"namespace": "hr", "name": "acme", "vendor": "personio"},
+        {"namespace": "hr", "vendor": "personio"},  # METRICS-4: per namespace
     )
     return value or 0.0
 

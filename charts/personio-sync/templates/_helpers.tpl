@@ -199,6 +199,8 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
 {{- end }}
 - name: PERSONIO_SYNC_HTTP_PORT
   value: {{ .Values.operator.httpPort | quote }}
+- name: PERSONIO_SYNC_METRICS_PER_RESOURCE_LIMIT
+  value: {{ .Values.metrics.perResourceLimit | quote }}
 - name: PERSONIO_SYNC_WEBHOOK_PORT
   value: {{ .Values.webhooks.port | quote }}
 - name: PERSONIO_SYNC_SERVICE_ACCOUNT

@@ -109,6 +109,16 @@ class OperatorSettings(BaseSettings):
             "free port, for tests).",
         ),
     ] = 8080
+    metrics_per_resource_limit: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="PERSONIO_SYNC_METRICS_PER_RESOURCE_LIMIT: /metrics has per-resource "
+            "series (the alerts' gauges, named per PersonioSync) while this operator knows at "
+            "most this many PersonioSyncs; above it, and with 0, only per-namespace "
+            "aggregates, which the chart's alerts read as well (METRICS-2).",
+        ),
+    ] = 1000
     webhook_port: Annotated[
         int,
         Field(

@@ -151,7 +151,7 @@ class ChangeQueue:
                 failure = _why(exc)
         if failure is not None:
             log.warning("%s/%s: targeted sync failed (%s); a full sync follows", *view.key, failure)
-            self.ctx.metrics.targeted_runs.labels(*view.key, "failed").inc()
+            self.ctx.metrics.observe_targeted(*view.key, "failed")
             await self._fall_back(view, changes, f"targeted sync failed: {failure}", count=False)
 
     async def _fall_back(
@@ -159,7 +159,7 @@ class ChangeQueue:
     ) -> None:
         self.full_requested = True
         if count:
-            self.ctx.metrics.targeted_runs.labels(*view.key, "full_sync").inc()
+            self.ctx.metrics.observe_targeted(*view.key, "full_sync")
         await record(self.ctx, view, changes, f"FullSync: {why}", self.ctx.now())
 
 

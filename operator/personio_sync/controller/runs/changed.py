@@ -91,8 +91,8 @@ async def run_changes(
     acts = report.actions
     if acts.created + acts.updated + acts.deleted and not report.dry_run:
         latency = max((ended - changes.detected_at).total_seconds(), 0.0)
-        ctx.metrics.change_latency.labels(*view.key, changes.source).observe(latency)
-    ctx.metrics.targeted_runs.labels(*view.key, "synced").inc()
+        ctx.metrics.observe_change_latency(*view.key, changes.source, latency)
+    ctx.metrics.observe_targeted(*view.key, "synced")
     log.info(
         "%s/%s: targeted sync (%s, %d periods): created %d, updated %d, deleted %d, failed %d",
         *view.key,

@@ -107,7 +107,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     ours: OperatorSettings = memo.settings
     config = load_config()
     lease: str | None = memo.lease  # None: standalone
-    metrics = Metrics()
+    metrics = Metrics(per_resource_limit=ours.metrics_per_resource_limit)
     elector, lease_kube = None, None
     if lease is not None:  # its own connection: renewals never queue behind status writes
         lease_kube = KubeClient(config, PERSONIO_SYNCS, timeout=5.0)
