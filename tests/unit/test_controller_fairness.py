@@ -182,7 +182,8 @@ async def test_fair_8_a_deleted_resource_leaves_no_state_and_its_successor_start
         )
         assert await tokens.token(*KEY, "creds", stale=False) == "w" * 32
         ctx.event(worker.view.body, "Warning", EventReason.CLEANUP_FAILED, "it stands")
-        ctx.metrics.observe_error(*KEY, 1.0)
+        ctx.metrics.observe_status(*KEY, {**old, "status": {"lastRun": {"conflicts": 3}}})
+        assert b"personio_sync_conflicts{" in ctx.metrics.render()  # a per-resource series
         await until(lambda: any(kind == "merge" for _, kind, _ in kube.writes))  # lastEvent
         assert worker.changes.polls.stamps and len(poster) == 1
 
@@ -198,7 +199,7 @@ async def test_fair_8_a_deleted_resource_leaves_no_state_and_its_successor_start
         assert fresh.changes.pending is None and fresh.changes.polls.stamps == {}
         assert ctx.last_events == {} and recorder.latest == {}
         assert len(poster) == 0  # its standing Warning is forgotten
-        assert b'outcome="error"' not in ctx.metrics.render()
+        assert b"personio_sync_conflicts{" not in ctx.metrics.render()
         reads = secrets.secret_gets
         assert await tokens.token(*KEY, "creds", stale=False) == "w" * 32
         assert secrets.secret_gets == reads + 1  # read anew, not the old resource's cache
