@@ -80,9 +80,10 @@ class OperatorSettings(BaseSettings):
         Field(
             ge=0,
             le=3600,
-            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request within this "
-            "long after a resource's previous run started waits until then (FAIR-6); it is "
-            "served then, never dropped. 0 serves every request at once.",
+            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request, or a full "
+            "sync that changes asked for, within this long after a resource's previous run "
+            "started waits until then (FAIR-6, HOOK-13); it is served then, never dropped. 0 "
+            "serves every request at once.",
         ),
     ] = 60.0
     log_level: Annotated[
@@ -220,7 +221,8 @@ class OperatorSettings(BaseSettings):
             ge=1,
             le=10000,
             description="PERSONIO_SYNC_CHANGE_FULL_THRESHOLD: more changed periods and persons "
-            "than this at once are served by one full sync instead of a targeted one.",
+            "than this at once are served by one full sync instead of a targeted one; also the "
+            "most ids a resource keeps pending (HOOK-12).",
         ),
     ] = 50
     min_quick_interval_seconds: Annotated[
