@@ -27,6 +27,7 @@ from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.startup.httpserver import HealthServer
 from personio_sync.controller.startup.login import connection_info
+from personio_sync.controller.webhooks.limits import Limits
 from personio_sync.controller.webhooks.receiver import WebhookReceiver
 from personio_sync.controller.webhooks.recorder import EventRecorder
 from personio_sync.controller.webhooks.tokens import WebhookTokens
@@ -138,6 +139,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         metrics=ctx.metrics,
         leading=ctx.leading,
         record=recorder,
+        limits=Limits.of(ours),
     )
     await receiver.start(ours.http_host, ours.webhook_port)
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)

@@ -12,7 +12,9 @@ a request's headers are in and when its token checked out. Then:
   answer) for longer than `header_seconds` is closed;
 - past `max_connections` open ones, the oldest still sending its headers is closed for
   each new one, never a delivery being checked or an authenticated one; when there is
-  none to close, the new connection is refused;
+  none to close, the new connection is refused. A connection counts as past its headers
+  from the moment the blank line that ends them arrives (before aiohttp gets to it), so
+  a burst of new connections cannot push out a delivery that sent its request at once;
 - no connection lives longer than `lifetime_seconds`.
 
 The body timeout is the receiver's (it answers 408), with the lifetime as the backstop.
@@ -103,6 +105,13 @@ class ConnectionGuard:
         connection.phase, connection.since = phase, self._clock()
         self._connections[connection.transport] = connection  # to the end: newest in phase
 
+    def remaining(self, transport: asyncio.BaseTransport | None) -> float:
+        """Seconds the connection may still live (0: not one of ours)."""
+        connection = None if transport is None else self._connections.get(transport)
+        if connection is None:
+            return 0.0
+        return self._limits.lifetime_seconds - (self._clock() - connection.opened)
+
     # --- closing ------------------------------------------------------------------------
 
     def _evict_one(self) -> bool:
@@ -164,6 +173,7 @@ class Guarded(asyncio.Protocol):
         self._inner, self._guard = inner, guard
         self._transport: asyncio.BaseTransport | None = None
         self._admitted = False
+        self._tail: bytes | None = b""  # the last bytes seen while the first headers come
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
@@ -180,8 +190,16 @@ class Guarded(asyncio.Protocol):
             self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._admitted:
-            self._inner.data_received(data)
+        if not self._admitted:
+            return
+        if self._tail is not None:  # still in its first request's headers
+            seen = self._tail + data
+            if b"\r\n\r\n" in seen:  # all in: not a connection to evict any more
+                self._tail = None
+                self._guard.enter(self._transport, Phase.CHECKING)
+            else:
+                self._tail = seen[-3:]
+        self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
         if self._admitted:

@@ -45,7 +45,7 @@ log = logging.getLogger("personio_sync.controller")
 MAX_BODY = 64 * 1024  # an envelope is a few hundred bytes
 LOOKUP_SECONDS = 2.0  # Personio gives up after 3 s: a slow API server is a 503 in time
 PATH = "/webhooks/personio/{namespace}/{name}"
-BACKLOG = 512  # connections the kernel queues before the guard sees them
+BACKLOG = 64  # the kernel queue, and what asyncio accepts per wake-up (fds in flight)
 
 SecretOf = Callable[[str, str], str | None]  # (namespace, name) → its Secret; None: unknown
 Notify = Callable[[str, str, Changes], bool]  # Supervisor.note_changes
@@ -173,9 +173,16 @@ class WebhookReceiver:
         transport = request.transport
         self.guard.enter(transport, Phase.CHECKING)
         try:
-            return await self._handle(request)
+            response = await self._handle(request)
         finally:
             self.guard.enter(transport, Phase.HEADERS)  # answered: the next one's headers
+        # Kept alive only while a whole next request fits in its lifetime: the guard never
+        # has to cut one in the middle.
+        limits = self.limits
+        whole = limits.header_seconds + self._lookup_seconds + limits.body_seconds
+        if self.guard.remaining(transport) <= whole:
+            response.force_close()
+        return response
 
     async def _handle(self, request: web.Request) -> web.Response:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
