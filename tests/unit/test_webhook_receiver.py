@@ -396,3 +396,28 @@ async def test_hook_11_a_removed_resource_is_refused_at_its_very_next_delivery(
     assert (await post(client, envelope())).status_code == 202
     del w.resources[("hr", "acme")]
     assert (await post(client, envelope())).status_code == 404
+
+
+async def test_hook_10_a_forgotten_resource_starts_with_a_full_budget_and_no_token() -> None:
+    """`forget` (the resource was deleted): a re-created one starts clean."""
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    kube = w.kube()
+    receiver = WebhookReceiver(
+        secret_of=lambda ns, name: w.resources.get((ns, name)),
+        notify=w.notify,
+        tokens=WebhookTokens(kube, clock=lambda: w.clock),
+        metrics=Metrics(),
+        clock=lambda: w.clock,
+        limits=Limits(burst=1, per_second=0.01),
+    )
+    port = await receiver.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await post(client, envelope())).status_code == 202
+            assert (await post(client, envelope())).status_code == 429
+            receiver.forget("hr", "acme")
+            assert (await post(client, envelope())).status_code == 202
+    finally:
+        await receiver.stop()
+        await kube.close()
