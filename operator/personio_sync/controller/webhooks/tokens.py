@@ -53,7 +53,8 @@ class WebhookTokens:
 
     `known` answers from memory, without I/O: it tells a delivery that may carry the
     right token from a guess. A delivery that may be right is checked against a fresh read
-    (`fresh=True`), so a rotated or removed token stops working at its next use; the
+    (`fresh=True`): one begun after it asked, so a rotated or removed token stops working
+    at its next use, and a burst that queues behind one read shares the next. The
     receiver's per-resource rate limit bounds those reads. Any other lookup hits the API
     server only on a cache miss, when the entry is older than `max_age`, or (for a token
     that does not match) when the last read is older than `refresh_seconds`: a flood of
@@ -85,9 +86,11 @@ class WebhookTokens:
     ) -> str | None:
         """The configured token (None: none, or too short). `stale`: the last answer did
         not match; `fresh`: read the Secret whatever the cache holds."""
-        key = (namespace, name)
+        key, asked = (namespace, name), self._clock()
         async with self._locks.setdefault(key, asyncio.Lock()):
             cached = self._cache.get(key)
+            if fresh and cached is not None and cached.secret == secret:
+                fresh = cached.fetched <= asked  # a read begun since: as fresh, and shared
             if fresh or cached is None or not self._fresh(cached, secret, stale):
                 cached = await self._read(namespace, secret)
                 self._cache[key] = cached
@@ -100,11 +103,12 @@ class WebhookTokens:
         return not stale or age < self._refresh
 
     async def _read(self, namespace: str, secret: str) -> _Cached:
+        started = self._clock()  # what the read can vouch for: the Secret as of now
         body = await self._kube.get_secret(namespace, secret)
         version = None if body is None else (body.get("metadata") or {}).get("resourceVersion")
         token = None if body is None else secret_value(body, TOKEN_KEY)
         usable = token if token and not too_short(token) else None
-        return _Cached(secret, version, usable, self._clock())
+        return _Cached(secret, version, usable, started)
 
     def forget(self, namespace: str, name: str) -> None:
         self._cache.pop((namespace, name), None)
