@@ -45,7 +45,7 @@ log = logging.getLogger("personio_sync.controller")
 MAX_BODY = 64 * 1024  # an envelope is a few hundred bytes
 LOOKUP_SECONDS = 2.0  # Personio gives up after 3 s: a slow API server is a 503 in time
 PATH = "/webhooks/personio/{namespace}/{name}"
-BACKLOG = 64  # the kernel queue, and what asyncio accepts per wake-up (fds in flight)
+BACKLOG = 128  # the kernel queue, and what asyncio accepts per wake-up (fds in flight)
 
 SecretOf = Callable[[str, str], str | None]  # (namespace, name) → its Secret; None: unknown
 Notify = Callable[[str, str, Changes], bool]  # Supervisor.note_changes
