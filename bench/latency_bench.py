@@ -50,7 +50,7 @@ from personio_sync_testing.harness import free_port, secret_manifest, sync_manif
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE, NAME = "bench", "org"
-WEBHOOK_TOKEN = "bench-webhook-token"  # fake, like the sandbox's credentials
+WEBHOOK_TOKEN = "bench-webhook-token-0123456789abcdef"  # fake, like the sandbox's credentials
 ORGS = {"S": 50, "M": 500}
 
 

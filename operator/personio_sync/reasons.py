@@ -67,6 +67,7 @@ class ConditionReason(StrEnum):
     WEBHOOK_REGISTERED = "WebhookRegistered"
     WEBHOOK_NOT_PERMITTED = "WebhookNotPermitted"
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
+    WEBHOOK_TOKEN_TOO_SHORT = "WebhookTokenTooShort"  # HOOK-11
     WEBHOOK_FAILED = "WebhookFailed"
 
 
@@ -89,6 +90,7 @@ class EventReason(StrEnum):
     CLEANUP_SKIPPED = "CleanupSkipped"
     WEBHOOK_NOT_PERMITTED = "WebhookNotPermitted"
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
+    WEBHOOK_TOKEN_TOO_SHORT = "WebhookTokenTooShort"  # HOOK-11
     WEBHOOK_FAILED = "WebhookFailed"
     WEBHOOK_NOT_REMOVED = "WebhookNotRemoved"
 

@@ -29,7 +29,7 @@ VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
 ALICE_AWORK = "5c3d0000-0000-4000-8000-000000000001"
 API_USER = "5c3d0000-0000-4000-8000-0000000000a1"
 TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
-HOOK_TOKEN = "hook-token-e2e-41d7c9"
+HOOK_TOKEN = "hook-token-e2e-41d7c9-0123456789abcdef"
 CREDS = {
     "personioClientId": "acme-client-hook",
     "personioClientSecret": "acme-secret-hook-77a1",

@@ -20,7 +20,7 @@ from personio_sync.controller.context import FINALIZER, PERSONIO_SYNCS
 
 NOW = datetime(2026, 7, 21, 9, 0, tzinfo=UTC)  # the demo's today; the machine's date differs
 HOOK_URL = "https://hooks.example/webhooks/personio/hr/acme"
-HOOK_TOKEN = "hook-token-9c2e71"
+HOOK_TOKEN = "hook-token-9c2e71-0123456789abcdef-0123"
 
 
 def b64(text: str) -> str:

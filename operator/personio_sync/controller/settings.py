@@ -80,9 +80,10 @@ class OperatorSettings(BaseSettings):
         Field(
             ge=0,
             le=3600,
-            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request within this "
-            "long after a resource's previous run started waits until then (FAIR-6); it is "
-            "served then, never dropped. 0 serves every request at once.",
+            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request, or a full "
+            "sync that changes asked for, within this long after a resource's previous run "
+            "started waits until then (FAIR-6, HOOK-13); it is served then, never dropped. 0 "
+            "serves every request at once.",
         ),
     ] = 60.0
     log_level: Annotated[
@@ -230,7 +231,8 @@ class OperatorSettings(BaseSettings):
             ge=1,
             le=10000,
             description="PERSONIO_SYNC_CHANGE_FULL_THRESHOLD: more changed periods and persons "
-            "than this at once are served by one full sync instead of a targeted one.",
+            "than this at once are served by one full sync instead of a targeted one; also the "
+            "most ids a resource keeps pending (HOOK-12).",
         ),
     ] = 50
     min_quick_interval_seconds: Annotated[
@@ -245,6 +247,84 @@ class OperatorSettings(BaseSettings):
             "changes nothing.",
         ),
     ] = 60.0
+
+    webhook_header_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="PERSONIO_SYNC_WEBHOOK_HEADER_TIMEOUT_SECONDS: a connection to the "
+            "webhook receiver that has not sent its request line and headers this long after "
+            "it opened (or after its previous answer) is closed (HOOK-9).",
+        ),
+    ] = 5.0
+    webhook_body_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="PERSONIO_SYNC_WEBHOOK_BODY_TIMEOUT_SECONDS: an authenticated delivery "
+            "whose body has not arrived this long after its read began is answered 408 and "
+            "closed (HOOK-9).",
+        ),
+    ] = 5.0
+    webhook_max_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=65536,
+            description="PERSONIO_SYNC_WEBHOOK_MAX_CONNECTIONS: open connections the webhook "
+            "receiver keeps; past it the oldest one still sending its headers is closed, never "
+            "an authenticated delivery (HOOK-9).",
+        ),
+    ] = 256
+    webhook_connection_lifetime_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="PERSONIO_SYNC_WEBHOOK_CONNECTION_LIFETIME_SECONDS: no connection to "
+            "the webhook receiver lives longer than this, whatever it does (HOOK-9); more than "
+            "the header and body timeouts together.",
+        ),
+    ] = 15.0
+    webhook_burst: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=100000,
+            description="PERSONIO_SYNC_WEBHOOK_BURST: deliveries one resource takes at once "
+            "before the rate below applies; past both it answers 429 with Retry-After (HOOK-10).",
+        ),
+    ] = 100
+    webhook_per_second: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=10000,
+            description="PERSONIO_SYNC_WEBHOOK_PER_SECOND: deliveries per second one resource "
+            "takes in the long run (HOOK-10).",
+        ),
+    ] = 10.0
+    webhook_wrong_tokens: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=10000,
+            description="PERSONIO_SYNC_WEBHOOK_WRONG_TOKENS: wrong tokens one caller address "
+            "may present per PERSONIO_SYNC_WEBHOOK_WRONG_TOKEN_WINDOW_SECONDS; past it its "
+            "guesses are answered 429 (HOOK-10). A correct token is never held back by it.",
+        ),
+    ] = 10
+    webhook_wrong_token_window_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="PERSONIO_SYNC_WEBHOOK_WRONG_TOKEN_WINDOW_SECONDS: the window of "
+            "PERSONIO_SYNC_WEBHOOK_WRONG_TOKENS (HOOK-10).",
+        ),
+    ] = 5.0
 
     @field_validator("personio_api_url", "awork_api_url")
     @classmethod
@@ -261,6 +341,16 @@ class OperatorSettings(BaseSettings):
             problem = plain_http_problem(url, allowed=self.insecure_http)
             if problem:
                 raise ValueError(f"{name}: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _lifetime_fits_a_delivery(self) -> OperatorSettings:
+        needed = self.webhook_header_timeout_seconds + self.webhook_body_timeout_seconds
+        if self.webhook_connection_lifetime_seconds <= needed:
+            raise ValueError(
+                "PERSONIO_SYNC_WEBHOOK_CONNECTION_LIFETIME_SECONDS must be more than the header "
+                f"and body timeouts together ({needed:g} s), or honest deliveries are cut"
+            )
         return self
 
     @field_validator("namespaces", mode="before")

@@ -268,7 +268,7 @@ class WebhookStatus(_Status):
     id: Annotated[str | None, Field(max_length=200, description="Personio's webhook id.")] = None
     url: Annotated[str | None, Field(max_length=2048, description="Where it delivers.")] = None
     state: Annotated[
-        Literal["Registered", "NotPermitted", "TokenMissing", "Failed"],
+        Literal["Registered", "NotPermitted", "TokenMissing", "TokenTooShort", "Failed"],
         Field(description="Registered (enabled in Personio), or why it is not."),
     ]
     reason: Annotated[
@@ -277,8 +277,8 @@ class WebhookStatus(_Status):
             min_length=1,
             max_length=64,
             pattern=CONDITION_REASON_PATTERN,
-            description="WebhookRegistered, WebhookNotPermitted, WebhookTokenMissing or "
-            "WebhookFailed.",
+            description="WebhookRegistered, WebhookNotPermitted, WebhookTokenMissing, "
+            "WebhookTokenTooShort or WebhookFailed.",
         ),
     ]
     message: Annotated[str, Field(max_length=1024, description="What to do about it.")] = ""

@@ -69,8 +69,9 @@ class ChangeQueue:
         self.next_poll: datetime | None = None
 
     def note(self, changes: Changes) -> None:
-        """Gather for a short debounce; never blocks."""
-        self.pending = merge(self.pending, changes)
+        """Gather for a short debounce; never blocks, and holds at most the threshold's
+        ids (HOOK-12): past it, one full sync serves them all."""
+        self.pending = merge(self.pending, changes, self.ctx.settings.change_full_threshold)
         if self.pending_due is None:
             debounce = timedelta(seconds=self.ctx.settings.change_debounce_seconds)
             self.pending_due = self.ctx.now() + debounce
@@ -128,11 +129,12 @@ class ChangeQueue:
             return
         limit = self.ctx.settings.change_full_threshold
         if changes.full or changes.size > limit:
-            why = (
-                "a change Personio did not narrow down"
-                if changes.full
-                else f"{changes.size} changes"
-            )
+            if changes.overflowed:
+                why = f"more than {limit} changes"
+            elif changes.full:
+                why = "a change Personio did not narrow down"
+            else:
+                why = f"{changes.size} changes"
             await self._fall_back(view, changes, f"{why}: one full sync serves them")
             return
         if changes.size == 0:
@@ -140,7 +142,7 @@ class ChangeQueue:
         failure: str | None = None
         async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
             if not self.ctx.leading():
-                self.pending = merge(self.pending, changes)
+                self.pending = merge(self.pending, changes, limit)
                 self.pending_due = self.ctx.now()
                 return
             try:

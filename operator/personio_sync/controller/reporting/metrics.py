@@ -82,8 +82,16 @@ class Metrics:
         self.webhook_events = Counter(
             "personio_sync_webhook_events",
             "Personio webhook deliveries by outcome (accepted, ignored, unauthorized, "
-            "unknown_resource, malformed, too_large, not_leader, unavailable).",
+            "unknown_resource, malformed, too_large, not_leader, unavailable, rate_limited, "
+            "throttled, timed_out).",
             ("outcome",),  # never the URL's namespace/name: callers choose those freely
+            registry=r,
+        )
+        self.webhook_connections_closed = Counter(
+            "personio_sync_webhook_connections_closed",
+            "Webhook connections the receiver closed itself (HOOK-9), by reason: "
+            "header_timeout, lifetime, evicted (past the cap, for a newer one), refused.",
+            ("reason",),
             registry=r,
         )
         self.in_progress = Gauge(

@@ -27,6 +27,7 @@ from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.startup.httpserver import HealthServer
 from personio_sync.controller.startup.login import connection_info
+from personio_sync.controller.webhooks.limits import Limits
 from personio_sync.controller.webhooks.receiver import WebhookReceiver
 from personio_sync.controller.webhooks.recorder import EventRecorder
 from personio_sync.controller.webhooks.tokens import WebhookTokens
@@ -134,7 +135,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
     tokens = WebhookTokens(ctx.kube)
-    supervisor = Supervisor(ctx, slots, forget=(recorder.forget, tokens.forget))  # FAIR-8
+    supervisor = Supervisor(ctx, slots, forget=(recorder.forget,))  # FAIR-8
     receiver = WebhookReceiver(
         secret_of=supervisor.secret_of,
         notify=supervisor.note_changes,
@@ -142,7 +143,9 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         metrics=ctx.metrics,
         leading=ctx.leading,
         record=recorder,
+        limits=Limits.of(ours),
     )
+    supervisor.forget.append(receiver.forget)  # its token cache and delivery budget (FAIR-8)
     await receiver.start(ours.http_host, ours.webhook_port)
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:

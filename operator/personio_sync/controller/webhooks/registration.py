@@ -13,6 +13,7 @@ with the clients' retries and bounds; the token comes from the wake-up's Secret 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from personio_sync.clients.personio import (
@@ -29,7 +30,7 @@ from personio_sync.controller.runs.inputs import (
 )
 from personio_sync.controller.view import ResourceView
 from personio_sync.controller.webhooks.catalogue import SUBSCRIBED
-from personio_sync.controller.webhooks.tokens import TOKEN_KEY
+from personio_sync.controller.webhooks.tokens import MIN_LENGTH, TOKEN_KEY, too_short
 from personio_sync.controller.writes import WritePolicy
 from personio_sync.errors import PersonioError, PersonioScopeError, PersonioStatusError
 from personio_sync.reasons import ConditionReason, EventReason
@@ -39,35 +40,66 @@ from personio_sync.sync.credentials import secret_value
 
 log = logging.getLogger("personio_sync.controller")
 
-WebhookState = Literal["Registered", "NotPermitted", "TokenMissing", "Failed"]
+WebhookState = Literal["Registered", "NotPermitted", "TokenMissing", "TokenTooShort", "Failed"]
 
 
 async def ensure(
     ctx: Context, view: ResourceView, seen: SecretSeen, found: Credentials
 ) -> dict[str, Any] | None:
     """Register, update or remove the webhook as the spec says; returns the resource as
-    written with the new `.status.webhook` (None: nothing to write)."""
+    written with the new `.status.webhook` (None: nothing to write). A token too short
+    to open the receiver (HOOK-11) is said whether or not the operator registers."""
     spec = view.spec
     if spec is None:
         return None
     wanted, previous = spec.webhook, view.webhook_status
-    if wanted is None or not wanted.register_:
-        if not previous.get("id"):
-            return None
-        await remove(ctx, view, found)
-        return await _write(ctx, view, None)
     read = await secret_for(ctx, view.namespace, spec.secretRef.name, seen)
     token = None if read.body is None else secret_value(read.body, TOKEN_KEY)
+    short = token is not None and too_short(token)
+    if wanted is None or not wanted.register_:
+        if previous.get("id"):
+            await remove(ctx, view, found)
+        elif not short and previous.get("state") != "TokenTooShort":
+            return None  # nothing registered, nothing to say
+        status = _too_short(ctx, view, None, None) if short else None
+        if status is not None and _same(previous, status):
+            return None
+        return await _write(ctx, view, status)
     if token is None:
         text = f"the Secret has no {TOKEN_KEY}: add it to register the Personio webhook"
         ctx.event(view.body, "Warning", EventReason.WEBHOOK_TOKEN_MISSING, text)
         status = _state(wanted.url, "TokenMissing", ConditionReason.WEBHOOK_TOKEN_MISSING, text)
+    elif short:  # never sent to Personio: the receiver would refuse what it delivers
+        status = _too_short(ctx, view, wanted.url, previous.get("id"))
     else:
         registration = WebhookRegistration(url=wanted.url, token=token, events=SUBSCRIBED)
         status = await _register(ctx, view, found, registration, previous.get("id"))
-    if previous == status.model_dump(mode="json", exclude_none=True):
+    if _same(previous, status):
         return None
     return await _write(ctx, view, status)
+
+
+def _same(previous: Mapping[str, Any], status: WebhookStatus) -> bool:
+    return previous == status.model_dump(mode="json", exclude_none=True)
+
+
+def _too_short(
+    ctx: Context, view: ResourceView, url: str | None, hook: str | None
+) -> WebhookStatus:
+    """HOOK-11: a Warning and the state; a hook registered before keeps its id, so that
+    deleting the resource still removes it."""
+    text = (
+        f"the Secret's {TOKEN_KEY} is shorter than {MIN_LENGTH} characters: the receiver "
+        "refuses it; put a longer one (e.g. `openssl rand -hex 32`) in the Secret"
+    )
+    ctx.event(view.body, "Warning", EventReason.WEBHOOK_TOKEN_TOO_SHORT, text)
+    return WebhookStatus(
+        id=hook,
+        url=url,
+        state="TokenTooShort",
+        reason=ConditionReason.WEBHOOK_TOKEN_TOO_SHORT,
+        message=text,
+    )
 
 
 async def _register(
