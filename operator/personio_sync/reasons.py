@@ -68,6 +68,8 @@ class ConditionReason(StrEnum):
     WEBHOOK_NOT_PERMITTED = "WebhookNotPermitted"
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
     WEBHOOK_FAILED = "WebhookFailed"
+    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-8
+    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-9
 
 
 class EventReason(StrEnum):
@@ -91,6 +93,9 @@ class EventReason(StrEnum):
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
     WEBHOOK_FAILED = "WebhookFailed"
     WEBHOOK_NOT_REMOVED = "WebhookNotRemoved"
+    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-8
+    WEBHOOK_URL_IGNORED = "WebhookURLIgnored"  # HOOK-7: the deprecated spec.webhook.url
+    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-9
 
 
 # What an Event may carry: its own reasons, or a failed run's condition reason.

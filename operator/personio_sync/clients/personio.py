@@ -116,6 +116,7 @@ class RegisteredWebhook:
     url: str
     enabled: bool
     events: frozenset[str]
+    description: str = ""  # where the operator marks its own (HOOK-8)
 
 
 @dataclass(frozen=True)
@@ -409,7 +410,11 @@ class PersonioClient:
 
 def _webhook(model: WebhookModel) -> RegisteredWebhook:
     return RegisteredWebhook(
-        model.id, model.url, model.status == "ENABLED", frozenset(model.enabled_events)
+        model.id,
+        model.url,
+        model.status == "ENABLED",
+        frozenset(model.enabled_events),
+        model.description or "",
     )
 
 

@@ -34,6 +34,7 @@ from personio_sync.errors import KubeError
 from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
 
 registry = kopf.OperatorRegistry()
+log = logging.getLogger("personio_sync.controller")
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Runtime:
     ctx: Context
     supervisor: Supervisor
     server: HealthServer
-    webhooks: WebhookReceiver
+    webhooks: WebhookReceiver | None  # None: webhooks off, no port bound (HOOK-9)
     recorder: EventRecorder
     election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
     lease_kube: KubeClient | None = None
@@ -101,7 +102,8 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
 @kopf.on.startup(registry=registry)
 async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     """Builds everything once and wires it: the context, the supervisor and its slots,
-    the health server, the webhook receiver (handed the supervisor's lookups), the Lease."""
+    the health server, the webhook receiver (handed the supervisor's lookups; only with a
+    webhook base URL, HOOK-9), the Lease."""
     configure_kopf(settings)
     ours: OperatorSettings = memo.settings
     config = load_config()
@@ -131,15 +133,19 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
     supervisor = Supervisor(ctx, slots)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
-    receiver = WebhookReceiver(
-        secret_of=supervisor.secret_of,
-        notify=supervisor.note_changes,
-        tokens=WebhookTokens(ctx.kube),
-        metrics=ctx.metrics,
-        leading=ctx.leading,
-        record=recorder,
-    )
-    await receiver.start(ours.http_host, ours.webhook_port)
+    receiver = None
+    if ours.webhooks_enabled:  # HOOK-9: no base URL, nothing to deliver to, no port open
+        receiver = WebhookReceiver(
+            secret_of=supervisor.secret_of,
+            notify=supervisor.note_changes,
+            tokens=WebhookTokens(ctx.kube),
+            metrics=ctx.metrics,
+            leading=ctx.leading,
+            record=recorder,
+        )
+        await receiver.start(ours.http_host, ours.webhook_port)
+    else:
+        log.info("Personio webhooks off (PERSONIO_SYNC_WEBHOOK_BASE_URL is empty)")
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="leader election")
@@ -151,7 +157,8 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 async def stop(memo: Any, **_: Any) -> None:
     """Workers first (no write after this), then hand the Lease over at once."""
     rt = runtime(memo)
-    await rt.webhooks.stop()
+    if rt.webhooks is not None:
+        await rt.webhooks.stop()
     await rt.recorder.stop()
     await rt.supervisor.stop()
     if rt.election is not None and rt.ctx.leadership is not None:
