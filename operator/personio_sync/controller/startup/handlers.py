@@ -93,6 +93,27 @@ async def cluster_instance_id(kube: KubeClient) -> str:
     return str(uid)
 
 
+async def start_receiver(
+    ctx: Context, supervisor: Supervisor, recorder: EventRecorder
+) -> WebhookReceiver | None:
+    """HOOK-9: the receiver listens only when webhooks are on (a base URL is set); off,
+    no port is bound, so nothing is reachable that no resource can use."""
+    ours = ctx.settings
+    if not ours.webhooks_enabled:
+        log.info("Personio webhooks off (PERSONIO_SYNC_WEBHOOK_BASE_URL is empty)")
+        return None
+    receiver = WebhookReceiver(
+        secret_of=supervisor.secret_of,
+        notify=supervisor.note_changes,
+        tokens=WebhookTokens(ctx.kube),
+        metrics=ctx.metrics,
+        leading=ctx.leading,
+        record=recorder,
+    )
+    await receiver.start(ours.http_host, ours.webhook_port)
+    return receiver
+
+
 @kopf.on.login(registry=registry)
 async def login(**_: Any) -> kopf.ConnectionInfo:
     """kopf logs in with the configuration the operator's own client uses (login.py)."""
@@ -133,19 +154,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
     supervisor = Supervisor(ctx, slots)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
-    receiver = None
-    if ours.webhooks_enabled:  # HOOK-9: no base URL, nothing to deliver to, no port open
-        receiver = WebhookReceiver(
-            secret_of=supervisor.secret_of,
-            notify=supervisor.note_changes,
-            tokens=WebhookTokens(ctx.kube),
-            metrics=ctx.metrics,
-            leading=ctx.leading,
-            record=recorder,
-        )
-        await receiver.start(ours.http_host, ours.webhook_port)
-    else:
-        log.info("Personio webhooks off (PERSONIO_SYNC_WEBHOOK_BASE_URL is empty)")
+    receiver = await start_receiver(ctx, supervisor, recorder)
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="leader election")
