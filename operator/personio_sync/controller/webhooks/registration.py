@@ -102,19 +102,22 @@ async def ensure(
     if spec is None:
         return None
     wanted, previous = spec.webhook, view.webhook_status
+    if wanted is not None and wanted.url is not None:  # every run: the poster thins repeats
+        ctx.event(view.body, "Warning", EventReason.WEBHOOK_URL_IGNORED, _ignored(ctx, view))
     status: WebhookStatus | None = None
     if wanted is not None and not ctx.settings.webhooks_enabled:  # HOOK-9
         text = (
             "the operator receives no Personio webhooks: set the chart value "
             f"{BASE_URL_VALUE} (PERSONIO_SYNC_WEBHOOK_BASE_URL) to the receiver's public URL"
         )
+        ctx.event(view.body, "Warning", EventReason.WEBHOOKS_DISABLED, text)
         status = _state(None, "Disabled", ConditionReason.WEBHOOKS_DISABLED, text)
     if status is not None or wanted is None or not wanted.register_:
         if previous.get("id"):
             await remove(ctx, view, found)
         elif previous == _dumped(status):
             return None
-        return await _write(ctx, view, status, warn=EventReason.WEBHOOKS_DISABLED)
+        return await _write(ctx, view, status)
     url = ctx.settings.webhook_url(*view.key)
     read = await secret_for(ctx, view.namespace, spec.secretRef.name, seen)
     token = None if read.body is None else secret_value(read.body, TOKEN_KEY)
@@ -130,13 +133,20 @@ async def ensure(
         status = await _register(ctx, view, found, registration, owner, previous.get("id"))
     if previous == _dumped(status):
         return None
-    if wanted.url is not None:
-        text = (
-            f"spec.webhook.url is ignored: the operator registers {url} for this resource "
-            f"(the chart value {BASE_URL_VALUE}); remove the field"
-        )
-        ctx.event(view.body, "Warning", EventReason.WEBHOOK_URL_IGNORED, text)
     return await _write(ctx, view, status)
+
+
+def _ignored(ctx: Context, view: ResourceView) -> str:
+    """HOOK-7: the deprecated field is never read; say which URL counts instead."""
+    where = (
+        ctx.settings.webhook_url(*view.key)
+        if ctx.settings.webhooks_enabled
+        else "<base URL>/<namespace>/<name>"
+    )
+    return (
+        f"spec.webhook.url is ignored: the operator registers its own URL for this resource, "
+        f"{where} (the chart value {BASE_URL_VALUE}); remove the field"
+    )
 
 
 async def _register(
@@ -277,15 +287,7 @@ async def after_run(ctx: Context, view: ResourceView, seen: SecretSeen) -> None:
 
 
 async def _write(
-    ctx: Context,
-    view: ResourceView,
-    status: WebhookStatus | None,
-    *,
-    warn: EventReason | None = None,
+    ctx: Context, view: ResourceView, status: WebhookStatus | None
 ) -> dict[str, Any] | None:
-    """Write `.status.webhook` (None removes it); `warn` posts its message as a Warning,
-    so once per change rather than every run."""
-    if warn is not None and status is not None:
-        ctx.event(view.body, "Warning", warn, status.message)
     value = None if status is None else _dumped(status)
     return await ctx.writes.merge_status(view.key, {"webhook": value}, WritePolicy.ONCE, "webhook")
