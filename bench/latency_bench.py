@@ -335,7 +335,7 @@ def main() -> None:
             kubectl("apply", "-f", "-", input=secret_manifest(NAMESPACE, creds))
             kubectl("apply", "-f", "-", input=sync_manifest(NAMESPACE, NAME, interval="1h"))
             hook_port = free_port()
-            base = f"http://127.0.0.1:{hook_port}/webhooks/personio"  # the receiver on (HOOK-9)
+            base = f"http://127.0.0.1:{hook_port}/webhooks/personio"  # the receiver on (HOOK-15)
             env = {
                 "PERSONIO_SYNC_WEBHOOK_PORT": str(hook_port),
                 "PERSONIO_SYNC_WEBHOOK_BASE_URL": base,

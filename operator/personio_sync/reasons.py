@@ -68,8 +68,8 @@ class ConditionReason(StrEnum):
     WEBHOOK_NOT_PERMITTED = "WebhookNotPermitted"
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
     WEBHOOK_FAILED = "WebhookFailed"
-    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-8
-    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-9
+    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-14
+    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-15
 
 
 class EventReason(StrEnum):
@@ -93,9 +93,9 @@ class EventReason(StrEnum):
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
     WEBHOOK_FAILED = "WebhookFailed"
     WEBHOOK_NOT_REMOVED = "WebhookNotRemoved"
-    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-8
+    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-14
     WEBHOOK_URL_IGNORED = "WebhookURLIgnored"  # HOOK-7: the deprecated spec.webhook.url
-    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-9
+    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-15
 
 
 # What an Event may carry: its own reasons, or a failed run's condition reason.

@@ -61,7 +61,7 @@ class OperatorProcess:
             # Tests annotate sync-now right after a run; FAIR-6's spacing has its own test.
             "PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS": "0",
             "PERSONIO_SYNC_WEBHOOK_PORT": str(self.webhook_port),
-            # Webhooks on (HOOK-9): the receiver starts and registers this loopback URL;
+            # Webhooks on (HOOK-15): the receiver starts and registers this loopback URL;
             # pass PERSONIO_SYNC_WEBHOOK_BASE_URL="" in `env` for an operator without them.
             "PERSONIO_SYNC_WEBHOOK_BASE_URL": self.webhook_base_url,
             **(env or {}),

@@ -214,7 +214,7 @@ def test_hook_7_the_operator_registers_its_webhook_and_removes_it_on_deletion(
     assert body["status"]["webhook"]["id"] == hook.id
     assert hook.status == "ENABLED" and hook.url == op.webhook_url(namespace, "team")
     assert body["status"]["webhook"]["url"] == hook.url
-    assert hook.description.startswith(f"personio-sync:{body['status']['ownerKey']} ")  # HOOK-8
+    assert hook.description.startswith(f"personio-sync:{body['status']['ownerKey']} ")  # HOOK-14
     assert hook.token == HOOK_TOKEN and "absence-period.deleted" in hook.enabled_events
     sandbox.personio_state.put_period(period("p-alice-2", 20, 21))  # delivered by Personio
     eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="created")
@@ -236,7 +236,7 @@ def test_hook_7_without_the_scope_the_status_says_so_and_syncs_go_on(
     assert "WebhookNotPermitted" in reasons.split()
 
 
-def test_hook_9_without_a_base_url_no_receiver_listens_and_the_status_names_the_value(
+def test_hook_15_without_a_base_url_no_receiver_listens_and_the_status_names_the_value(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     kubectl.apply(secret_manifest(namespace, CREDS))

@@ -1,4 +1,4 @@
-"""HOOK-7 / HOOK-8 / HOOK-9: which Personio webhook is a resource's, against the fake
+"""HOOK-7 / HOOK-14 / HOOK-15: which Personio webhook is a resource's, against the fake
 Personio over HTTP. The operator registers its own URL for a resource and knows its
 webhook by the id it stored and the marker in the description (`personio-sync:<ownerKey>`),
 never by URL alone: a webhook it did not mark is never updated or deleted.
@@ -133,7 +133,7 @@ async def test_hook_7_resource_b_cannot_take_over_resource_a_webhook_by_naming_i
     assert HOOK_URL in posted[0][2] and "remove the field" in posted[0][2]
 
 
-async def test_hook_8_a_webhook_at_our_url_without_our_marker_is_never_adopted(
+async def test_hook_14_a_webhook_at_our_url_without_our_marker_is_never_adopted(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     foreign = hook(personio, HOOK_URL, "made by hand", "someone-elses-token")
@@ -147,7 +147,7 @@ async def test_hook_8_a_webhook_at_our_url_without_our_marker_is_never_adopted(
     assert HOOK_TOKEN not in repr((status, posted)) and "someone-elses" not in repr(posted)
 
 
-async def test_hook_8_a_stored_id_whose_webhook_lacks_our_marker_is_left_untouched(
+async def test_hook_14_a_stored_id_whose_webhook_lacks_our_marker_is_left_untouched(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     """status.webhook.id names A's webhook (a status written by hand, or an older version's
@@ -161,7 +161,7 @@ async def test_hook_8_a_stored_id_whose_webhook_lacks_our_marker_is_left_untouch
     assert len(notes) == 1 and theirs.id in notes[0] and "left untouched" in notes[0]
 
 
-async def test_hook_8_removal_deletes_only_a_webhook_with_our_marker(
+async def test_hook_14_removal_deletes_only_a_webhook_with_our_marker(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     theirs = hook(personio, OTHER_URL, OTHER.description, "token-of-team-a")
@@ -176,7 +176,7 @@ async def test_hook_8_removal_deletes_only_a_webhook_with_our_marker(
     assert untouched(personio, theirs)
 
 
-async def test_hook_8_the_upgrade_moves_an_older_versions_webhook_by_its_stored_id(
+async def test_hook_14_the_upgrade_moves_an_older_versions_webhook_by_its_stored_id(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     """Registered by a version that took `spec.webhook.url` (description `personio-sync`,
@@ -191,7 +191,7 @@ async def test_hook_8_the_upgrade_moves_an_older_versions_webhook_by_its_stored_
     assert status is not None and (status["id"], status["url"]) == (old.id, HOOK_URL)
 
 
-async def test_hook_8_an_older_webhook_for_another_resource_is_not_moved(
+async def test_hook_14_an_older_webhook_for_another_resource_is_not_moved(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     """The legacy description alone is not enough: the URL must be this resource's."""
@@ -201,7 +201,7 @@ async def test_hook_8_an_older_webhook_for_another_resource_is_not_moved(
     assert untouched(personio, old)
 
 
-async def test_hook_8_our_marked_webhook_is_found_without_a_stored_id(
+async def test_hook_14_our_marked_webhook_is_found_without_a_stored_id(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     """A status lost (restored from a backup without it): the marker finds ours, and a
@@ -214,7 +214,7 @@ async def test_hook_8_our_marked_webhook_is_found_without_a_stored_id(
     assert status is not None and status["id"] == mine.id
 
 
-async def test_hook_8_another_installations_marker_is_not_ours(
+async def test_hook_14_another_installations_marker_is_not_ours(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     """The same namespace/name in another cluster has another owner key (D-Owner)."""
@@ -224,7 +224,7 @@ async def test_hook_8_another_installations_marker_is_not_ours(
     assert untouched(personio, theirs) and len(personio.personio.webhooks.listed()) == 2
 
 
-async def test_hook_9_without_a_base_url_the_status_names_the_chart_value(
+async def test_hook_15_without_a_base_url_the_status_names_the_chart_value(
     personio: Sandbox, ensure: Ensure
 ) -> None:
     mine = hook(personio, HOOK_URL, OURS.description, HOOK_TOKEN)
@@ -241,7 +241,7 @@ async def test_hook_9_without_a_base_url_the_status_names_the_chart_value(
     assert status is None and posted == []
 
 
-async def test_hook_8_upsert_with_the_client_alone(personio: Sandbox) -> None:
+async def test_hook_14_upsert_with_the_client_alone(personio: Sandbox) -> None:
     """The recognition by itself: no create when ours exists, none adopted by URL."""
     async with httpx.AsyncClient() as http:
         client = PersonioClient(http, personio.personio_url, DEMO.personio_client_id,

@@ -37,7 +37,7 @@ def named(docs: list[dict[str, Any]], kind: str, suffix: str) -> list[dict[str, 
 BASE = "https://hooks.example.com/webhooks/personio"
 
 
-def test_hook_9_webhooks_are_off_by_default_no_port_no_service_no_rule(
+def test_hook_15_webhooks_are_off_by_default_no_port_no_service_no_rule(
     helm: Path, tmp_path: Path
 ) -> None:
     docs = render(
@@ -50,7 +50,7 @@ def test_hook_9_webhooks_are_off_by_default_no_port_no_service_no_rule(
     assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == ["http"]
 
 
-def test_hook_9_a_base_url_turns_the_receiver_on_on_its_own_port(
+def test_hook_15_a_base_url_turns_the_receiver_on_on_its_own_port(
     helm: Path, tmp_path: Path
 ) -> None:
     docs = render(helm, tmp_path, {"webhooks": {"port": 9443, "baseURL": BASE + "/"}})
@@ -61,7 +61,7 @@ def test_hook_9_a_base_url_turns_the_receiver_on_on_its_own_port(
     assert named(docs, "Service", "-webhooks") == [] and by_kind(docs, "Ingress") == []
 
 
-def test_hook_9_the_ingress_gives_the_base_url_unless_one_is_set(
+def test_hook_15_the_ingress_gives_the_base_url_unless_one_is_set(
     helm: Path, tmp_path: Path
 ) -> None:
     docs = render(helm, tmp_path, {"webhooks": {"ingress": INGRESS}})
@@ -79,7 +79,7 @@ def test_hook_9_the_ingress_gives_the_base_url_unless_one_is_set(
         ({"baseURL": "https://hooks.example.com/x?token=1"}, "baseURL"),
     ],
 )
-def test_hook_9_a_service_without_a_base_url_or_a_bad_url_is_refused(
+def test_hook_15_a_service_without_a_base_url_or_a_bad_url_is_refused(
     helm: Path, tmp_path: Path, hooks: dict[str, Any], message: str
 ) -> None:
     args = [str(helm), "template", "ps", str(CHART), "--kube-version", KUBE_VERSION]

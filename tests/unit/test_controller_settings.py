@@ -120,7 +120,7 @@ def test_hook_7_the_operator_appends_namespace_and_name_to_its_base_url(
     )
 
 
-def test_hook_9_webhooks_are_off_without_a_base_url() -> None:
+def test_hook_15_webhooks_are_off_without_a_base_url() -> None:
     settings = load_settings()
     assert settings.webhook_base_url == "" and not settings.webhooks_enabled
     with pytest.raises(ValueError, match="PERSONIO_SYNC_WEBHOOK_BASE_URL"):

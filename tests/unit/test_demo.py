@@ -50,7 +50,7 @@ def test_ux_11_the_operator_gets_two_free_ports(tmp_path: Path) -> None:
     assert env["PERSONIO_SYNC_HTTP_PORT"] == str(ports.http)
     assert env["PERSONIO_SYNC_WEBHOOK_PORT"] == str(ports.webhooks)
     base = f"http://127.0.0.1:{ports.webhooks}/webhooks/personio"
-    assert env["PERSONIO_SYNC_WEBHOOK_BASE_URL"] == base  # HOOK-9: the receiver starts
+    assert env["PERSONIO_SYNC_WEBHOOK_BASE_URL"] == base  # HOOK-15: the receiver starts
     assert env["PERSONIO_SYNC_HTTP_HOST"] == "127.0.0.1"
 
 

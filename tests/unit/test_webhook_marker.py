@@ -1,4 +1,4 @@
-"""HOOK-8: which Personio webhook a resource may update or delete, decided on its
+"""HOOK-14: which Personio webhook a resource may update or delete, decided on its
 description (the mark) and, for the upgrade only, the older versions' description plus
 a URL ending in the resource's own /<namespace>/<name>."""
 
@@ -31,7 +31,7 @@ def hook(description: str, url: str = URL) -> RegisteredWebhook:
         ("", False),
     ],
 )
-def test_hook_8_the_mark_is_the_descriptions_first_word_exactly(
+def test_hook_14_the_mark_is_the_descriptions_first_word_exactly(
     description: str, ours: bool
 ) -> None:
     assert OURS.marked(hook(description)) is ours
@@ -50,7 +50,7 @@ def test_hook_8_the_mark_is_the_descriptions_first_word_exactly(
         ("", "https://old.example/hooks/hr/acme", False),
     ],
 )
-def test_hook_8_an_older_versions_webhook_needs_its_description_and_this_resources_path(
+def test_hook_14_an_older_versions_webhook_needs_its_description_and_this_resources_path(
     description: str, url: str, ours: bool
 ) -> None:
     assert OURS.registered_before(hook(description, url)) is ours

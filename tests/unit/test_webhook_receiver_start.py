@@ -1,4 +1,4 @@
-"""HOOK-9: the webhook receiver is started only when webhooks are on (a base URL is set):
+"""HOOK-15: the webhook receiver is started only when webhooks are on (a base URL is set):
 off, no port is bound, over a real socket."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _listening(port: int) -> bool:
 
 
 @pytest.mark.parametrize("base", ["", "https://hooks.example.com/webhooks/personio"])
-async def test_hook_9_the_receiver_listens_only_with_a_base_url(base: str) -> None:
+async def test_hook_15_the_receiver_listens_only_with_a_base_url(base: str) -> None:
     port = _free_port()
     ctx = make_context(Kube(), http_host="127.0.0.1", webhook_port=port, webhook_base_url=base)
     recorder = EventRecorder(ctx.writes, ctx.last_events)

@@ -137,7 +137,7 @@ NOTES.txt warns). `helm template` knows only what --api-versions says.
 {{- end }}
 
 {{/*
-HOOK-9: the public URL of the receiver's /webhooks/personio path, webhooks.baseURL or, with
+HOOK-15: the public URL of the receiver's /webhooks/personio path, webhooks.baseURL or, with
 the chart's Ingress, https://<host>/webhooks/personio; empty: webhooks are off (no receiver,
 no port, no Service, no NetworkPolicy rule).
 */}}

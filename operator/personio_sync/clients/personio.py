@@ -116,7 +116,7 @@ class RegisteredWebhook:
     url: str
     enabled: bool
     events: frozenset[str]
-    description: str = ""  # where the operator marks its own (HOOK-8)
+    description: str = ""  # where the operator marks its own (HOOK-14)
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ class OperatorSettings(BaseSettings):
             "rewrite paths, https://<host>/webhooks/personio); the operator registers "
             "<base>/<namespace>/<name> for each resource (HOOK-7). https only, plain http only "
             "to the loopback address or with PERSONIO_SYNC_INSECURE_HTTP. Empty: webhooks off, "
-            "the receiver is not started and binds no port (HOOK-9).",
+            "the receiver is not started and binds no port (HOOK-15).",
         ),
     ] = ""
     instance_id: Annotated[
@@ -284,7 +284,7 @@ class OperatorSettings(BaseSettings):
 
     @property
     def webhooks_enabled(self) -> bool:
-        """HOOK-9: the receiver runs only when Personio has somewhere to deliver to."""
+        """HOOK-15: the receiver runs only when Personio has somewhere to deliver to."""
         return bool(self.webhook_base_url)
 
     def webhook_url(self, namespace: str, name: str) -> str:

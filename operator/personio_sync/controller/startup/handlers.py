@@ -44,7 +44,7 @@ class Runtime:
     ctx: Context
     supervisor: Supervisor
     server: HealthServer
-    webhooks: WebhookReceiver | None  # None: webhooks off, no port bound (HOOK-9)
+    webhooks: WebhookReceiver | None  # None: webhooks off, no port bound (HOOK-15)
     recorder: EventRecorder
     election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
     lease_kube: KubeClient | None = None
@@ -96,7 +96,7 @@ async def cluster_instance_id(kube: KubeClient) -> str:
 async def start_receiver(
     ctx: Context, supervisor: Supervisor, recorder: EventRecorder
 ) -> WebhookReceiver | None:
-    """HOOK-9: the receiver listens only when webhooks are on (a base URL is set); off,
+    """HOOK-15: the receiver listens only when webhooks are on (a base URL is set); off,
     no port is bound, so nothing is reachable that no resource can use."""
     ours = ctx.settings
     if not ours.webhooks_enabled:
@@ -124,7 +124,7 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
 async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     """Builds everything once and wires it: the context, the supervisor and its slots,
     the health server, the webhook receiver (handed the supervisor's lookups; only with a
-    webhook base URL, HOOK-9), the Lease."""
+    webhook base URL, HOOK-15), the Lease."""
     configure_kopf(settings)
     ours: OperatorSettings = memo.settings
     config = load_config()

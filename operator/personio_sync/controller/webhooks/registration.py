@@ -1,4 +1,4 @@
-"""Personio webhook self-registration (issue 9, HOOK-7, HOOK-8): `spec.webhook.register`.
+"""Personio webhook self-registration (issue 9, HOOK-7, HOOK-14): `spec.webhook.register`.
 
 After each full run the operator makes sure Personio holds one enabled webhook for the
 resource, at the operator's URL for it (`PERSONIO_SYNC_WEBHOOK_BASE_URL/<namespace>/<name>`,
@@ -8,7 +8,7 @@ switched off or the resource is deleted. A missing scope is reported in `.status
 and as a Warning, and nothing else stops: the scheduled syncs go on, only the
 near-real-time path is missing.
 
-Which webhook is ours (HOOK-8): the one whose description carries our marker,
+Which webhook is ours (HOOK-14): the one whose description carries our marker,
 `personio-sync:<ownerKey>`, found by the id stored in `.status.webhook` or else by that
 marker, never by URL alone. A webhook without the marker is never updated or deleted,
 even at our URL or under the stored id: another resource's, another installation's, or
@@ -52,7 +52,7 @@ log = logging.getLogger("personio_sync.controller")
 WebhookState = Literal["Registered", "NotPermitted", "TokenMissing", "Failed", "NotOwned",
                        "Disabled"]  # fmt: skip
 MARKER = "personio-sync:"
-# The description versions before HOOK-8 gave every webhook they registered (no owner).
+# The description versions before HOOK-14 gave every webhook they registered (no owner).
 LEGACY_DESCRIPTION = "personio-sync"
 BASE_URL_VALUE = "webhooks.baseURL"  # the chart value that sets PERSONIO_SYNC_WEBHOOK_BASE_URL
 
@@ -70,7 +70,7 @@ class Owner:
         return f"{MARKER}{self.key} {self.namespace}/{self.name}"
 
     def marked(self, hook: RegisteredWebhook) -> bool:
-        """HOOK-8: the first word of the description is our marker, exactly."""
+        """HOOK-14: the first word of the description is our marker, exactly."""
         words = hook.description.split(maxsplit=1)
         return bool(words) and words[0] == f"{MARKER}{self.key}"
 
@@ -105,7 +105,7 @@ async def ensure(
     if wanted is not None and wanted.url is not None:  # every run: the poster thins repeats
         ctx.event(view.body, "Warning", EventReason.WEBHOOK_URL_IGNORED, _ignored(ctx, view))
     status: WebhookStatus | None = None
-    if wanted is not None and not ctx.settings.webhooks_enabled:  # HOOK-9
+    if wanted is not None and not ctx.settings.webhooks_enabled:  # HOOK-15
         text = (
             "the operator receives no Personio webhooks: set the chart value "
             f"{BASE_URL_VALUE} (PERSONIO_SYNC_WEBHOOK_BASE_URL) to the receiver's public URL"
@@ -208,7 +208,7 @@ async def upsert(
     client: PersonioClient, wanted: WebhookRegistration, owner: Owner, known: str | None
 ) -> Upserted:
     """Ours is the one with the id we recorded, or else the one with our marker, and only
-    if it carries the marker (HOOK-8): a URL alone adopts nothing. It is always updated,
+    if it carries the marker (HOOK-14): a URL alone adopts nothing. It is always updated,
     URL and description included (that moves an older version's webhook to the operator's
     URL): Personio never shows the token, so a rotated one cannot be detected."""
     hooks = await client.list_webhooks()
@@ -234,7 +234,7 @@ async def upsert(
 
 async def remove(ctx: Context, view: ResourceView, found: Credentials) -> None:
     """Delete the webhook recorded in `.status.webhook` (resource deleted or register off),
-    only if it carries our marker (HOOK-8); one that does not is left and reported."""
+    only if it carries our marker (HOOK-14); one that does not is left and reported."""
     hook_id = view.webhook_status.get("id")
     if not hook_id:
         return
