@@ -187,9 +187,9 @@ def test_hook_6_a_lost_delivery_is_caught_by_the_next_full_sync(
     eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="synced")
 
 
-def registering(kubectl: Kubectl, ns: str, op: OperatorProcess) -> None:
-    url = op.webhook_url(ns, "team")
-    kubectl.apply(manifest(ns, interval="24h", webhook={"url": url, "register": True}))
+def registering(kubectl: Kubectl, ns: str) -> None:
+    """Registration on; the URL is the operator's (HOOK-7), the harness's base URL."""
+    kubectl.apply(manifest(ns, interval="24h", webhook={"register": True}))
 
 
 def webhook_state(state: str) -> Callable[[dict[str, Any]], bool]:
@@ -208,11 +208,13 @@ def test_hook_7_the_operator_registers_its_webhook_and_removes_it_on_deletion(
     )  # fmt: skip
     kubectl.apply(secret_manifest(namespace, CREDS))
     op: OperatorProcess = start_operator(namespace)
-    registering(kubectl, namespace, op)
+    registering(kubectl, namespace)
     body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("Registered")(b))
     (hook,) = sandbox.personio.webhooks.listed()
     assert body["status"]["webhook"]["id"] == hook.id
     assert hook.status == "ENABLED" and hook.url == op.webhook_url(namespace, "team")
+    assert body["status"]["webhook"]["url"] == hook.url
+    assert hook.description.startswith(f"personio-sync:{body['status']['ownerKey']} ")  # HOOK-14
     assert hook.token == HOOK_TOKEN and "absence-period.deleted" in hook.enabled_events
     sandbox.personio_state.put_period(period("p-alice-2", 20, 21))  # delivered by Personio
     eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="created")
@@ -224,8 +226,8 @@ def test_hook_7_without_the_scope_the_status_says_so_and_syncs_go_on(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     kubectl.apply(secret_manifest(namespace, CREDS))
-    op: OperatorProcess = start_operator(namespace)
-    registering(kubectl, namespace, op)
+    start_operator(namespace)
+    registering(kubectl, namespace)
     body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("NotPermitted")(b))
     assert body["status"]["webhook"]["reason"] == "WebhookNotPermitted"
     assert "personio:webhooks:write" in body["status"]["webhook"]["message"]
@@ -249,3 +251,22 @@ def test_fair_8_a_re_created_resource_does_not_show_the_old_ones_last_event(
     new = wait_for(kube_api, namespace, is_ready)  # its first run's status write
     assert new["metadata"]["uid"] != old["metadata"]["uid"]
     assert "lastEvent" not in new["status"]
+
+
+def test_hook_15_without_a_base_url_no_receiver_listens_and_the_status_names_the_value(
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    op: OperatorProcess = start_operator(namespace, env={"PERSONIO_SYNC_WEBHOOK_BASE_URL": ""})
+    registering(kubectl, namespace)
+    body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("Disabled")(b))
+    webhook = body["status"]["webhook"]
+    assert webhook["reason"] == "WebhooksDisabled" and "webhooks.baseURL" in webhook["message"]
+    event = {"event_name": "absence-period.deleted", "payload": {"id": "p-alice-1"}}
+    with pytest.raises(httpx.ConnectError):  # no port bound: nothing answers, not even 404
+        httpx.post(op.webhook_url(namespace, "team"), json=event, timeout=5,
+                   headers={"Authorization": HOOK_TOKEN})  # fmt: skip
+    assert httpx.get(f"{op.url}/healthz", timeout=5).status_code == 200  # the rest is up
+    assert sandbox.personio.webhooks.listed() == []
+    reasons = kubectl("get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}")
+    assert "WebhooksDisabled" in reasons.split()

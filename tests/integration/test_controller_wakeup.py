@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from controller_helpers import HOOK_TOKEN, NOW, ApiServer, b64, kube_on
+from controller_helpers import HOOK_BASE, HOOK_TOKEN, HOOK_URL, NOW, ApiServer, b64, kube_on
 from runner_helpers import DEMO
 
 from personio_sync.controller.context import Context
@@ -43,7 +43,11 @@ async def test_sec_1_hook_7_one_wake_up_syncs_and_registers_with_one_secret_get(
          "scopes": scopes, "email_readable": True}
     )  # fmt: skip
     server = ApiServer()
-    settings = OperatorSettings(personio_api_url=demo.personio_url, awork_api_url=demo.awork_url)
+    settings = OperatorSettings(
+        personio_api_url=demo.personio_url,
+        awork_api_url=demo.awork_url,
+        webhook_base_url=HOOK_BASE,
+    )
     ctx = Context(settings=settings, kube=kube_on(server), now=lambda: NOW)
     worker = Worker(ctx, copy.deepcopy(server.body), slots=FairSlots(1))
     worker.start()
@@ -62,6 +66,7 @@ async def test_sec_1_hook_7_one_wake_up_syncs_and_registers_with_one_secret_get(
     assert server.secret_gets == 1  # the wake-up's read fed the run and the registration
     (hook,) = demo.personio.webhooks.listed()
     assert hook.token == HOOK_TOKEN and sorted(hook.enabled_events) == sorted(SUBSCRIBED)
+    assert hook.url == HOOK_URL and status["webhook"]["url"] == HOOK_URL
     sent = [e for e in demo.personio.journal.entries() if not e.path.startswith("/_admin")]
     assert personio_requests(ctx) == len(sent)  # the webhook calls counted too
 

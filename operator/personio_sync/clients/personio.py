@@ -122,6 +122,7 @@ class RegisteredWebhook:
     url: str
     enabled: bool
     events: frozenset[str]
+    description: str = ""  # where the operator marks its own (HOOK-14)
 
 
 @dataclass(frozen=True)
@@ -415,7 +416,11 @@ class PersonioClient:
 
 def _webhook(model: WebhookModel) -> RegisteredWebhook:
     return RegisteredWebhook(
-        model.id, model.url, model.status == "ENABLED", frozenset(model.enabled_events)
+        model.id,
+        model.url,
+        model.status == "ENABLED",
+        frozenset(model.enabled_events),
+        model.description or "",
     )
 
 

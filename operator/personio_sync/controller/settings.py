@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -130,6 +130,18 @@ class OperatorSettings(BaseSettings):
             "Personio never exposes /metrics or /healthz (0 picks a free port, for tests).",
         ),
     ] = 8081
+    webhook_base_url: Annotated[
+        str,
+        Field(
+            max_length=1024,
+            description="PERSONIO_SYNC_WEBHOOK_BASE_URL: the public URL at which Personio "
+            "reaches the receiver's /webhooks/personio path (with an Ingress that does not "
+            "rewrite paths, https://<host>/webhooks/personio); the operator registers "
+            "<base>/<namespace>/<name> for each resource (HOOK-7). https only, plain http only "
+            "to the loopback address or with PERSONIO_SYNC_INSECURE_HTTP. Empty: webhooks off, "
+            "the receiver is not started and binds no port (HOOK-15).",
+        ),
+    ] = ""
     instance_id: Annotated[
         str,
         Field(
@@ -334,11 +346,28 @@ class OperatorSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL such as https://api.personio.de")
         return value
 
+    @field_validator("webhook_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        """A URL paths are appended to: no query or fragment, no trailing slash."""
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as "
+                             "https://hooks.example.com/webhooks/personio")  # fmt: skip
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError(f"{value!r}: no query or fragment; the operator appends "
+                             "/<namespace>/<name> to it")  # fmt: skip
+        return value
+
     @model_validator(mode="after")
     def _https_unless_allowed(self) -> OperatorSettings:
         for name, url in (("PERSONIO_API_URL", self.personio_api_url),
-                          ("AWORK_API_URL", self.awork_api_url)):  # fmt: skip
-            problem = plain_http_problem(url, allowed=self.insecure_http)
+                          ("AWORK_API_URL", self.awork_api_url),
+                          ("PERSONIO_SYNC_WEBHOOK_BASE_URL", self.webhook_base_url)):  # fmt: skip
+            problem = url and plain_http_problem(url, allowed=self.insecure_http)
             if problem:
                 raise ValueError(f"{name}: {problem}")
         return self
@@ -352,6 +381,18 @@ class OperatorSettings(BaseSettings):
                 f"and body timeouts together ({needed:g} s), or honest deliveries are cut"
             )
         return self
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """HOOK-15: the receiver runs only when Personio has somewhere to deliver to."""
+        return bool(self.webhook_base_url)
+
+    def webhook_url(self, namespace: str, name: str) -> str:
+        """Where Personio delivers for one resource: the operator's choice, never the
+        resource author's (HOOK-7)."""
+        if not self.webhook_base_url:
+            raise ValueError("webhooks are off (PERSONIO_SYNC_WEBHOOK_BASE_URL is empty)")
+        return f"{self.webhook_base_url}/{quote(namespace, safe='')}/{quote(name, safe='')}"
 
     @field_validator("namespaces", mode="before")
     @classmethod
