@@ -15,6 +15,9 @@ from personio_sync.controller.webhooks.recorder import EventRecorder
 
 
 class _Supervisor:
+    def __init__(self) -> None:
+        self.forget: list[Any] = []  # where the receiver adds its own (FAIR-8)
+
     def secret_of(self, namespace: str, name: str) -> str | None:
         return None
 
