@@ -88,7 +88,11 @@ async def test_hook_11_a_token_too_short_is_never_registered_and_is_said(
     if not register:
         del server.body["spec"]["webhook"]
     events: list[tuple[str, str, str]] = []
-    settings = OperatorSettings(personio_api_url=demo.personio_url, awork_api_url=demo.awork_url)
+    settings = OperatorSettings(
+        personio_api_url=demo.personio_url,
+        awork_api_url=demo.awork_url,
+        webhook_base_url=HOOK_BASE,  # webhooks on (HOOK-15)
+    )
     ctx = Context(
         settings=settings,
         kube=kube_on(server),
