@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-stop lint typecheck venv controlplane charttools chart-readme bench bench-latency clean lock image \
+.PHONY: test demo demo-stop lint typecheck venv controlplane charttools chart-readme bench bench-latency bench-run-cost bench-scale bench-metrics clean lock image \
 	release-check
 
 # One line per step: a cold install is quiet for half a minute otherwise (pip -q).
@@ -79,6 +79,15 @@ bench: $(STAMP)
 
 bench-latency: $(STAMP) controlplane
 	$(BIN)/python bench/latency_bench.py
+
+bench-run-cost: $(STAMP)
+	$(BIN)/python bench/run_cost_bench.py
+
+bench-scale: $(STAMP) controlplane
+	$(BIN)/python bench/scale_bench.py
+
+bench-metrics: $(STAMP)
+	$(BIN)/python bench/metrics_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -50,7 +50,7 @@ from personio_sync_testing.harness import free_port, secret_manifest, sync_manif
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE, NAME = "bench", "org"
-WEBHOOK_TOKEN = "bench-webhook-token"  # fake, like the sandbox's credentials
+WEBHOOK_TOKEN = "bench-webhook-token-0123456789abcdef"  # fake, like the sandbox's credentials
 ORGS = {"S": 50, "M": 500}
 
 
@@ -335,8 +335,10 @@ def main() -> None:
             kubectl("apply", "-f", "-", input=secret_manifest(NAMESPACE, creds))
             kubectl("apply", "-f", "-", input=sync_manifest(NAMESPACE, NAME, interval="1h"))
             hook_port = free_port()
+            base = f"http://127.0.0.1:{hook_port}/webhooks/personio"  # the receiver on (HOOK-15)
             env = {
                 "PERSONIO_SYNC_WEBHOOK_PORT": str(hook_port),
+                "PERSONIO_SYNC_WEBHOOK_BASE_URL": base,
             }
             operator = start_operator(kubeconfig, personio, awork, workdir, env)
             first = time.monotonic()
@@ -345,8 +347,7 @@ def main() -> None:
             with httpx.Client(timeout=60) as http:
                 set_limits(http, personio, awork, on=True)
                 if "webhooks" in modes:
-                    hook = f"http://127.0.0.1:{hook_port}/webhooks/personio/{NAMESPACE}/{NAME}"
-                    patch(kubectl, {"webhook": {"url": hook, "register": True}})
+                    patch(kubectl, {"webhook": {"register": True}})  # at <base>/<ns>/<name>
                     wait_for(
                         kubectl, lambda s: (s.get("webhook") or {}).get("state") == "Registered"
                     )

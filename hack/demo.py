@@ -78,6 +78,8 @@ def operator_env(kubeconfig: Path, personio: str, awork: str, ports: Ports) -> d
         "PERSONIO_SYNC_HTTP_HOST": "127.0.0.1",
         "PERSONIO_SYNC_HTTP_PORT": str(ports.http),
         "PERSONIO_SYNC_WEBHOOK_PORT": str(ports.webhooks),
+        # The receiver runs only with a base URL (HOOK-15); the loopback address may be http.
+        "PERSONIO_SYNC_WEBHOOK_BASE_URL": f"http://127.0.0.1:{ports.webhooks}/webhooks/personio",
     }
 
 

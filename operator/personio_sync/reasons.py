@@ -67,7 +67,10 @@ class ConditionReason(StrEnum):
     WEBHOOK_REGISTERED = "WebhookRegistered"
     WEBHOOK_NOT_PERMITTED = "WebhookNotPermitted"
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
+    WEBHOOK_TOKEN_TOO_SHORT = "WebhookTokenTooShort"  # HOOK-11
     WEBHOOK_FAILED = "WebhookFailed"
+    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-14
+    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-15
 
 
 class EventReason(StrEnum):
@@ -89,8 +92,12 @@ class EventReason(StrEnum):
     CLEANUP_SKIPPED = "CleanupSkipped"
     WEBHOOK_NOT_PERMITTED = "WebhookNotPermitted"
     WEBHOOK_TOKEN_MISSING = "WebhookTokenMissing"
+    WEBHOOK_TOKEN_TOO_SHORT = "WebhookTokenTooShort"  # HOOK-11
     WEBHOOK_FAILED = "WebhookFailed"
     WEBHOOK_NOT_REMOVED = "WebhookNotRemoved"
+    WEBHOOK_NOT_OWNED = "WebhookNotOwned"  # HOOK-14
+    WEBHOOK_URL_IGNORED = "WebhookURLIgnored"  # HOOK-7: the deprecated spec.webhook.url
+    WEBHOOKS_DISABLED = "WebhooksDisabled"  # HOOK-15
 
 
 # What an Event may carry: its own reasons, or a failed run's condition reason.

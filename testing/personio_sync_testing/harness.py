@@ -61,6 +61,9 @@ class OperatorProcess:
             # Tests annotate sync-now right after a run; FAIR-6's spacing has its own test.
             "PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS": "0",
             "PERSONIO_SYNC_WEBHOOK_PORT": str(self.webhook_port),
+            # Webhooks on (HOOK-15): the receiver starts and registers this loopback URL;
+            # pass PERSONIO_SYNC_WEBHOOK_BASE_URL="" in `env` for an operator without them.
+            "PERSONIO_SYNC_WEBHOOK_BASE_URL": self.webhook_base_url,
             **(env or {}),
         }
         scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
@@ -72,9 +75,14 @@ class OperatorProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def webhook_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}/webhooks/personio"
+
     def webhook_url(self, namespace: str, name: str) -> str:
-        """Where Personio delivers events for one resource (issue 9)."""
-        return f"http://127.0.0.1:{self.webhook_port}/webhooks/personio/{namespace}/{name}"
+        """Where Personio delivers events for one resource (issue 9): the URL the operator
+        registers, `<base>/<namespace>/<name>` (HOOK-7)."""
+        return f"{self.webhook_base_url}/{namespace}/{name}"
 
     def start(self, timeout: float = 60.0) -> OperatorProcess:
         with self.log_path.open("ab") as out:

@@ -258,7 +258,8 @@ def test_optional_objects_are_accepted_by_the_api_server(
             "ingressFrom": [{"podSelector": {"matchLabels": {"app": "prometheus"}}}],
             "extraEgress": [{"ports": [{"port": 3128}]}],
         },
-        "webhooks": {"service": {"enabled": True}},
+        "webhooks": {"service": {"enabled": True},
+                     "baseURL": "https://hooks.example.com/webhooks/personio"},
     }))  # fmt: skip
     chart = str(ROOT / "charts" / "personio-sync")
     helm("install", "opt", chart, "-n", namespace, "--no-hooks", "-f", str(values))

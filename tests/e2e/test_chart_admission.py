@@ -137,7 +137,7 @@ CONSENT_FIELD = f"metadata.annotations[{ALLOW_MASS_DELETE}]"
 SENSITIVE: dict[str, tuple[dict[str, Any], str]] = {
     "secretRef": ({"spec": {"secretRef": {"name": OTHER}}}, "spec.secretRef.name"),
     "webhook": (
-        {"spec": {"webhook": {"url": "https://hooks.attacker.example/x", "register": True}}},
+        {"spec": {"webhook": {"register": True}}},  # the URL is the operator's (HOOK-7)
         SPEC,
     ),
     "deletionPolicy": ({"spec": {"deletionPolicy": "Delete"}}, SPEC),

@@ -41,7 +41,9 @@ def test_alert_1_a_standby_exports_what_the_leader_exports(
                       what="status gauges on the standby")  # fmt: skip
     assert seen == gauges(leader.metrics(), namespace)
     assert seen["personio_sync_interval_seconds"] == 3600  # the default interval
-    assert seen["personio_sync_held_deletions"] == seen["personio_sync_conflicts"] == 0
+    # None held, no conflicts: no series (METRICS-1, only while there are any).
+    assert "personio_sync_held_deletions" not in seen and "personio_sync_conflicts" not in seen
+    assert f'personio_sync_resources{{namespace="{namespace}",state="ok"}} 1.0' in standby.metrics()
     assert "personio_sync_failing_since_timestamp_seconds{" not in standby.metrics()
     assert re.search(r"^personio_sync_leader 1\.0$", leader.metrics(), re.M)
     assert re.search(r"^personio_sync_leader 0\.0$", standby.metrics(), re.M)

@@ -29,7 +29,7 @@ VACATION = "7d0a8c1e-0001-4a6b-9c1d-000000000001"
 ALICE_AWORK = "5c3d0000-0000-4000-8000-000000000001"
 API_USER = "5c3d0000-0000-4000-8000-0000000000a1"
 TODAY = datetime.now(ZoneInfo("Europe/Berlin")).date()
-HOOK_TOKEN = "hook-token-e2e-41d7c9"
+HOOK_TOKEN = "hook-token-e2e-41d7c9-0123456789abcdef"
 CREDS = {
     "personioClientId": "acme-client-hook",
     "personioClientSecret": "acme-secret-hook-77a1",
@@ -187,9 +187,9 @@ def test_hook_6_a_lost_delivery_is_caught_by_the_next_full_sync(
     eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="synced")
 
 
-def registering(kubectl: Kubectl, ns: str, op: OperatorProcess) -> None:
-    url = op.webhook_url(ns, "team")
-    kubectl.apply(manifest(ns, interval="24h", webhook={"url": url, "register": True}))
+def registering(kubectl: Kubectl, ns: str) -> None:
+    """Registration on; the URL is the operator's (HOOK-7), the harness's base URL."""
+    kubectl.apply(manifest(ns, interval="24h", webhook={"register": True}))
 
 
 def webhook_state(state: str) -> Callable[[dict[str, Any]], bool]:
@@ -208,11 +208,13 @@ def test_hook_7_the_operator_registers_its_webhook_and_removes_it_on_deletion(
     )  # fmt: skip
     kubectl.apply(secret_manifest(namespace, CREDS))
     op: OperatorProcess = start_operator(namespace)
-    registering(kubectl, namespace, op)
+    registering(kubectl, namespace)
     body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("Registered")(b))
     (hook,) = sandbox.personio.webhooks.listed()
     assert body["status"]["webhook"]["id"] == hook.id
     assert hook.status == "ENABLED" and hook.url == op.webhook_url(namespace, "team")
+    assert body["status"]["webhook"]["url"] == hook.url
+    assert hook.description.startswith(f"personio-sync:{body['status']['ownerKey']} ")  # HOOK-14
     assert hook.token == HOOK_TOKEN and "absence-period.deleted" in hook.enabled_events
     sandbox.personio_state.put_period(period("p-alice-2", 20, 21))  # delivered by Personio
     eventually(lambda: owned(sandbox) == {"p-alice-1", "p-alice-2"}, within=45, what="created")
@@ -224,11 +226,47 @@ def test_hook_7_without_the_scope_the_status_says_so_and_syncs_go_on(
     kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
 ) -> None:
     kubectl.apply(secret_manifest(namespace, CREDS))
-    op: OperatorProcess = start_operator(namespace)
-    registering(kubectl, namespace, op)
+    start_operator(namespace)
+    registering(kubectl, namespace)
     body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("NotPermitted")(b))
     assert body["status"]["webhook"]["reason"] == "WebhookNotPermitted"
     assert "personio:webhooks:write" in body["status"]["webhook"]["message"]
     assert owned(sandbox) == {"p-alice-1"} and sandbox.personio.webhooks.listed() == []
     reasons = kubectl("get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}")
     assert "WebhookNotPermitted" in reasons.split()
+
+
+def test_fair_8_a_re_created_resource_does_not_show_the_old_ones_last_event(
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    op = started(kubectl, kube_api, namespace, sandbox, start_operator, hook=False)
+    ignored = {"event_name": "document.created", "payload": {"id": "d-1"}}
+    with httpx.Client(timeout=5) as http:
+        answer = http.post(op.webhook_url(namespace, "team"), json=ignored,
+                           headers={"Authorization": HOOK_TOKEN})  # fmt: skip
+    assert answer.status_code == 200
+    old = wait_for(kube_api, namespace, last_event("document.created"))
+    kubectl("delete", "psync", "team", "-n", namespace)  # waits until it is gone
+    kubectl.apply(manifest(namespace, interval="24h"))
+    new = wait_for(kube_api, namespace, is_ready)  # its first run's status write
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+    assert "lastEvent" not in new["status"]
+
+
+def test_hook_15_without_a_base_url_no_receiver_listens_and_the_status_names_the_value(
+    kubectl: Kubectl, kube_api: Client, namespace: str, sandbox: Sandbox, start_operator: Any
+) -> None:
+    kubectl.apply(secret_manifest(namespace, CREDS))
+    op: OperatorProcess = start_operator(namespace, env={"PERSONIO_SYNC_WEBHOOK_BASE_URL": ""})
+    registering(kubectl, namespace)
+    body = wait_for(kube_api, namespace, lambda b: is_ready(b) and webhook_state("Disabled")(b))
+    webhook = body["status"]["webhook"]
+    assert webhook["reason"] == "WebhooksDisabled" and "webhooks.baseURL" in webhook["message"]
+    event = {"event_name": "absence-period.deleted", "payload": {"id": "p-alice-1"}}
+    with pytest.raises(httpx.ConnectError):  # no port bound: nothing answers, not even 404
+        httpx.post(op.webhook_url(namespace, "team"), json=event, timeout=5,
+                   headers={"Authorization": HOOK_TOKEN})  # fmt: skip
+    assert httpx.get(f"{op.url}/healthz", timeout=5).status_code == 200  # the rest is up
+    assert sandbox.personio.webhooks.listed() == []
+    reasons = kubectl("get", "events", "-n", namespace, "-o", "jsonpath={.items[*].reason}")
+    assert "WebhooksDisabled" in reasons.split()

@@ -19,8 +19,9 @@ from personio_sync.clients.kube import KubeClient
 from personio_sync.controller.context import FINALIZER, PERSONIO_SYNCS
 
 NOW = datetime(2026, 7, 21, 9, 0, tzinfo=UTC)  # the demo's today; the machine's date differs
-HOOK_URL = "https://hooks.example/webhooks/personio/hr/acme"
-HOOK_TOKEN = "hook-token-9c2e71"
+HOOK_BASE = "https://hooks.example/webhooks/personio"  # PERSONIO_SYNC_WEBHOOK_BASE_URL
+HOOK_URL = f"{HOOK_BASE}/hr/acme"  # what the operator registers for hr/acme (HOOK-7)
+HOOK_TOKEN = "hook-token-9c2e71-0123456789abcdef-0123"
 
 
 def b64(text: str) -> str:
@@ -41,7 +42,7 @@ class ApiServer:
                 "personioWebhookToken": b64(HOOK_TOKEN),
             },
         }
-        webhook = {"url": HOOK_URL, "register": True}
+        webhook = {"register": True}
         spec = {"secretRef": {"name": "acme-credentials"}, "webhook": webhook}
         meta = {"namespace": "hr", "name": "acme", "uid": "u-1", "generation": 1,
                 "resourceVersion": "10", "finalizers": [FINALIZER]}  # fmt: skip

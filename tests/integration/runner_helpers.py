@@ -22,7 +22,8 @@ import httpx
 from clients_helpers import AWORK_SETTLE
 
 from personio_sync.clients import AworkClient, PersonioClient
-from personio_sync.engine.marker import owner_key, parse_marker
+from personio_sync.engine.marker import make_marker, owner_key, parse_marker
+from personio_sync.engine.model import AbsenceBody
 from personio_sync.engine.report import SyncReport
 from personio_sync.resource.spec import PersonioSyncSpec, parse_spec
 from personio_sync.resource.spec_policy import policy_of
@@ -152,6 +153,14 @@ def environment(sandbox: Sandbox | None, **extra: str) -> dict[str, str]:
 
 
 # --- journal ------------------------------------------------------------------------------
+
+
+def absence_body(sandbox: Sandbox, period_id: str) -> AbsenceBody:
+    """A one-day absence of the sandbox's first awork user, owned by OWNER."""
+    user = next(iter(sandbox.awork_state.users))
+    day = datetime(2026, 8, 3, tzinfo=UTC)
+    end = day.replace(hour=23, minute=59, second=59)
+    return AbsenceBody(user, day, end, False, False, "Vacation", make_marker(OWNER, period_id))
 
 
 def awork_writes(sandbox: Sandbox, *, since: float = 0.0) -> list[JournalEntry]:

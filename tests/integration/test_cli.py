@@ -9,10 +9,12 @@ with item failures, which are in the report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -375,7 +377,7 @@ def test_ux_4_sync_help_names_the_url_variables_and_their_defaults() -> None:
 def test_sandbox_command_serves_a_seed_file_and_a_sync_runs_against_it(tmp_path: Path) -> None:
     seed = write(tmp_path, "company.json", json.dumps(generate_company(6, today=TODAY, seed=9)))
     command = [CLI, "sandbox", "--seed", str(seed)]
-    with subprocess.Popen(
+    with interruptible(), subprocess.Popen(
         command, env=environment(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         try:
@@ -393,8 +395,25 @@ def test_sandbox_command_serves_a_seed_file_and_a_sync_runs_against_it(tmp_path:
             assert json.loads(synced.stdout)["actions"]["failed"] == 0
         finally:
             process.send_signal(signal.SIGINT)  # "Press Ctrl+C to stop."
-            _, stderr = process.communicate(timeout=30)
+            try:
+                _, stderr = process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()  # never wait forever in the `with`'s exit
+                raise
     assert process.returncode == 130 and "Traceback" not in stderr
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Children started inside get Ctrl+C as a terminal gives it. A shell without job
+    control starts background commands with SIGINT ignored, and an ignored signal stays
+    ignored across exec: run that way (as a CI runner may), the sandbox never saw the
+    test's SIGINT and the test hung. The parent's handler is reset to SIG_DFL at exec."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def serving(banner: str) -> tuple[str, str]:

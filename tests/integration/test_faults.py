@@ -456,3 +456,21 @@ async def test_r15_real_rate_limits_are_paced_not_failed() -> None:
         assert statuses.count(200) == 10 and set(statuses) <= {200, 429}
         # Before the first answer nobody knows the budget; after it, no 429 storm.
         assert statuses.count(429) == clients.awork.stats.rate_limited <= 8
+
+
+async def test_d_once_3_a_run_stopped_by_a_lasting_fault_leaves_no_write_in_flight(
+    demo: Sandbox,
+) -> None:
+    """The first write that stops the run does not cancel the others already sent: awork
+    stores a cancelled POST all the same, after the run, where no look-up sees it (a
+    next run at once could then create it twice). So when the run raises, every write it
+    sent has been answered."""
+    demo.awork.knobs.route_latency_ms = {"POST /api/v1/absences": 2000}
+    inject(demo, "awork", "/absences", "POST", "status", after=1)  # faults answer at once
+
+    with pytest.raises(AworkServerError):
+        await run(demo)
+
+    assert demo.awork.in_flight == 0
+    assert len(owned_rows(demo)) == 1  # the slow one, stored before the run ended
+    await assert_converges(demo, writes=6)

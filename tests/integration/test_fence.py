@@ -10,17 +10,23 @@ import asyncio
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from aiohttp import web
-from runner_helpers import DEMO, OWNER, TODAY, awork_writes, make_spec, sandbox_for
+from runner_helpers import (
+    DEMO,
+    OWNER,
+    TODAY,
+    absence_body,
+    awork_writes,
+    make_spec,
+    sandbox_for,
+)
 
 from personio_sync.clients import fence_writes
 from personio_sync.engine.marker import make_marker
-from personio_sync.engine.model import AbsenceBody
 from personio_sync.engine.report import SyncReport
 from personio_sync.errors import LeadershipLost
 from personio_sync.resource.spec_policy import policy_of
@@ -43,13 +49,6 @@ def closes_when(condition: Callable[[], bool]) -> Callable[[], None]:
             raise LeadershipLost("lease lost (test)")
 
     return fence
-
-
-def absence_body(sandbox: Sandbox, period_id: str) -> AbsenceBody:
-    user = next(iter(sandbox.awork_state.users))
-    day = datetime(2026, 8, 3, tzinfo=UTC)
-    end = day.replace(hour=23, minute=59, second=59)
-    return AbsenceBody(user, day, end, False, False, "Vacation", make_marker(OWNER, period_id))
 
 
 def stored(sandbox: Sandbox, period_id: str) -> list[str]:

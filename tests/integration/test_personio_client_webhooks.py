@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from personio_sync.clients.personio import PersonioClient, TokenCache, WebhookRegistration
-from personio_sync.errors import PersonioScopeError
+from personio_sync.errors import PersonioError, PersonioScopeError
 from personio_sync_testing.fakes import FakePersonio
 
 READ = ["personio:persons:read", "personio:absences:read"]
@@ -74,3 +74,21 @@ async def test_hook_7_a_scope_granted_after_a_403_is_used_by_the_next_call(
         )  # fmt: skip
         again = PersonioClient(http, fake.url, "plain", "p-secret", max_retries=0, tokens=tokens)
         assert await again.list_webhooks() == []
+
+
+async def test_hook_8_a_webhook_id_stays_one_path_segment(fake: FakePersonio) -> None:
+    """The id is read from `.status`, which is not the operator's alone: quoted, an id
+    like `../x?y#z` is one segment of /v2/webhooks/{id}, never another endpoint, query
+    or fragment."""
+    paths: list[bytes] = []
+
+    async def seen(request: httpx.Request) -> None:
+        paths.append(request.url.raw_path)
+
+    async with httpx.AsyncClient(event_hooks={"request": [seen]}) as http:
+        client = PersonioClient(http, fake.url, "hooks", "h-secret", max_retries=0)
+        with pytest.raises(PersonioError):
+            await client.update_webhook("../x?y#z", WANTED)
+        await client.delete_webhook("../x?y#z")  # 404: gone already
+    hooks = [path for path in paths if path.startswith(b"/v2/webhooks")]
+    assert hooks == [b"/v2/webhooks/..%2Fx%3Fy%23z"] * 2

@@ -50,6 +50,15 @@ def wall_clock() -> datetime:
     return EPOCH + timedelta(seconds=int(now()))
 
 
+async def until(check: Callable[[], bool], *, within: float = 60.0, step: float = 0.1) -> None:
+    """Poll `check` on the loop's clock until it holds; fails once `within` seconds of
+    loop time have passed (a deadline, not a sleep that hopes for the state)."""
+    deadline = now() + within
+    while not check():
+        assert now() < deadline, f"not within {within:g} s of loop time"
+        await asyncio.sleep(step)
+
+
 def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -65,8 +65,8 @@ def test_r22_the_resource_has_no_url_field() -> None:
             f
             for f in fields
             if set(camel_words(f)) & {"url", "uri", "host", "endpoint"}
-            # HOOK-7: where *Personio* delivers events; the operator never calls it and
-            # sends it no credential, only Personio's webhook registration (docs/rules.md).
+            # HOOK-7: deprecated and ignored (older manifests still apply); the operator
+            # registers its own URL and never reads this one (docs/rules.md).
             and f != "spec.webhook.url"
         ]
         assert not offending, f"R22: spec fields that name a host: {offending}"

@@ -37,7 +37,8 @@ from personio_sync_testing.devtools.binaries import helm_path
 
 SA = f"{RELEASE}-personio-sync"
 READER = f"{NAMESPACE}-{RELEASE}-personio-sync-secrets"
-EXPOSED = {"webhooks": {"service": {"enabled": True}}}
+EXPOSED = {"webhooks": {"service": {"enabled": True},
+                        "baseURL": "https://hooks.example.com/webhooks/personio"}}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +214,7 @@ def test_net_1_the_webhook_port_only_from_the_ingress_controller_while_exposed(
     helm: Path, tmp_path: Path
 ) -> None:
     peer = {"podSelector": {"matchLabels": {"app": "edge"}}}
-    values = {"webhooks": {"service": {"enabled": True}, "ingressFrom": [peer]},
+    values = {"webhooks": {**EXPOSED["webhooks"], "ingressFrom": [peer]},
               "networkPolicy": {"ingressControllerNamespace": "edge"}}  # fmt: skip
     rules = ingress_rules(network_policy(helm, tmp_path, values))
     assert rules["webhooks"] == [in_namespace("edge"), peer]

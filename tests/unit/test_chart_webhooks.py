@@ -34,14 +34,58 @@ def named(docs: list[dict[str, Any]], kind: str, suffix: str) -> list[dict[str, 
     return [d for d in by_kind(docs, kind) if d["metadata"]["name"].endswith(suffix)]
 
 
-def test_the_receiver_has_its_own_port_and_nothing_exposes_it_by_default(
+BASE = "https://hooks.example.com/webhooks/personio"
+
+
+def test_hook_15_webhooks_are_off_by_default_no_port_no_service_no_rule(
     helm: Path, tmp_path: Path
 ) -> None:
-    docs = render(helm, tmp_path, {"webhooks": {"port": 9443}})
+    docs = render(
+        helm, tmp_path, {"webhooks": {"port": 9443, "ingressFrom": [{"podSelector": {}}]}}
+    )
+    assert {p["name"] for p in container(docs)["ports"]} == {"http"}
+    assert "PERSONIO_SYNC_WEBHOOK_BASE_URL" not in env(docs)
+    assert named(docs, "Service", "-webhooks") == [] and by_kind(docs, "Ingress") == []
+    (policy,) = by_kind(docs, "NetworkPolicy")
+    assert [rule["ports"][0]["port"] for rule in policy["spec"]["ingress"]] == ["http"]
+
+
+def test_hook_15_a_base_url_turns_the_receiver_on_on_its_own_port(
+    helm: Path, tmp_path: Path
+) -> None:
+    docs = render(helm, tmp_path, {"webhooks": {"port": 9443, "baseURL": BASE + "/"}})
     ports = {p["name"]: p["containerPort"] for p in container(docs)["ports"]}
     assert ports == {"http": 8080, "webhooks": 9443}
     assert env(docs)["PERSONIO_SYNC_WEBHOOK_PORT"] == "9443"
+    assert env(docs)["PERSONIO_SYNC_WEBHOOK_BASE_URL"] == BASE
     assert named(docs, "Service", "-webhooks") == [] and by_kind(docs, "Ingress") == []
+
+
+def test_hook_15_the_ingress_gives_the_base_url_unless_one_is_set(
+    helm: Path, tmp_path: Path
+) -> None:
+    docs = render(helm, tmp_path, {"webhooks": {"ingress": INGRESS}})
+    assert env(docs)["PERSONIO_SYNC_WEBHOOK_BASE_URL"] == BASE
+    mine = "https://edge.example.net/personio-hooks"  # a proxy in front that rewrites
+    docs = render(helm, tmp_path, {"webhooks": {"ingress": INGRESS, "baseURL": mine}})
+    assert env(docs)["PERSONIO_SYNC_WEBHOOK_BASE_URL"] == mine
+
+
+@pytest.mark.parametrize(
+    ("hooks", "message"),
+    [
+        ({"service": {"enabled": True}}, "webhooks.service.enabled needs webhooks.baseURL"),
+        ({"baseURL": "hooks.example.com"}, "baseURL"),
+        ({"baseURL": "https://hooks.example.com/x?token=1"}, "baseURL"),
+    ],
+)
+def test_hook_15_a_service_without_a_base_url_or_a_bad_url_is_refused(
+    helm: Path, tmp_path: Path, hooks: dict[str, Any], message: str
+) -> None:
+    args = [str(helm), "template", "ps", str(CHART), "--kube-version", KUBE_VERSION]
+    values = write_values(tmp_path, {"webhooks": hooks})
+    result = subprocess.run([*args, "--values", str(values)], capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
 def test_the_ingress_routes_only_the_webhook_path_over_tls(helm: Path, tmp_path: Path) -> None:

@@ -151,8 +151,12 @@ def test_alert_6_requests_and_429s_count_while_the_run_is_still_going() -> None:
         second.rate_limited = 2
         assert limited() == 7
     assert limited() == 7
-    requests = {**labels, "vendor": "personio"}
-    assert metrics.registry.get_sample_value("personio_sync_api_requests_total", requests) == 0
-    with metrics.vendors.counting("hr", "acme", {"awork": Stats()}):
+    requests = {"namespace": "hr", "vendor": "awork"}  # METRICS-4: per namespace
+    assert metrics.registry.get_sample_value("personio_sync_api_requests_total", requests) == 90
+    with metrics.vendors.counting("hr", "acme", {"awork": (last := Stats())}):
+        last.total_requests = 10
         metrics.forget("hr", "acme")  # deleted mid-run: nothing comes back afterwards
-    assert 'namespace="hr"' not in metrics.render().decode()
+        last.rate_limited = 4
+    assert 'name="acme"' not in metrics.render().decode()
+    # The namespace's counter keeps what the deleted resource sent: it never goes down.
+    assert metrics.registry.get_sample_value("personio_sync_api_requests_total", requests) == 100

@@ -43,6 +43,7 @@ class Calls:
         self.polls: list[datetime] = []
         self.fail: Exception | None = None
         self.listed: dict[str, str] = {}
+        self.full: list[datetime] = []  # when each full run started
 
     async def run_changes(self, *args: Any) -> None:
         changes = args[4]
@@ -53,6 +54,12 @@ class Calls:
     async def poll(self, *args: Any) -> dict[str, str]:
         self.polls.append(args[4])
         return dict(self.listed)
+
+    async def full_run(self, ctx: Any, view: Any, *_: Any, **__: Any) -> None:
+        self.full.append(ctx.now())
+
+    async def after_run(self, *_: Any) -> None:
+        pass
 
 
 class World:
@@ -67,7 +74,12 @@ class World:
 
         knobs = {"change_debounce_seconds": 2, "change_full_threshold": 3, **settings}
         self.ctx = make_context(mock_kube(api_server), now=self.clock, **knobs)
-        calls = Collaborators(targeted=self.calls.run_changes, poll=self.calls.poll)
+        calls = Collaborators(
+            targeted=self.calls.run_changes,
+            poll=self.calls.poll,
+            full=self.calls.full_run,
+            after_run=self.calls.after_run,
+        )
         self.worker = Worker(self.ctx, body, slots=FairSlots(2), calls=calls)
 
     async def between_full_runs(self) -> float | None:
@@ -143,3 +155,52 @@ def test_supervisor_routes_changes_to_the_known_worker_only() -> None:
     assert supervisor.note_changes("hr", "team", change("a"))
     assert w.worker.changes.pending == change("a") and w.worker.wake.is_set()
     assert not supervisor.note_changes("hr", "other", change("a"))
+
+
+async def test_hook_12_a_flood_of_distinct_ids_holds_none_of_them_and_runs_one_full_sync() -> None:
+    """Past the threshold (3 here) the ids are dropped: 5,000 distinct ids leave one
+    `full` change with no ids pending, and one full sync serves them all."""
+    w = World(resource())
+    for i in range(5000):
+        w.worker.note_changes(change(f"p-{i}", at=NOW - timedelta(seconds=i % 7)))
+    pending = w.worker.changes.pending
+    assert pending is not None and pending.full and pending.overflowed and pending.size == 0
+    assert pending.detected_at == NOW - timedelta(seconds=6)  # the latency still counts
+    w.clock.now += timedelta(seconds=2)
+    await w.between_full_runs()
+    assert w.calls.targeted == [] and w.worker.changes.full_requested
+    recorded = [p for p in w.patches if p.method == "PATCH"]
+    assert b"more than 3 changes" in recorded[-1].content
+    await w.worker._step()
+    await w.worker._step()
+    assert w.calls.full == [w.clock.now] and not w.worker.changes.full_requested
+
+
+def test_hook_12_up_to_the_threshold_the_ids_are_kept() -> None:
+    w = World(resource())
+    for pid in ("a", "b", "c", "b"):
+        w.worker.note_changes(change(pid))
+    pending = w.worker.changes.pending
+    assert pending is not None and pending.period_ids == {"a", "b", "c"} and not pending.full
+
+
+@pytest.mark.parametrize("cause", ["flood", "failed targeted sync"])
+async def test_hook_13_forced_full_syncs_are_spaced_like_fair_6(cause: str) -> None:
+    """A full sync that changes ask for starts at most once per spacing after the previous
+    run started (the status says when): 20 s after it, it waits the other 40 s."""
+    body = resource()
+    body["status"]["lastSyncTime"] = "2026-03-02T08:59:40Z"
+    w = World(body, sync_now_spacing_seconds=60)
+    if cause == "flood":
+        w.worker.note_changes(change("a", "b", "c", "d"))
+    else:
+        w.calls.fail = PersonioTransportError("Personio did not answer")
+        w.worker.note_changes(change("a"))
+    w.clock.now += timedelta(seconds=2)
+    await w.between_full_runs()
+    assert w.worker.changes.full_requested
+    assert await w.worker._step() == 38.0
+    assert w.calls.full == []
+    w.clock.now += timedelta(seconds=38)
+    await w.worker._step()
+    assert w.calls.full == [NOW + timedelta(seconds=40)]

@@ -21,6 +21,8 @@ VARS = [
     "PERSONIO_SYNC_NAMESPACES",
     "PERSONIO_SYNC_HTTP_PORT",
     "PERSONIO_SYNC_WEBHOOK_PORT",
+    "PERSONIO_SYNC_WEBHOOK_BASE_URL",
+    "PERSONIO_SYNC_INSECURE_HTTP",
 ]
 
 
@@ -103,3 +105,54 @@ def test_r23_min_quick_interval_says_it_can_only_make_polls_rarer() -> None:
     text = OperatorSettings.model_fields["min_quick_interval_seconds"].description or ""
     assert "only make them rarer" in text and "under 1m" in text
     assert "tests lower it" not in text
+
+
+def test_hook_7_the_operator_appends_namespace_and_name_to_its_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "PERSONIO_SYNC_WEBHOOK_BASE_URL", " https://hooks.example.com/webhooks/personio/ "
+    )
+    settings = load_settings()
+    assert settings.webhooks_enabled
+    assert (
+        settings.webhook_url("hr", "acme") == "https://hooks.example.com/webhooks/personio/hr/acme"
+    )
+
+
+def test_hook_15_webhooks_are_off_without_a_base_url() -> None:
+    settings = load_settings()
+    assert settings.webhook_base_url == "" and not settings.webhooks_enabled
+    with pytest.raises(ValueError, match="PERSONIO_SYNC_WEBHOOK_BASE_URL"):
+        settings.webhook_url("hr", "acme")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://hooks.example.com/webhooks/personio", "PERSONIO_SYNC_INSECURE_HTTP"),
+        ("https://hooks.example.com/webhooks/personio?x=1", "no query or fragment"),
+        ("https://hooks.example.com/webhooks/personio#top", "no query or fragment"),
+        ("ftp://hooks.example.com", "not an http(s) URL"),
+        ("hooks.example.com/webhooks/personio", "not an http(s) URL"),
+    ],
+)
+def test_hook_7_a_bad_webhook_base_url_stops_the_operator_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    """https only, as for the vendor URLs: the URL carries the webhook token to Personio's
+    deliveries; plain http to the loopback address or when explicitly allowed."""
+    monkeypatch.setenv("PERSONIO_SYNC_WEBHOOK_BASE_URL", url)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "PERSONIO_SYNC_WEBHOOK_BASE_URL" in err.value.message and problem in err.value.message
+
+
+def test_hook_7_plain_http_base_url_only_to_the_loopback_address_or_when_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PERSONIO_SYNC_WEBHOOK_BASE_URL", "http://127.0.0.1:8081/webhooks/personio")
+    assert load_settings().webhooks_enabled
+    monkeypatch.setenv("PERSONIO_SYNC_WEBHOOK_BASE_URL", "http://hooks.internal/webhooks/personio")
+    monkeypatch.setenv("PERSONIO_SYNC_INSECURE_HTTP", "true")
+    assert load_settings().webhook_url("a", "b") == "http://hooks.internal/webhooks/personio/a/b"

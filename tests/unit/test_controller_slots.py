@@ -2,18 +2,25 @@
 long ones, and no namespace that takes them all.
 
 No clock is involved in admitting runs: the tests drive the event loop one step at a
-time (`settle`) and look at who holds a slot.
+time (`settle`) and look at who holds a slot. The heaps that admit in O(log N)
+(admission.py) are held to the plain rule by a property test against a model that sorts
+and walks every waiter, as the slots once did.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personio_sync.clients import PacerRegistry
 from personio_sync.clients._pacing import workspace_key
+from personio_sync.controller.loop.admission import Admission, Ticket
 from personio_sync.controller.loop.slots import FairSlots, Priority, priority_of
 
 FIRST, QUICK, LONG = Priority.FIRST_SYNC, Priority.QUICK, Priority.LONG
@@ -197,3 +204,107 @@ async def test_fair_1_one_pacer_per_workspace_keyed_without_the_key() -> None:
     del first
     gc.collect()
     assert len(registry) == 0
+
+
+@dataclass(order=True)
+class _Waiting:
+    priority: Priority
+    seq: int
+    namespace: str = field(compare=False)
+
+
+class SortingModel:
+    """FAIR-2 and FAIR-5 as plainly as they can be said: at every acquire and release,
+    walk all waiters by (priority, arrival) and admit each one that fits."""
+
+    def __init__(self, total: int, reserved: int, per_namespace: int) -> None:
+        self.total, self.reserved, self.per_namespace = total, reserved, per_namespace
+        self.held: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        self.by_namespace: dict[str, int] = {}
+        self.waiting: list[_Waiting] = []
+        self.gone: set[int] = set()
+
+    def fits(self, w: _Waiting) -> bool:
+        if sum(self.held.values()) >= self.total:
+            return False
+        if self.by_namespace.get(w.namespace, 0) >= self.per_namespace:
+            return False
+        return w.priority != LONG or self.held[LONG] < self.total - self.reserved
+
+    def admit(self) -> list[int]:
+        admitted = []
+        for w in sorted(self.waiting):
+            if w.seq in self.gone:
+                self.waiting.remove(w)
+            elif self.fits(w):
+                self.waiting.remove(w)
+                self.held[w.priority] += 1
+                self.by_namespace[w.namespace] = self.by_namespace.get(w.namespace, 0) + 1
+                admitted.append(w.seq)
+        return admitted
+
+    def release(self, priority: Priority, namespace: str) -> None:
+        self.held[priority] -= 1
+        self.by_namespace[namespace] -= 1
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["wait", "wait", "wait", "release", "release", "withdraw", "abandon"]),
+        st.sampled_from(list(Priority)),
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.integers(min_value=0, max_value=10_000),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    total=st.integers(min_value=1, max_value=6),
+    reserved=st.integers(min_value=0, max_value=2),
+    per_namespace=st.integers(min_value=1, max_value=6),
+    ops=OPS,
+)
+def test_fair_2_fair_5_the_heaps_admit_exactly_as_walking_every_waiter(
+    total: int, reserved: int, per_namespace: int, ops: list[tuple[str, Priority, str, int]]
+) -> None:
+    slots = FairSlots(total, reserved=reserved, per_namespace=per_namespace)
+    reserved, per_namespace = slots.reserved, slots.per_namespace  # as FairSlots bounds them
+    real, model = Admission(total, reserved, per_namespace), SortingModel(*_knobs(slots))
+    queued: dict[int, Ticket] = {}
+    held: list[Ticket] = []
+    gone: set[int] = set()
+    for op, priority, namespace, pick in ops:
+        if op == "wait":
+            ticket = real.wait(priority, namespace)
+            ticket.gone = functools.partial(gone.__contains__, ticket.seq)
+            queued[ticket.seq] = ticket
+            model.waiting.append(_Waiting(priority, ticket.seq, namespace))
+        elif op == "release" and held:
+            ticket = held.pop(pick % len(held))
+            real.release(ticket.priority, ticket.namespace)
+            model.release(ticket.priority, ticket.namespace)
+        elif op in ("withdraw", "abandon") and queued:
+            ticket = list(queued.values())[pick % len(queued)]
+            del queued[ticket.seq]
+            if op == "withdraw":  # a cancelled waiter's own clean-up
+                real.withdraw(ticket)
+                model.waiting = [w for w in model.waiting if w.seq != ticket.seq]
+            else:  # cancelled, its clean-up not run yet: the next walk passes it over
+                gone.add(ticket.seq)
+                model.gone.add(ticket.seq)
+            continue  # withdrawing frees no slot: nothing is admitted
+        else:
+            continue
+        admitted = real.admit()
+        assert [t.seq for t in admitted] == model.admit()
+        for ticket in admitted:
+            del queued[ticket.seq]
+            held.append(ticket)
+        assert real.held == model.held and real.in_use == len(held)
+        assert dict(real.held_by_namespace) == {n: c for n, c in model.by_namespace.items() if c}
+
+
+def _knobs(slots: FairSlots) -> tuple[int, int, int]:
+    return slots.total, slots.reserved, slots.per_namespace

@@ -49,6 +49,8 @@ def test_ux_11_the_operator_gets_two_free_ports(tmp_path: Path) -> None:
     env = demo.operator_env(tmp_path / "kubeconfig", "http://p", "http://a", ports)
     assert env["PERSONIO_SYNC_HTTP_PORT"] == str(ports.http)
     assert env["PERSONIO_SYNC_WEBHOOK_PORT"] == str(ports.webhooks)
+    base = f"http://127.0.0.1:{ports.webhooks}/webhooks/personio"
+    assert env["PERSONIO_SYNC_WEBHOOK_BASE_URL"] == base  # HOOK-15: the receiver starts
     assert env["PERSONIO_SYNC_HTTP_HOST"] == "127.0.0.1"
 
 

@@ -63,10 +63,10 @@ def test_every_field_can_be_set() -> None:
         "deletionGuard": {"maxPercent": 60},
         "adoptFrom": ["0123456789ab"],
         "statusDetail": "Counts",
-        "webhook": {"url": "https://hooks.example/webhooks/personio/ns/s", "register": True},
+        "webhook": {"register": True},
     }
     spec = parse_spec(raw)
-    assert spec.model_dump(mode="json") == raw
+    assert spec.model_dump(mode="json", exclude_none=True) == raw  # bar the deprecated url
     assert spec.interval_delta == timedelta(minutes=90)
     assert spec.quick_interval_delta() == timedelta(minutes=2)
 
@@ -237,3 +237,14 @@ def test_parse_duration_refuses_what_go_refuses(text: str) -> None:
 def test_model_validate_directly_uses_the_same_rules() -> None:
     with pytest.raises(ValidationError, match="unknown time zone"):
         PersonioSyncSpec.model_validate({**MINIMAL, "timeZone": "Atlantis/Capital"})
+
+
+def test_hook_7_a_spec_that_still_names_a_webhook_url_is_accepted_and_the_url_ignored() -> None:
+    """Deprecated, not removed: an older manifest still applies (kubectl's strict field
+    validation would refuse an unknown field); the operator registers its own URL."""
+    old = parse_spec({**MINIMAL, "webhook": {"url": "https://evil.example/x", "register": True}})
+    assert old.webhook is not None and old.webhook.register_
+    assert (
+        parse_spec({**MINIMAL, "webhook": {}}).webhook
+        == parse_spec({**MINIMAL, "webhook": {"register": False}}).webhook
+    )  # receive only

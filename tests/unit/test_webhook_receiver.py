@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,11 +23,12 @@ from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.runs.changed import Changes
 from personio_sync.controller.view import ResourceView
 from personio_sync.controller.webhooks.catalogue import SUBSCRIBED, PersonioEvent
+from personio_sync.controller.webhooks.limits import Buckets, Limits, retry_after
 from personio_sync.controller.webhooks.receiver import LOOKUP_SECONDS, MAX_BODY, WebhookReceiver
-from personio_sync.controller.webhooks.tokens import WebhookTokens
+from personio_sync.controller.webhooks.tokens import MIN_LENGTH, WebhookTokens
 from personio_sync.resource.status import LastEvent
 
-TOKEN = "hook-token-6f1d2a"
+TOKEN = "hook-token-6f1d2a-0123456789abcdef"
 NOW = datetime(2026, 6, 1, 8, 15, tzinfo=UTC)
 
 
@@ -41,6 +43,7 @@ class World:
     recorded: list[LastEvent] = field(default_factory=list)
     leading: bool = True
     api_server_hangs: bool = False
+    api_server_delay: float = 0.0
     clock: float = 1000.0
 
     def kube(self) -> KubeClient:
@@ -49,6 +52,7 @@ class World:
             self.secret_gets += 1
             if self.api_server_hangs:
                 await asyncio.Event().wait()
+            await asyncio.sleep(self.api_server_delay)
             found = self.secrets.get((parts[4], parts[6]))
             return httpx2.Response(200, json=found) if found else httpx2.Response(404, json={})
 
@@ -77,12 +81,14 @@ async def serving(w: World, **options: Any) -> AsyncIterator[tuple[httpx.AsyncCl
     receiver = WebhookReceiver(
         secret_of=lambda ns, name: w.resources.get((ns, name)),
         notify=w.notify,
-        tokens=WebhookTokens(kube, refresh_seconds=5.0, clock=lambda: w.clock),
+        tokens=WebhookTokens(
+            kube, refresh_seconds=5.0, clock=options.get("clock", lambda: w.clock)
+        ),
         metrics=metrics,
         leading=lambda: w.leading,
         record=lambda ns, name, event: w.recorded.append(event),
         now=lambda: NOW,
-        **options,
+        **{"clock": lambda: w.clock, **options},
     )
     port = await receiver.start("127.0.0.1", 0)
     try:
@@ -115,7 +121,7 @@ async def post(
     client: httpx.AsyncClient,
     body: Any,
     *,
-    token: str | None = TOKEN,
+    token: str | bytes | None = TOKEN,
     path: str = "/webhooks/personio/hr/acme",
 ) -> httpx.Response:
     headers = {} if token is None else {"Authorization": token}
@@ -160,9 +166,11 @@ async def test_hook_1_unknown_resource_and_resource_without_token_are_404(world:
 
 async def test_hook_1_string_data_token_works_too(world: Any) -> None:
     w, client, _ = world
-    w.add("hr", "plain", "s3cret-hook", b64=False)
+    w.add("hr", "plain", "s3cret-hook-0123456789abcdef-01234", b64=False)
     path = "/webhooks/personio/hr/plain"
-    assert (await post(client, envelope(), token="s3cret-hook", path=path)).status_code == 202
+    assert (
+        await post(client, envelope(), token="s3cret-hook-0123456789abcdef-01234", path=path)
+    ).status_code == 202
 
 
 @pytest.mark.parametrize(
@@ -232,11 +240,15 @@ async def test_hook_3_unknown_events_are_acknowledged_and_ignored(world: Any) ->
     assert counted(metrics, "ignored") == 1
 
 
-async def test_hook_4_secret_is_read_once_then_cached(world: Any) -> None:
+async def test_hook_11_each_delivery_with_the_right_token_reads_the_secret_once(
+    world: Any,
+) -> None:
+    """The cache only tells a delivery that may be right from a guess: the right token
+    is confirmed by one GET each time (the rate limit bounds them, HOOK-10)."""
     w, client, _ = world
     for _ in range(5):
         assert (await post(client, envelope())).status_code == 202
-    assert w.secret_gets == 1
+    assert w.secret_gets == 5
 
 
 async def test_hook_4_a_flood_of_wrong_tokens_reads_the_secret_once_per_refresh(
@@ -244,7 +256,7 @@ async def test_hook_4_a_flood_of_wrong_tokens_reads_the_secret_once_per_refresh(
 ) -> None:
     w, client, _ = world
     await post(client, envelope())
-    for _ in range(20):
+    for _ in range(10):
         assert (await post(client, envelope(), token="guess")).status_code == 401
     assert w.secret_gets == 1  # within refresh_seconds of the last read
     w.clock += 6
@@ -255,9 +267,11 @@ async def test_hook_4_a_flood_of_wrong_tokens_reads_the_secret_once_per_refresh(
 async def test_hook_4_a_rotated_token_is_picked_up_by_its_first_delivery(world: Any) -> None:
     w, client, _ = world
     await post(client, envelope())
-    w.add("hr", "acme", "rotated-token-2b")
+    w.add("hr", "acme", "rotated-token-2b-0123456789abcdef")
     w.clock += 6
-    assert (await post(client, envelope(), token="rotated-token-2b")).status_code == 202
+    assert (
+        await post(client, envelope(), token="rotated-token-2b-0123456789abcdef")
+    ).status_code == 202
     assert (await post(client, envelope())).status_code == 401  # the old one no longer
 
 
@@ -286,3 +300,141 @@ async def test_hook_4_an_api_server_that_hangs_is_a_503_within_personios_3_s() -
         response = await post(client, envelope())
     assert response.status_code == 503 and counted(metrics, "unavailable") == 1
     assert w.noted == []
+
+
+async def test_hook_10_past_its_burst_a_resource_is_answered_429_with_retry_after() -> None:
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    async with serving(w, limits=Limits(burst=3, per_second=0.5)) as (client, metrics):
+        for _ in range(3):
+            assert (await post(client, envelope())).status_code == 202
+        refused = await post(client, envelope())
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+        assert len(w.noted) == 3 and counted(metrics, "rate_limited") == 1
+        assert w.secret_gets == 3  # a delivery past the limit costs no Secret read
+        w.clock += 2  # one delivery's worth refilled
+        assert (await post(client, envelope())).status_code == 202
+        assert (await post(client, envelope())).status_code == 429
+
+
+async def test_hook_10_an_address_that_guesses_is_throttled_and_the_right_token_still_passes() -> (
+    None
+):
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    w.add("hr", "plain", None)
+    async with serving(w, limits=Limits(failures=3, failure_window_seconds=6)) as (client, m):
+        assert (await post(client, envelope())).status_code == 202
+        for _ in range(3):
+            assert (await post(client, envelope(), token="guess")).status_code == 401
+        throttled = await post(client, envelope(), token="guess")
+        assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
+        assert counted(m, "throttled") == 1 and w.secret_gets == 1
+        # Behind an Ingress every caller has its address: Personio's token is not held back.
+        assert (await post(client, envelope())).status_code == 202
+        # Throttled, an unknown resource and one without a token still look the same.
+        ghost = await post(client, envelope(), path="/webhooks/personio/hr/ghost")
+        plain = await post(client, envelope(), path="/webhooks/personio/hr/plain")
+        assert ghost.status_code == plain.status_code == 429
+        w.clock += 2
+        assert (await post(client, envelope(), token="guess")).status_code == 401
+
+
+def test_hook_10_the_table_of_caller_addresses_is_bounded() -> None:
+    clock = [0.0]
+    wrong: Buckets[str] = Buckets(1, 0.1, max_keys=100, clock=lambda: clock[0])
+    assert wrong.take("first") == 0 and wrong.take("first") > 0
+    for i in range(10_000):
+        wrong.take(f"10.0.{i // 256}.{i % 256}")
+    assert len(wrong) == 100
+    assert wrong.take("first") == 0  # forgotten, the stalest first: it starts full again
+    assert retry_after(0.2) == "1" and retry_after(2.0) == "2" and retry_after(2.1) == "3"
+
+
+async def test_hook_11_a_header_that_is_not_utf_8_is_401_not_a_crash(world: Any) -> None:
+    w, client, metrics = world
+    w.add("hr", "plain", None)
+    assert (await post(client, envelope(), token=b"\xff\xfe hook")).status_code == 401
+    assert (await post(client, envelope(), token=TOKEN.encode() + b"\xff")).status_code == 401
+    assert counted(metrics, "unauthorized") == 2 and w.noted == []
+    plain = "/webhooks/personio/hr/plain"  # no token there: absent, whatever is presented
+    assert (await post(client, envelope(), token=b"\xff", path=plain)).status_code == 404
+
+
+async def test_hook_11_a_token_shorter_than_32_characters_opens_nothing(world: Any) -> None:
+    w, client, _ = world
+    short = "s" * (MIN_LENGTH - 1)
+    w.add("hr", "short", f"Bearer {short}")  # `Bearer ` does not count
+    w.add("hr", "long", "l" * MIN_LENGTH)
+    refused = await post(client, envelope(), token=short, path="/webhooks/personio/hr/short")
+    unknown = await post(client, envelope(), token=short, path="/webhooks/personio/hr/ghost")
+    assert refused.status_code == unknown.status_code == 404
+    assert refused.json() == unknown.json()
+    path = "/webhooks/personio/hr/long"
+    assert (await post(client, envelope(), token="l" * MIN_LENGTH, path=path)).status_code == 202
+    assert [name for _, name, _ in w.noted] == ["long"]
+
+
+async def test_hook_11_a_rotated_token_is_refused_at_its_very_next_delivery(world: Any) -> None:
+    w, client, _ = world
+    assert (await post(client, envelope())).status_code == 202
+    w.add("hr", "acme", "rotated-token-2b-0123456789abcdef")  # no time passes
+    assert (await post(client, envelope())).status_code == 401
+    assert len(w.noted) == 1
+
+
+async def test_hook_11_a_removed_token_is_refused_at_its_very_next_delivery(world: Any) -> None:
+    w, client, _ = world
+    assert (await post(client, envelope())).status_code == 202
+    w.add("hr", "acme", None)
+    unknown = await post(client, envelope(), path="/webhooks/personio/hr/ghost")
+    removed = await post(client, envelope())
+    assert removed.status_code == 404 and removed.json() == unknown.json()
+    assert len(w.noted) == 1
+
+
+async def test_hook_11_a_removed_resource_is_refused_at_its_very_next_delivery(
+    world: Any,
+) -> None:
+    w, client, _ = world
+    assert (await post(client, envelope())).status_code == 202
+    del w.resources[("hr", "acme")]
+    assert (await post(client, envelope())).status_code == 404
+
+
+async def test_hook_10_a_forgotten_resource_starts_with_a_full_budget_and_no_token() -> None:
+    """`forget` (the resource was deleted): a re-created one starts clean."""
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    kube = w.kube()
+    receiver = WebhookReceiver(
+        secret_of=lambda ns, name: w.resources.get((ns, name)),
+        notify=w.notify,
+        tokens=WebhookTokens(kube, clock=lambda: w.clock),
+        metrics=Metrics(),
+        clock=lambda: w.clock,
+        limits=Limits(burst=1, per_second=0.01),
+    )
+    port = await receiver.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await post(client, envelope())).status_code == 202
+            assert (await post(client, envelope())).status_code == 429
+            receiver.forget("hr", "acme")
+            assert (await post(client, envelope())).status_code == 202
+    finally:
+        await receiver.stop()
+        await kube.close()
+
+
+async def test_hook_11_a_burst_of_right_tokens_shares_the_fresh_reads() -> None:
+    """Concurrent deliveries queue behind one Secret read and share the next one (begun
+    after they all arrived), instead of one GET each in a row."""
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    w.api_server_delay = 0.05
+    async with serving(w, clock=time.monotonic) as (client, _):
+        assert (await post(client, envelope())).status_code == 202  # fills the cache
+        answers = await asyncio.gather(*(post(client, envelope(pid=f"p-{i}")) for i in range(20)))
+    assert [a.status_code for a in answers] == [202] * 20
+    assert w.secret_gets <= 4

@@ -137,11 +137,23 @@ NOTES.txt warns). `helm template` knows only what --api-versions says.
 {{- end }}
 
 {{/*
-Whether Personio can reach the receiver through the chart: its Service or Ingress is on.
-The NetworkPolicy opens the webhook port only then.
+HOOK-15: the public URL of the receiver's /webhooks/personio path, webhooks.baseURL or, with
+the chart's Ingress, https://<host>/webhooks/personio; empty: webhooks are off (no receiver,
+no port, no Service, no NetworkPolicy rule).
+*/}}
+{{- define "personio-sync.webhookBaseURL" -}}
+{{- $hooks := .Values.webhooks }}
+{{- if $hooks.baseURL }}{{ trimSuffix "/" $hooks.baseURL }}
+{{- else if and $hooks.ingress.enabled $hooks.ingress.host }}https://{{ $hooks.ingress.host }}/webhooks/personio
+{{- end }}
+{{- end }}
+
+{{/*
+Whether Personio can reach the receiver through the chart: webhooks are on and its Service
+or Ingress is on. The NetworkPolicy opens the webhook port only then.
 */}}
 {{- define "personio-sync.webhooksExposed" -}}
-{{- if or .Values.webhooks.service.enabled .Values.webhooks.ingress.enabled }}true{{ end }}
+{{- if and (include "personio-sync.webhookBaseURL" .) (or .Values.webhooks.service.enabled .Values.webhooks.ingress.enabled) }}true{{ end }}
 {{- end }}
 
 {{/* A NetworkPolicy rule's `to:` for a list of CIDRs. */}}
@@ -167,6 +179,9 @@ another property"), checked here before anything renders: the container's two po
 {{- define "personio-sync.validate" -}}
 {{- if eq (int .Values.operator.httpPort) (int .Values.webhooks.port) }}
 {{- fail (printf "operator.httpPort and webhooks.port are both %d: the operator's HTTP server (/healthz, /metrics) and the webhook receiver need ports of their own; set one of them to another port" (int .Values.webhooks.port)) }}
+{{- end }}
+{{- if and .Values.webhooks.service.enabled (not (include "personio-sync.webhookBaseURL" .)) }}
+{{- fail "webhooks.service.enabled needs webhooks.baseURL: the receiver runs only when the operator knows the public URL Personio delivers to (e.g. https://hooks.example.com/webhooks/personio)" }}
 {{- end }}
 {{- end }}
 
@@ -199,8 +214,14 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
 {{- end }}
 - name: PERSONIO_SYNC_HTTP_PORT
   value: {{ .Values.operator.httpPort | quote }}
+- name: PERSONIO_SYNC_METRICS_PER_RESOURCE_LIMIT
+  value: {{ .Values.metrics.perResourceLimit | quote }}
 - name: PERSONIO_SYNC_WEBHOOK_PORT
   value: {{ .Values.webhooks.port | quote }}
+{{- with include "personio-sync.webhookBaseURL" . }}
+- name: PERSONIO_SYNC_WEBHOOK_BASE_URL
+  value: {{ . | quote }}
+{{- end }}
 - name: PERSONIO_SYNC_SERVICE_ACCOUNT
   value: {{ include "personio-sync.serviceAccountName" . | quote }}
 {{- if include "personio-sync.secretReader" . }}

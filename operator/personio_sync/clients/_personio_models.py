@@ -182,5 +182,6 @@ class WebhookModel(_Model):
 
     id: str
     url: str
+    description: str | None = None
     status: str = "DISABLED"
     enabled_events: list[str] = []

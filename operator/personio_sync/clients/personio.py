@@ -104,6 +104,12 @@ class TokenCache:
             self._tokens[key] = token
 
 
+def _hook_path(hook_id: str) -> str:
+    """HOOK-8: the id comes from `.status` (anyone who may write it chose it), so it is
+    quoted to stay one path segment: `../x?y#z` cannot reach another endpoint."""
+    return "/v2/webhooks/" + quote(hook_id, safe="")
+
+
 def _cache_key(base_url: str, client_id: str, client_secret: str) -> str:
     return hashlib.sha256("\0".join((base_url, client_id, client_secret)).encode()).hexdigest()
 
@@ -116,6 +122,7 @@ class RegisteredWebhook:
     url: str
     enabled: bool
     events: frozenset[str]
+    description: str = ""  # where the operator marks its own (HOOK-14)
 
 
 @dataclass(frozen=True)
@@ -267,12 +274,12 @@ class PersonioClient:
 
     async def update_webhook(self, hook_id: str, wanted: WebhookRegistration) -> RegisteredWebhook:
         endpoint = "PATCH /v2/webhooks/{id}"
-        body = await self._call("PATCH", f"/v2/webhooks/{hook_id}", endpoint, wanted.body())
+        body = await self._call("PATCH", _hook_path(hook_id), endpoint, wanted.body())
         return _webhook(_parse(WebhookModel, body, endpoint))
 
     async def delete_webhook(self, hook_id: str) -> None:
         """Gone already counts as deleted."""
-        await self._call("DELETE", f"/v2/webhooks/{hook_id}", "DELETE /v2/webhooks/{id}", ok=404)
+        await self._call("DELETE", _hook_path(hook_id), "DELETE /v2/webhooks/{id}", ok=404)
 
     async def _call(
         self, method: str, path: str, endpoint: str, body: object = None, ok: int = 0
@@ -409,7 +416,11 @@ class PersonioClient:
 
 def _webhook(model: WebhookModel) -> RegisteredWebhook:
     return RegisteredWebhook(
-        model.id, model.url, model.status == "ENABLED", frozenset(model.enabled_events)
+        model.id,
+        model.url,
+        model.status == "ENABLED",
+        frozenset(model.enabled_events),
+        model.description or "",
     )
 
 

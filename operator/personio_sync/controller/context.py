@@ -1,7 +1,7 @@
 """What every worker shares, built once at start (startup/handlers.py) and never changed:
 settings, the Kubernetes client and its writes, metrics, the leadership, the awork
 pacers (one per workspace, FAIR-1) and writer claims (D-Writer), the Personio token cache,
-the clock."""
+the vendor connection pools, the clock."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from personio_sync.engine.marker import owner_key
 from personio_sync.reasons import Reason
 from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 from personio_sync.resource.status import LastEvent
+from personio_sync.sync.vendor_http import VendorHttp
 from personio_sync.sync.writers import WriterLocks
 
 SYNC_NOW = "personio-sync.dev/sync-now"
@@ -48,6 +49,8 @@ class Context:
     pacers: PacerRegistry = field(default_factory=PacerRegistry)
     tokens: TokenCache = field(default_factory=TokenCache)  # Personio tokens across runs
     writers: WriterLocks = field(default_factory=WriterLocks)  # creates claimed per workspace
+    # The vendor connection pools every run shares (issue 18); None: a pair per run.
+    http: VendorHttp | None = None
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests fast-forward it
     # A standing Warning is posted once, not on every run (reporting/events.py).
@@ -58,6 +61,14 @@ class Context:
     def owner_key(self, namespace: str, name: str) -> str:
         """This installation's key for one resource (D-Owner)."""
         return owner_key(namespace, name, self.instance_id)
+
+    def forget(self, namespace: str, name: str, uid: str | None) -> None:
+        """What every worker shares and kept for one resource, dropped once it is gone
+        (FAIR-8): its metrics series, its last webhook event, its standing Warnings."""
+        self.metrics.forget(namespace, name)
+        self.last_events.pop((namespace, name), None)
+        if isinstance(self.event, EventPoster):
+            self.event.forget(namespace, name, uid)
 
     @property
     def retry_base(self) -> timedelta:

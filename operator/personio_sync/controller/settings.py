@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,9 +80,10 @@ class OperatorSettings(BaseSettings):
         Field(
             ge=0,
             le=3600,
-            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request within this "
-            "long after a resource's previous run started waits until then (FAIR-6); it is "
-            "served then, never dropped. 0 serves every request at once.",
+            description="PERSONIO_SYNC_SYNC_NOW_SPACING_SECONDS: a sync-now request, or a full "
+            "sync that changes asked for, within this long after a resource's previous run "
+            "started waits until then (FAIR-6, HOOK-13); it is served then, never dropped. 0 "
+            "serves every request at once.",
         ),
     ] = 60.0
     log_level: Annotated[
@@ -109,6 +110,16 @@ class OperatorSettings(BaseSettings):
             "free port, for tests).",
         ),
     ] = 8080
+    metrics_per_resource_limit: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="PERSONIO_SYNC_METRICS_PER_RESOURCE_LIMIT: /metrics has per-resource "
+            "series (the alerts' gauges, named per PersonioSync) while this operator knows at "
+            "most this many PersonioSyncs; above it, and with 0, only per-namespace "
+            "aggregates, which the chart's alerts read as well (METRICS-2).",
+        ),
+    ] = 1000
     webhook_port: Annotated[
         int,
         Field(
@@ -119,6 +130,18 @@ class OperatorSettings(BaseSettings):
             "Personio never exposes /metrics or /healthz (0 picks a free port, for tests).",
         ),
     ] = 8081
+    webhook_base_url: Annotated[
+        str,
+        Field(
+            max_length=1024,
+            description="PERSONIO_SYNC_WEBHOOK_BASE_URL: the public URL at which Personio "
+            "reaches the receiver's /webhooks/personio path (with an Ingress that does not "
+            "rewrite paths, https://<host>/webhooks/personio); the operator registers "
+            "<base>/<namespace>/<name> for each resource (HOOK-7). https only, plain http only "
+            "to the loopback address or with PERSONIO_SYNC_INSECURE_HTTP. Empty: webhooks off, "
+            "the receiver is not started and binds no port (HOOK-15).",
+        ),
+    ] = ""
     instance_id: Annotated[
         str,
         Field(
@@ -220,7 +243,8 @@ class OperatorSettings(BaseSettings):
             ge=1,
             le=10000,
             description="PERSONIO_SYNC_CHANGE_FULL_THRESHOLD: more changed periods and persons "
-            "than this at once are served by one full sync instead of a targeted one.",
+            "than this at once are served by one full sync instead of a targeted one; also the "
+            "most ids a resource keeps pending (HOOK-12).",
         ),
     ] = 50
     min_quick_interval_seconds: Annotated[
@@ -236,6 +260,84 @@ class OperatorSettings(BaseSettings):
         ),
     ] = 60.0
 
+    webhook_header_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="PERSONIO_SYNC_WEBHOOK_HEADER_TIMEOUT_SECONDS: a connection to the "
+            "webhook receiver that has not sent its request line and headers this long after "
+            "it opened (or after its previous answer) is closed (HOOK-9).",
+        ),
+    ] = 5.0
+    webhook_body_timeout_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=60,
+            description="PERSONIO_SYNC_WEBHOOK_BODY_TIMEOUT_SECONDS: an authenticated delivery "
+            "whose body has not arrived this long after its read began is answered 408 and "
+            "closed (HOOK-9).",
+        ),
+    ] = 5.0
+    webhook_max_connections: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=65536,
+            description="PERSONIO_SYNC_WEBHOOK_MAX_CONNECTIONS: open connections the webhook "
+            "receiver keeps; past it the oldest one still sending its headers is closed, never "
+            "an authenticated delivery (HOOK-9).",
+        ),
+    ] = 256
+    webhook_connection_lifetime_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=600,
+            description="PERSONIO_SYNC_WEBHOOK_CONNECTION_LIFETIME_SECONDS: no connection to "
+            "the webhook receiver lives longer than this, whatever it does (HOOK-9); more than "
+            "the header and body timeouts together.",
+        ),
+    ] = 15.0
+    webhook_burst: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=100000,
+            description="PERSONIO_SYNC_WEBHOOK_BURST: deliveries one resource takes at once "
+            "before the rate below applies; past both it answers 429 with Retry-After (HOOK-10).",
+        ),
+    ] = 100
+    webhook_per_second: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=10000,
+            description="PERSONIO_SYNC_WEBHOOK_PER_SECOND: deliveries per second one resource "
+            "takes in the long run (HOOK-10).",
+        ),
+    ] = 10.0
+    webhook_wrong_tokens: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=10000,
+            description="PERSONIO_SYNC_WEBHOOK_WRONG_TOKENS: wrong tokens one caller address "
+            "may present per PERSONIO_SYNC_WEBHOOK_WRONG_TOKEN_WINDOW_SECONDS; past it its "
+            "guesses are answered 429 (HOOK-10). A correct token is never held back by it.",
+        ),
+    ] = 10
+    webhook_wrong_token_window_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="PERSONIO_SYNC_WEBHOOK_WRONG_TOKEN_WINDOW_SECONDS: the window of "
+            "PERSONIO_SYNC_WEBHOOK_WRONG_TOKENS (HOOK-10).",
+        ),
+    ] = 5.0
+
     @field_validator("personio_api_url", "awork_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -244,14 +346,53 @@ class OperatorSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an http(s) URL such as https://api.personio.de")
         return value
 
+    @field_validator("webhook_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        """A URL paths are appended to: no query or fragment, no trailing slash."""
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as "
+                             "https://hooks.example.com/webhooks/personio")  # fmt: skip
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            raise ValueError(f"{value!r}: no query or fragment; the operator appends "
+                             "/<namespace>/<name> to it")  # fmt: skip
+        return value
+
     @model_validator(mode="after")
     def _https_unless_allowed(self) -> OperatorSettings:
         for name, url in (("PERSONIO_API_URL", self.personio_api_url),
-                          ("AWORK_API_URL", self.awork_api_url)):  # fmt: skip
-            problem = plain_http_problem(url, allowed=self.insecure_http)
+                          ("AWORK_API_URL", self.awork_api_url),
+                          ("PERSONIO_SYNC_WEBHOOK_BASE_URL", self.webhook_base_url)):  # fmt: skip
+            problem = url and plain_http_problem(url, allowed=self.insecure_http)
             if problem:
                 raise ValueError(f"{name}: {problem}")
         return self
+
+    @model_validator(mode="after")
+    def _lifetime_fits_a_delivery(self) -> OperatorSettings:
+        needed = self.webhook_header_timeout_seconds + self.webhook_body_timeout_seconds
+        if self.webhook_connection_lifetime_seconds <= needed:
+            raise ValueError(
+                "PERSONIO_SYNC_WEBHOOK_CONNECTION_LIFETIME_SECONDS must be more than the header "
+                f"and body timeouts together ({needed:g} s), or honest deliveries are cut"
+            )
+        return self
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """HOOK-15: the receiver runs only when Personio has somewhere to deliver to."""
+        return bool(self.webhook_base_url)
+
+    def webhook_url(self, namespace: str, name: str) -> str:
+        """Where Personio delivers for one resource: the operator's choice, never the
+        resource author's (HOOK-7)."""
+        if not self.webhook_base_url:
+            raise ValueError("webhooks are off (PERSONIO_SYNC_WEBHOOK_BASE_URL is empty)")
+        return f"{self.webhook_base_url}/{quote(namespace, safe='')}/{quote(name, safe='')}"
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -148,26 +148,26 @@ class DeletionGuardSpec(_Model):
 
 
 class WebhookSpec(_Model):
-    """Personio webhook self-registration (issue 9): the operator keeps one Personio
-    webhook for this resource, authenticated by the Secret's personioWebhookToken."""
+    """Personio webhooks for this resource (issue 9): deliveries to the operator's URL for
+    it, `<webhook base URL>/<namespace>/<name>`, authenticated by the Secret's
+    personioWebhookToken. The URL is the operator's (HOOK-7): a resource cannot name one."""
 
     url: Annotated[
-        str,
+        str | None,
         Field(
-            min_length=12,
             max_length=2048,
-            pattern=r"^(https://[^\s/?#]+|http://(127\.0\.0\.1|localhost)(:[0-9]+)?)/\S*$",
-            description="The public https URL Personio delivers to, ending in "
-            "/webhooks/personio/<namespace>/<name> behind your Ingress (plain http only to "
-            "the loopback address, for local tests).",
+            description="Deprecated and ignored: the operator registers its own URL for "
+            "this resource (status.webhook.url); remove the field.",
         ),
-    ]
+    ] = None
     register_: Annotated[
         StrictBool,
         Field(
             alias="register",  # `register` is taken: pydantic models are ABCs
-            description="Create, update and keep enabled the Personio webhook (needs the "
-            "personio:webhooks:write scope); removed when false or when the resource is deleted.",
+            description="Create, update and keep enabled the Personio webhook at the "
+            "operator's URL for this resource (needs the personio:webhooks:write scope); "
+            "removed when false or when the resource is deleted. false (or webhook: {}): "
+            "receive only, for a webhook registered by hand.",
         ),
     ] = False
 

@@ -266,10 +266,26 @@ class WebhookStatus(_Status):
     """The Personio webhook the operator registered for this resource (spec.webhook)."""
 
     id: Annotated[str | None, Field(max_length=200, description="Personio's webhook id.")] = None
-    url: Annotated[str | None, Field(max_length=2048, description="Where it delivers.")] = None
+    url: Annotated[
+        str | None,
+        Field(
+            max_length=2048, description="Where it delivers: the operator's URL for this resource."
+        ),
+    ] = None
     state: Annotated[
-        Literal["Registered", "NotPermitted", "TokenMissing", "Failed"],
-        Field(description="Registered (enabled in Personio), or why it is not."),
+        Literal[
+            "Registered",
+            "NotPermitted",
+            "TokenMissing",
+            "TokenTooShort",
+            "Failed",
+            "NotOwned",
+            "Disabled",
+        ],
+        Field(
+            description="Registered (enabled in Personio), or why it is not; Disabled: the "
+            "operator receives no webhooks (no webhook base URL configured)."
+        ),
     ]
     reason: Annotated[
         str,
@@ -277,8 +293,8 @@ class WebhookStatus(_Status):
             min_length=1,
             max_length=64,
             pattern=CONDITION_REASON_PATTERN,
-            description="WebhookRegistered, WebhookNotPermitted, WebhookTokenMissing or "
-            "WebhookFailed.",
+            description="WebhookRegistered, WebhookNotPermitted, WebhookTokenMissing, "
+            "WebhookTokenTooShort, WebhookFailed, WebhookNotOwned or WebhooksDisabled.",
         ),
     ]
     message: Annotated[str, Field(max_length=1024, description="What to do about it.")] = ""
@@ -356,5 +372,8 @@ class PersonioSyncStatus(_Status):
     ] = None
     webhook: Annotated[
         WebhookStatus | None,
-        Field(description="The self-registered Personio webhook (spec.webhook.register)."),
+        Field(
+            description="The self-registered Personio webhook (spec.webhook.register), "
+            "or why webhooks are off (spec.webhook)."
+        ),
     ] = None

@@ -19,7 +19,7 @@ from personio_sync.clients import Fence
 from personio_sync.clients.awork import AworkClient
 from personio_sync.engine.plan import Create, Delete, Plan, Update
 from personio_sync.engine.report import Failure, SyncReport
-from personio_sync.errors import AworkError, AworkStatusError
+from personio_sync.errors import AworkError, AworkStatusError, LeadershipLost
 from personio_sync.sync.progress import Progress, ProgressCallback
 
 log = logging.getLogger("personio_sync.sync")
@@ -112,28 +112,39 @@ async def apply_plan(
 ) -> None:
     tracker = _Tracker(plan.writes, awork, progress, _clock())
     pending = _writes(plan)
+    stopped: list[Exception] = []  # what stops the run: the first one is raised
 
     async def worker() -> None:
         for write in pending:
-            if fence is not None:
-                fence()
+            if stopped:
+                return
             try:
+                if fence is not None:
+                    fence()
                 await _perform(write, awork)
             except AworkError as error:
                 if not _about_this_item(error):  # rejected key or awork unreachable
-                    raise
+                    stopped.append(error)
+                    return
                 report.actions.failed += 1
                 report.failures.append(_failure(write, error))
+            except LeadershipLost as lost:
+                stopped.append(lost)
+                return
             else:
                 _count(report, write)
             await tracker.tick()
 
+    # D-Once-3: a write that stops the run lets the others in flight finish instead of
+    # cancelling them: awork would store a cancelled POST all the same, after the run.
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(concurrency, plan.writes))):
                 group.create_task(worker())
-    except ExceptionGroup as failed:  # a run-stopping AworkError, or the fence
+    except ExceptionGroup as failed:  # anything else: a bug, raised as itself
         raise failed.exceptions[0] from None
+    if stopped:
+        raise stopped[0]
     await confirm_creates(awork, fence)
     if plan.writes:
         await tracker.tick(final=True)

@@ -7,15 +7,14 @@ performs, isolating per-item failures (R15) and reporting progress for long runs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-import httpx
-
-from personio_sync.clients import Fence, PacerRegistry, TokenCache, fence_writes
+from personio_sync.clients import Fence, PacerRegistry, TokenCache
 from personio_sync.clients.awork import AworkClient
 from personio_sync.clients.personio import PersonioClient
 from personio_sync.engine.marker import ANY_OWNER, owner_prefix
@@ -34,6 +33,7 @@ from personio_sync.sync.config import (
     Tuning,
 )
 from personio_sync.sync.progress import Progress, ProgressCallback
+from personio_sync.sync.vendor_http import VendorHttp
 from personio_sync.sync.writers import Workspace, WriterLocks, WriterTurn
 
 __all__ = [
@@ -74,43 +74,54 @@ async def open_clients(
     pacers: PacerRegistry | None = None,
     tokens: TokenCache | None = None,
     writers: WriterLocks | None = None,
+    http: VendorHttp | None = None,
 ) -> AsyncIterator[Clients]:
-    """Both clients on one pooled HTTP client each, closed when the run ends. With
-    `pacers`, runs against the same awork workspace share one rate-limit budget (FAIR-1);
-    with `tokens`, successive runs reuse a Personio token until shortly before it expires;
-    with `writers`, runs against the same workspace write one after the other (D-Writer)."""
-    limits = httpx.Limits(max_connections=tuning.max_connections)
-    timeout = httpx.Timeout(tuning.timeout_seconds)
-    async with (
-        httpx.AsyncClient(timeout=timeout, limits=limits) as personio_http,
-        httpx.AsyncClient(timeout=timeout, limits=limits) as awork_http,
-    ):
-        if fence is not None:  # checked as each request leaves, every attempt (D-Lease)
-            fence_writes(awork_http, fence)
-        names = credentials.names
-        yield Clients(
-            personio=PersonioClient(
-                personio_http,
-                endpoints.personio_url,
-                credentials.personio_client_id,
-                credentials.personio_client_secret,
-                tokens=tokens,
-                credential_names=names.personio if names else None,
-            ),
-            awork=AworkClient(
-                awork_http,
-                endpoints.awork_url,
-                credentials.awork_api_key,
-                settle_seconds=tuning.settle_seconds,
-                pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
-                if pacers is not None
-                else None,
-                credential_names=names.awork if names else None,
-            ),
-            workspace=writers.get(endpoints.awork_url, credentials.awork_api_key)
-            if writers is not None
+    """Both vendor clients for one run. With `http` they go through the process's shared
+    pools (vendor_http.py, already fenced), else through a pair opened and closed here.
+    With `pacers`, runs against the same awork workspace share one rate-limit budget
+    (FAIR-1); with `tokens`, successive runs reuse a Personio token until shortly before
+    it expires; with `writers`, runs against the same workspace write one after the other
+    (D-Writer)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if http is None:
+            http = VendorHttp.open(tuning, fence)
+            stack.push_async_callback(http.aclose)
+        yield _clients(credentials, endpoints, tuning, http, pacers, tokens, writers)
+
+
+def _clients(
+    credentials: Credentials,
+    endpoints: Endpoints,
+    tuning: Tuning,
+    http: VendorHttp,
+    pacers: PacerRegistry | None,
+    tokens: TokenCache | None,
+    writers: WriterLocks | None,
+) -> Clients:
+    names = credentials.names
+    return Clients(
+        personio=PersonioClient(
+            http.personio,
+            endpoints.personio_url,
+            credentials.personio_client_id,
+            credentials.personio_client_secret,
+            tokens=tokens,
+            credential_names=names.personio if names else None,
+        ),
+        awork=AworkClient(
+            http.awork,
+            endpoints.awork_url,
+            credentials.awork_api_key,
+            settle_seconds=tuning.settle_seconds,
+            pacer=pacers.get(endpoints.awork_url, credentials.awork_api_key)
+            if pacers is not None
             else None,
-        )
+            credential_names=names.awork if names else None,
+        ),
+        workspace=writers.get(endpoints.awork_url, credentials.awork_api_key)
+        if writers is not None
+        else None,
+    )
 
 
 async def run_sync(

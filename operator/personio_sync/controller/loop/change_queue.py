@@ -69,8 +69,9 @@ class ChangeQueue:
         self.next_poll: datetime | None = None
 
     def note(self, changes: Changes) -> None:
-        """Gather for a short debounce; never blocks."""
-        self.pending = merge(self.pending, changes)
+        """Gather for a short debounce; never blocks, and holds at most the threshold's
+        ids (HOOK-12): past it, one full sync serves them all."""
+        self.pending = merge(self.pending, changes, self.ctx.settings.change_full_threshold)
         if self.pending_due is None:
             debounce = timedelta(seconds=self.ctx.settings.change_debounce_seconds)
             self.pending_due = self.ctx.now() + debounce
@@ -92,7 +93,7 @@ class ChangeQueue:
             self.next_poll = None
         elif self.next_poll is None or now >= self.next_poll:
             await self._poll(view, spec, seen, now)
-            self.next_poll = now + interval
+            self.next_poll = self.ctx.now() + interval  # from its end: it may have queued
         if self.pending_due is not None and self.ctx.now() >= self.pending_due:
             await self._serve(view, spec, seen)
             return 0.0  # look again at once: a fallback or new changes may be waiting
@@ -108,7 +109,10 @@ class ChangeQueue:
     ) -> None:
         """Quick polling (NRT-4): periods whose updated_at is new become pending changes."""
         try:
-            listed = await self.calls.poll(self.ctx, view, spec, seen, self.polls.since(now))
+            async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
+                if not self.ctx.leading():
+                    return  # lost the lease while queued: the next leader polls
+                listed = await self.calls.poll(self.ctx, view, spec, seen, self.polls.since(now))
         except LeadershipLost:
             raise
         except Exception as exc:  # the next poll or the full sync catches up
@@ -125,19 +129,20 @@ class ChangeQueue:
             return
         limit = self.ctx.settings.change_full_threshold
         if changes.full or changes.size > limit:
-            why = (
-                "a change Personio did not narrow down"
-                if changes.full
-                else f"{changes.size} changes"
-            )
+            if changes.overflowed:
+                why = f"more than {limit} changes"
+            elif changes.full:
+                why = "a change Personio did not narrow down"
+            else:
+                why = f"{changes.size} changes"
             await self._fall_back(view, changes, f"{why}: one full sync serves them")
             return
         if changes.size == 0:
             return
         failure: str | None = None
-        async with self.slots.slot(Priority.QUICK):
+        async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
             if not self.ctx.leading():
-                self.pending = merge(self.pending, changes)
+                self.pending = merge(self.pending, changes, limit)
                 self.pending_due = self.ctx.now()
                 return
             try:
@@ -148,7 +153,7 @@ class ChangeQueue:
                 failure = _why(exc)
         if failure is not None:
             log.warning("%s/%s: targeted sync failed (%s); a full sync follows", *view.key, failure)
-            self.ctx.metrics.targeted_runs.labels(*view.key, "failed").inc()
+            self.ctx.metrics.observe_targeted(*view.key, "failed")
             await self._fall_back(view, changes, f"targeted sync failed: {failure}", count=False)
 
     async def _fall_back(
@@ -156,7 +161,7 @@ class ChangeQueue:
     ) -> None:
         self.full_requested = True
         if count:
-            self.ctx.metrics.targeted_runs.labels(*view.key, "full_sync").inc()
+            self.ctx.metrics.observe_targeted(*view.key, "full_sync")
         await record(self.ctx, view, changes, f"FullSync: {why}", self.ctx.now())
 
 

@@ -10,13 +10,14 @@ something done at deletion: `deletionPolicy: Delete`, or a registered webhook to
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from personio_sync.clients.kube import annotation_patch, finalizer_patch
 from personio_sync.controller.context import FINALIZER, SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.loop.collaborators import Collaborators
-from personio_sync.controller.loop.slots import FairSlots
+from personio_sync.controller.loop.slots import FairSlots, Priority
 from personio_sync.controller.reporting import outcomes
 from personio_sync.controller.runs.inputs import SecretSeen
 from personio_sync.controller.schedule import Decision
@@ -124,7 +125,8 @@ class Lifecycle:
             return None  # not ours to hold; the DELETED event retires this worker
         await self.calls.on_delete(self.ctx, view, seen)
         try:
-            await self.calls.clean_up(self.ctx, view, seen, slot=self.slots.slot)
+            slot = functools.partial(self.slots.slot, Priority.LONG, view.namespace)  # FAIR-7
+            await self.calls.clean_up(self.ctx, view, seen, slot=slot)
         except SyncError as exc:
             self.cleanup_failures += 1
             self.ctx.event(

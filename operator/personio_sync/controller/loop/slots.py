@@ -16,28 +16,23 @@ slot for minutes while a resource created meanwhile waits for its first sync. So
 
 Long runs are never interrupted: no slot is taken back, so no awork write is torn. The
 cap stays hard (never more than N runs), which is what the setting promises.
+
+Who is admitted next is admission.py's, in O(log N) per acquire and release.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
+from personio_sync.controller.loop.admission import Admission, Priority
+
+__all__ = ["QUICK_RUN_SECONDS", "FairSlots", "Priority", "default_per_namespace", "priority_of"]
+
 QUICK_RUN_SECONDS = 60.0
-
-
-class Priority(IntEnum):
-    """Lower goes first."""
-
-    FIRST_SYNC = 0
-    QUICK = 1
-    LONG = 2
 
 
 def priority_of(status: Mapping[str, Any]) -> Priority:
@@ -49,14 +44,6 @@ def priority_of(status: Mapping[str, Any]) -> Priority:
     if isinstance(duration, int | float) and duration < QUICK_RUN_SECONDS:
         return Priority.QUICK
     return Priority.LONG
-
-
-@dataclass(order=True)
-class _Waiter:
-    priority: Priority
-    seq: int
-    namespace: str = field(compare=False)
-    granted: asyncio.Future[None] = field(compare=False)
 
 
 def default_per_namespace(total: int) -> int:
@@ -77,14 +64,24 @@ class FairSlots:
         self.reserved = min(total - 1, 1 if reserved is None else reserved)
         cap = default_per_namespace(total) if per_namespace is None else per_namespace
         self.per_namespace = max(1, min(total, cap))
-        self.held = {Priority.FIRST_SYNC: 0, Priority.QUICK: 0, Priority.LONG: 0}
-        self.held_by_namespace: Counter[str] = Counter()
-        self._waiting: list[_Waiter] = []
-        self._seq = itertools.count()
+        self._admission = Admission(self.total, self.reserved, self.per_namespace)
+        self._granted: dict[int, asyncio.Future[None]] = {}  # ticket seq → its waiter
 
     @property
     def in_use(self) -> int:
-        return sum(self.held.values())
+        return self._admission.in_use
+
+    @property
+    def held(self) -> Mapping[Priority, int]:
+        return self._admission.held
+
+    @property
+    def held_by_namespace(self) -> Counter[str]:
+        return self._admission.held_by_namespace
+
+    @property
+    def waiting(self) -> int:
+        return self._admission.waiting
 
     @asynccontextmanager
     async def slot(
@@ -98,45 +95,24 @@ class FairSlots:
 
     async def acquire(self, priority: Priority, namespace: str = "") -> None:
         future = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(priority, next(self._seq), namespace, future)
-        self._waiting.append(waiter)
+        ticket = self._admission.wait(priority, namespace, gone=future.done)
+        self._granted[ticket.seq] = future
         self._admit()
         try:
-            await waiter.granted
+            await future
         except asyncio.CancelledError:
-            if waiter in self._waiting:
-                self._waiting.remove(waiter)
-            elif waiter.granted.done() and not waiter.granted.cancelled():
+            self._granted.pop(ticket.seq, None)
+            if ticket.queued:
+                self._admission.withdraw(ticket)
+            elif future.done() and not future.cancelled():
                 self.release(priority, namespace)  # granted as we were cancelled: give back
             raise
 
     def release(self, priority: Priority, namespace: str = "") -> None:
-        self.held[priority] -= 1
-        self.held_by_namespace[namespace] -= 1
-        if self.held_by_namespace[namespace] <= 0:
-            del self.held_by_namespace[namespace]
+        self._admission.release(priority, namespace)
         self._admit()
 
-    def _fits(self, waiter: _Waiter) -> bool:
-        if self.in_use >= self.total:
-            return False
-        if self.held_by_namespace[waiter.namespace] >= self.per_namespace:
-            return False  # FAIR-5: the next free slot is for another namespace
-        if waiter.priority != Priority.LONG:
-            return True
-        return self.held[Priority.LONG] < self.total - self.reserved
-
     def _admit(self) -> None:
-        """Grant free slots to waiters in priority order; a long waiter that only the
-        reserved slot could serve, or whose namespace is at its cap, stays queued without
-        blocking the ones behind it."""
-        for waiter in sorted(self._waiting):
-            if waiter.granted.done():  # cancelled; its task has not run to drop it yet
-                self._waiting.remove(waiter)
-                continue
-            if not self._fits(waiter):
-                continue
-            self._waiting.remove(waiter)
-            self.held[waiter.priority] += 1
-            self.held_by_namespace[waiter.namespace] += 1
-            waiter.granted.set_result(None)
+        for ticket in self._admission.admit():
+            future = self._granted.pop(ticket.seq)
+            future.set_result(None)

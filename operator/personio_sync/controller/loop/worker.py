@@ -40,7 +40,12 @@ from personio_sync.controller.loop.lifecycle import Lifecycle
 from personio_sync.controller.loop.slots import FairSlots, priority_of
 from personio_sync.controller.runs.changed import Changes
 from personio_sync.controller.runs.inputs import SecretSeen, read_secret
-from personio_sync.controller.schedule import Decision, Observation, decide
+from personio_sync.controller.schedule import (
+    Decision,
+    Observation,
+    decide,
+    sync_now_not_before,
+)
 from personio_sync.controller.view import ResourceView, is_newer, version_of
 from personio_sync.errors import KubeUnavailable, LeadershipLost
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
@@ -101,6 +106,11 @@ class Worker:
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._loop(), name=f"sync {self.namespace}/{self.name}")
+
+    def cancel(self) -> None:
+        """No further step runs (the loop's next resume raises CancelledError)."""
+        if self.task is not None:
+            self.task.cancel()
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -181,7 +191,8 @@ class Worker:
             self.lifecycle.tell_held_sync_now(view, decision)  # UX-17
             return None
         if not decision.run and self.changes.full_requested:
-            return await self._run(forced=True)
+            spaced = self._forced_full_spaced(decision)
+            return await self._run(forced=True) if spaced is None else spaced
         if not decision.run:
             self.lifecycle.tell_held_sync_now(view, decision)  # UX-17: FAIR-6 deferred it
             quick = await self.changes.between_full_runs(view, self.seen)
@@ -190,6 +201,18 @@ class Worker:
             due = (decision.wake_at - self.ctx.now()).total_seconds()
             return due if quick is None else min(due, quick)
         return await self._run()
+
+    def _forced_full_spaced(self, decision: Decision) -> float | None:
+        """HOOK-13: a full sync that changes asked for (too many ids, a failed targeted
+        sync) waits out the FAIR-6 spacing after the previous run started, so a flood
+        cannot run full syncs back to back; None: it may run now."""
+        spacing = timedelta(seconds=self.ctx.settings.sync_now_spacing_seconds)
+        not_before = sync_now_not_before(self.view.history, spacing)
+        now = self.ctx.now()
+        if not_before is None or not_before <= now:
+            return None
+        waits = [not_before] if decision.wake_at is None else [not_before, decision.wake_at]
+        return (min(waits) - now).total_seconds()
 
     def _decide(self) -> Decision:
         obs = observation(self.view, secret_changed=self.secret_changed)

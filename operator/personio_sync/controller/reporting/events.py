@@ -118,6 +118,14 @@ class EventPoster:
         standing.current[reason] = (message, now)
         self._post(body, kind, reason, message)
 
+    def __len__(self) -> int:
+        """How many resources it remembers Warnings of."""
+        return len(self._standing)
+
+    def forget(self, namespace: str, name: str, uid: str | None) -> None:
+        """A deleted resource's standing Warnings (FAIR-8)."""
+        self._standing.pop(uid or f"{namespace}/{name}", None)
+
 
 def _key(body: Mapping[str, Any]) -> str:
     namespace, name, uid = identity(body)

@@ -3,116 +3,95 @@
 One registry per operator (not the process-global one), so tests can run several
 operators in one process and read exactly what each exported.
 
-The chart's alerts (issue 20) need per resource what the status says: its interval,
-since when its syncs fail, its last success, held deletions and conflicts. Those gauges
-are read from the resource as the API server holds it, on every watch event and on every
-replica, so they survive restarts and hand-overs and a standby never shows a stale view.
+Per resource only what an alert needs (status_metrics.py, METRICS-1); everything else is
+counted per namespace (and outcome, action, state or source), so /metrics grows with the
+namespaces, not with the resources (METRICS-4). The page is rendered in a thread
+(httpserver.py), never on the event loop the runs share.
 """
 
 from __future__ import annotations
 
-import contextlib
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from personio_sync.controller.reporting.status_metrics import (
+    StatusFigures,
+    StatusGauges,
+    status_figures,
+)
 from personio_sync.controller.reporting.vendor_metrics import VendorRequests
-from personio_sync.controller.schedule import parse_time
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.engine.report import SyncReport
-from personio_sync.resource.spec import PersonioSyncSpec, parse_interval
 
-LABELS = ("namespace", "name")
+__all__ = ["Metrics", "StatusFigures", "status_figures"]
+
+LABELS = ("namespace",)
 OUTCOMES = ("success", "partial", "dry_run", "error")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 LATENCY_BUCKETS = (1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 3600)
 TARGETED_OUTCOMES = ("synced", "full_sync", "failed")
-DEFAULT_INTERVAL = PersonioSyncSpec.model_fields["interval"].default
-HELD = "MassDeletionHeld"  # Synced=False, but not a failing sync: it has its own alert
-
-
-@dataclass(frozen=True)
-class StatusFigures:
-    """What the alerts need from one resource's status (None: no such series)."""
-
-    interval: float | None  # None while suspended: a paused resource raises no alert
-    last_success: float | None
-    failing_since: float | None  # the Synced condition's lastTransitionTime while False
-    settled: bool  # False while a run is in flight: failing_since is the last one seen
-    held_deletes: int | None  # None while suspended, as interval
-    conflicts: int | None
-
-
-def status_figures(body: Mapping[str, Any]) -> StatusFigures:
-    """Read from the resource, never from memory, so every replica says the same."""
-    spec, status = body.get("spec") or {}, body.get("status") or {}
-    suspended = bool(spec.get("suspend") or status.get("suspended"))
-    try:  # an unusable interval is reported on the resource; the default still paces alerts
-        interval = parse_interval(str(spec.get("interval") or DEFAULT_INTERVAL))
-    except ValueError:
-        interval = parse_interval(DEFAULT_INTERVAL)
-    conditions = status.get("conditions") or []
-    synced: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Synced"), {})
-    last_run = status.get("lastRun") or {}
-    # While `Syncing` (a run in flight) the status is the last run's and its reason is
-    # gone: held deletions in lastRun say it was most likely the guard.
-    settled = synced.get("reason") != "Syncing"
-    held = synced.get("reason") == HELD or (not settled and bool(last_run.get("heldDeletes")))
-    failing = synced.get("status") == "False" and not held
-    since = parse_time(synced.get("lastTransitionTime")) if failing else None
-    success = parse_time(status.get("lastSuccessfulSyncTime"))
-    return StatusFigures(
-        interval=None if suspended else interval.total_seconds(),
-        last_success=None if success is None else success.timestamp(),
-        failing_since=None if since is None or suspended else since.timestamp(),
-        settled=settled,
-        held_deletes=None if suspended else int(last_run.get("heldDeletes") or 0),
-        conflicts=None if suspended else int(last_run.get("conflicts") or 0),
-    )
+USER_STATES = ("matched", "personio_only", "awork_only", "ambiguous")
+# METRICS-2: 1,000 resources are ≈ 180 KiB of per-resource series (docs/operator.md)
+DEFAULT_PER_RESOURCE_LIMIT = OperatorSettings.model_fields["metrics_per_resource_limit"].default
 
 
 class Metrics:
     """Everything /metrics shows, updated by the workers after each run."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        per_resource_limit: int = DEFAULT_PER_RESOURCE_LIMIT,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock`: the time the per-namespace aggregates measure from (tests set it)."""
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self.status = StatusGauges(per_resource_limit, clock)
+        r.register(self.status)
         self.runs = Counter(
-            "personio_sync_runs", "Sync runs by outcome.", (*LABELS, "outcome"), registry=r
-        )
+            "personio_sync_runs", "Sync runs by outcome, per namespace.", (*LABELS, "outcome"),
+            registry=r,
+        )  # fmt: skip
         self.duration = Histogram(
             "personio_sync_run_duration_seconds",
-            "Wall time of completed and failed runs.",
+            "Wall time of completed and failed runs, per namespace.",
             LABELS,
             buckets=DURATION_BUCKETS,
             registry=r,
         )
         self.absences = Counter(
             "personio_sync_absences",
-            "awork absences written, by action (created, updated, deleted).",
+            "awork absences written, by action (created, updated, deleted), per namespace.",
             (*LABELS, "action"),
             registry=r,
         )
-        self.vendors = VendorRequests()  # requests and 429s, live during a run
+        self.vendors = VendorRequests(self.status.per_resource)  # live during a run
         r.register(self.vendors)
         self.users = Gauge(
             "personio_sync_users",
-            "Users by matching state in the last completed run.",
+            "Users by matching state in the last completed run of each resource, summed "
+            "per namespace.",
             (*LABELS, "state"),
-            registry=r,
-        )
-        self.last_success = Gauge(
-            "personio_sync_last_success_timestamp_seconds",
-            "Unix time the last completed run ended.",
-            LABELS,
             registry=r,
         )
         self.webhook_events = Counter(
             "personio_sync_webhook_events",
             "Personio webhook deliveries by outcome (accepted, ignored, unauthorized, "
-            "unknown_resource, malformed, too_large, not_leader, unavailable).",
+            "unknown_resource, malformed, too_large, not_leader, unavailable, rate_limited, "
+            "throttled, timed_out).",
             ("outcome",),  # never the URL's namespace/name: callers choose those freely
+            registry=r,
+        )
+        self.webhook_connections_closed = Counter(
+            "personio_sync_webhook_connections_closed",
+            "Webhook connections the receiver closed itself (HOOK-9), by reason: "
+            "header_timeout, lifetime, evicted (past the cap, for a newer one), refused.",
+            ("reason",),
             registry=r,
         )
         self.in_progress = Gauge(
@@ -121,40 +100,16 @@ class Metrics:
         self.change_latency = Histogram(
             "personio_sync_change_latency_seconds",
             "From a Personio change (the webhook's occurred_at, or the quick poll that saw "
-            "it) to its awork write by a targeted sync.",
+            "it) to its awork write by a targeted sync, per namespace.",
             (*LABELS, "source"),
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.targeted_runs = Counter(
             "personio_sync_targeted_runs",
-            "Targeted syncs by outcome (synced, full_sync: handed to a full sync, failed).",
+            "Targeted syncs by outcome (synced, full_sync: handed to a full sync, failed), "
+            "per namespace.",
             (*LABELS, "outcome"),
-            registry=r,
-        )
-        self.interval = Gauge(
-            "personio_sync_interval_seconds",
-            "spec.interval of each resource that is not suspended.",
-            LABELS,
-            registry=r,
-        )
-        self.failing_since = Gauge(
-            "personio_sync_failing_since_timestamp_seconds",
-            "Unix time the resource's Synced condition turned False (failed runs or items); "
-            "only while it is False, and not for held deletions.",
-            LABELS,
-            registry=r,
-        )
-        self.held_deletes = Gauge(
-            "personio_sync_held_deletions",
-            "Deletions the deletion guard held back in the last completed run.",
-            LABELS,
-            registry=r,
-        )
-        self.conflicts = Gauge(
-            "personio_sync_conflicts",
-            "Absences another owner already syncs, left alone in the last completed run.",
-            LABELS,
             registry=r,
         )
         self.leader = Gauge(
@@ -168,7 +123,7 @@ class Metrics:
             "Times this replica acquired the leader Lease.",
             registry=r,
         )
-        self._settled: set[tuple[str, str]] = set()
+        self._users: dict[tuple[str, str], tuple[int, ...]] = {}  # the namespace sums' parts
 
     def follow_leadership(self, leading: Callable[[], bool]) -> None:
         """personio_sync_leader is read from `leading` at every scrape."""
@@ -176,72 +131,51 @@ class Metrics:
 
     def observe_status(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         """Refresh the status gauges from the resource as just watched."""
-        figures = status_figures(body)
-        key = (namespace, name)
-        _set(self.interval, key, figures.interval)
-        _set(self.last_success, key, figures.last_success)
-        if figures.settled or key not in self._settled:
-            _set(self.failing_since, key, figures.failing_since)
-        if figures.settled:
-            self._settled.add(key)
-        _set(self.held_deletes, key, figures.held_deletes)
-        _set(self.conflicts, key, figures.conflicts)
+        self.status.observe((namespace, name), status_figures(body))
 
     def observe_report(self, namespace: str, name: str, report: SyncReport, ended: float) -> None:
-        labels = (namespace, name)
         outcome = "partial" if report.actions.failed else "dry_run" if report.dry_run else "success"
-        self.runs.labels(*labels, outcome).inc()
-        self.duration.labels(*labels).observe(report.duration_seconds)
+        self.runs.labels(namespace, outcome).inc()
+        self.duration.labels(namespace).observe(report.duration_seconds)
         if not report.dry_run:
             for action in ("created", "updated", "deleted"):
-                self.absences.labels(*labels, action).inc(getattr(report.actions, action))
+                self.absences.labels(namespace, action).inc(getattr(report.actions, action))
         users = report.users
-        for state, count in (
-            ("matched", len(users.matched)),
-            ("personio_only", len(users.personio_only)),
-            ("awork_only", len(users.awork_only)),
-            ("ambiguous", len(users.ambiguous)),
-        ):
-            self.users.labels(*labels, state).set(count)
-        self.last_success.labels(*labels).set(ended)
+        counts = (len(users.matched), len(users.personio_only), len(users.awork_only),
+                  len(users.ambiguous))  # fmt: skip
+        self._count_users((namespace, name), counts)
+        self.status.succeeded((namespace, name), ended)
 
     def observe_error(self, namespace: str, name: str, duration: float) -> None:
-        self.runs.labels(namespace, name, "error").inc()
-        self.duration.labels(namespace, name).observe(duration)
+        self.runs.labels(namespace, "error").inc()
+        self.duration.labels(namespace).observe(duration)
+
+    def observe_targeted(self, namespace: str, name: str, outcome: str) -> None:
+        self.targeted_runs.labels(namespace, outcome).inc()
+
+    def observe_change_latency(
+        self, namespace: str, name: str, source: str, seconds: float
+    ) -> None:
+        self.change_latency.labels(namespace, source).observe(seconds)
 
     def forget(self, namespace: str, name: str) -> None:
-        """Drop a deleted resource's series so /metrics does not grow forever."""
-        labelled: tuple[tuple[Counter | Gauge, tuple[str, ...]], ...] = (
-            (self.runs, OUTCOMES),
-            (self.absences, ("created", "updated", "deleted")),
-            (self.users, ("matched", "personio_only", "awork_only", "ambiguous")),
-        )
-        for metric, extra in labelled:
-            for value in extra:
-                _remove(metric, namespace, name, value)
-        for outcome in TARGETED_OUTCOMES:
-            _remove(self.targeted_runs, namespace, name, outcome)
-        for source in ("webhook", "poll"):
-            _remove(self.change_latency, namespace, name, source)
-        for gauge in (self.interval, self.failing_since, self.held_deletes, self.conflicts):
-            _remove(gauge, namespace, name)
-        self._settled.discard((namespace, name))
+        """Drop a deleted resource's series so /metrics does not grow forever; the
+        namespace's counters keep what it did (a counter never goes down)."""
+        self._count_users((namespace, name), None)
+        self.status.forget((namespace, name))
         self.vendors.forget(namespace, name)
-        _remove(self.duration, namespace, name)
-        _remove(self.last_success, namespace, name)
 
     def render(self) -> bytes:
+        """The page; safe from any thread (prometheus_client's metrics lock themselves)."""
         return generate_latest(self.registry)
 
-
-def _set(gauge: Gauge, key: tuple[str, str], value: float | None) -> None:
-    """A value, or no series at all (an alert on a missing series cannot fire)."""
-    if value is None:
-        _remove(gauge, *key)
-    else:
-        gauge.labels(*key).set(value)
-
-
-def _remove(metric: Counter | Gauge | Histogram, *labels: str) -> None:
-    with contextlib.suppress(KeyError):
-        metric.remove(*labels)
+    def _count_users(self, key: tuple[str, str], counts: tuple[int, ...] | None) -> None:
+        """The namespace's sums move by what this resource's last run changed."""
+        before = self._users.pop(key, None)
+        if counts is not None:
+            self._users[key] = counts
+        elif before is None:
+            return  # never reported: nothing to take back
+        none = (0,) * len(USER_STATES)
+        for state, old, new in zip(USER_STATES, before or none, counts or none, strict=True):
+            self.users.labels(key[0], state).inc(new - old)

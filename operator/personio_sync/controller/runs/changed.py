@@ -43,23 +43,39 @@ class Changes:
     period_ids: frozenset[str] = frozenset()
     person_ids: frozenset[str] = frozenset()
     full: bool = False
+    overflowed: bool = False  # full because more ids came than a targeted sync serves
 
     @property
     def size(self) -> int:
         return len(self.period_ids) + len(self.person_ids)
 
+    def capped(self, cap: int | None) -> Changes:
+        """HOOK-12: past `cap` ids the ids are dropped and one full sync serves them all,
+        so a flood of distinct ids holds at most `cap` of them per resource."""
+        if self.full and not self.size:
+            return self
+        if self.full or (cap is not None and self.size > cap):
+            return Changes(self.detected_at, self.source, full=True,
+                           overflowed=self.overflowed or not self.full)  # fmt: skip
+        return self
 
-def merge(held: Changes | None, new: Changes) -> Changes:
-    """Two batches as one: the earliest detection time counts for the latency."""
+
+def merge(held: Changes | None, new: Changes, cap: int | None = None) -> Changes:
+    """Two batches as one: the earliest detection time counts for the latency. Once full,
+    a merge copies no ids (HOOK-12), so it costs the same for every delivery."""
     if held is None:
-        return new
+        return new.capped(cap)
+    source = held.source if held.source == new.source else "mixed"
+    detected = min(held.detected_at, new.detected_at)
+    if held.full or new.full:
+        overflowed = held.overflowed or new.overflowed
+        return Changes(detected, source, full=True, overflowed=overflowed)
     return Changes(
-        detected_at=min(held.detected_at, new.detected_at),
-        source=held.source if held.source == new.source else "mixed",
+        detected_at=detected,
+        source=source,
         period_ids=held.period_ids | new.period_ids,
         person_ids=held.person_ids | new.person_ids,
-        full=held.full or new.full,
-    )
+    ).capped(cap)
 
 
 async def run_changes(
@@ -91,8 +107,8 @@ async def run_changes(
     acts = report.actions
     if acts.created + acts.updated + acts.deleted and not report.dry_run:
         latency = max((ended - changes.detected_at).total_seconds(), 0.0)
-        ctx.metrics.change_latency.labels(*view.key, changes.source).observe(latency)
-    ctx.metrics.targeted_runs.labels(*view.key, "synced").inc()
+        ctx.metrics.observe_change_latency(*view.key, changes.source, latency)
+    ctx.metrics.observe_targeted(*view.key, "synced")
     log.info(
         "%s/%s: targeted sync (%s, %d periods): created %d, updated %d, deleted %d, failed %d",
         *view.key,

@@ -168,8 +168,8 @@ async def vendor_clients(
     ctx: Context, key: tuple[str, str], credentials: Credentials
 ) -> AsyncIterator[runner.Clients]:
     """The vendor clients every call of a run makes goes through: the workspace's pacer
-    and writer claims, the cached token, the leadership fence, the clients' bounds; what
-    they send is counted on /metrics as they go."""
+    and writer claims, the cached token, the shared pools and the leadership fence, the
+    clients' bounds; what they send is counted on /metrics as they go."""
     opened = runner.open_clients(
         credentials,
         ctx.settings.endpoints,
@@ -177,6 +177,7 @@ async def vendor_clients(
         pacers=ctx.pacers,
         tokens=ctx.tokens,
         writers=ctx.writers,
+        http=ctx.http,
     )
     async with opened as clients:
         stats = {"personio": clients.personio.stats, "awork": clients.awork.stats}

@@ -27,13 +27,16 @@ from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.startup.httpserver import HealthServer
 from personio_sync.controller.startup.login import connection_info
+from personio_sync.controller.webhooks.limits import Limits
 from personio_sync.controller.webhooks.receiver import WebhookReceiver
 from personio_sync.controller.webhooks.recorder import EventRecorder
 from personio_sync.controller.webhooks.tokens import WebhookTokens
 from personio_sync.errors import KubeError
 from personio_sync.resource.spec import API_GROUP, API_VERSION, PLURAL
+from personio_sync.sync.vendor_http import VendorHttp
 
 registry = kopf.OperatorRegistry()
+log = logging.getLogger("personio_sync.controller")
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Runtime:
     ctx: Context
     supervisor: Supervisor
     server: HealthServer
-    webhooks: WebhookReceiver
+    webhooks: WebhookReceiver | None  # None: webhooks off, no port bound (HOOK-15)
     recorder: EventRecorder
     election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
     lease_kube: KubeClient | None = None
@@ -92,6 +95,29 @@ async def cluster_instance_id(kube: KubeClient) -> str:
     return str(uid)
 
 
+async def start_receiver(
+    ctx: Context, supervisor: Supervisor, recorder: EventRecorder
+) -> WebhookReceiver | None:
+    """HOOK-15: the receiver listens only when webhooks are on (a base URL is set); off,
+    no port is bound, so nothing is reachable that no resource can use."""
+    ours = ctx.settings
+    if not ours.webhooks_enabled:
+        log.info("Personio webhooks off (PERSONIO_SYNC_WEBHOOK_BASE_URL is empty)")
+        return None
+    receiver = WebhookReceiver(
+        secret_of=supervisor.secret_of,
+        notify=supervisor.note_changes,
+        tokens=WebhookTokens(ctx.kube),
+        metrics=ctx.metrics,
+        leading=ctx.leading,
+        record=recorder,
+        limits=Limits.of(ours),
+    )
+    supervisor.forget.append(receiver.forget)  # its token cache and delivery budget (FAIR-8)
+    await receiver.start(ours.http_host, ours.webhook_port)
+    return receiver
+
+
 @kopf.on.login(registry=registry)
 async def login(**_: Any) -> kopf.ConnectionInfo:
     """kopf logs in with the configuration the operator's own client uses (login.py)."""
@@ -101,12 +127,13 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
 @kopf.on.startup(registry=registry)
 async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     """Builds everything once and wires it: the context, the supervisor and its slots,
-    the health server, the webhook receiver (handed the supervisor's lookups), the Lease."""
+    the health server, the webhook receiver (handed the supervisor's lookups; only with a
+    webhook base URL, HOOK-15), the Lease."""
     configure_kopf(settings)
     ours: OperatorSettings = memo.settings
     config = load_config()
     lease: str | None = memo.lease  # None: standalone
-    metrics = Metrics()
+    metrics = Metrics(per_resource_limit=ours.metrics_per_resource_limit)
     elector, lease_kube = None, None
     if lease is not None:  # its own connection: renewals never queue behind status writes
         lease_kube = KubeClient(config, PERSONIO_SYNCS, timeout=5.0)
@@ -116,30 +143,24 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
             name=lease,
             on_acquired=metrics.acquisitions.inc,
         )
-    kube = KubeClient(config, PERSONIO_SYNCS, fence=elector.fence if elector else None)
+    fence = elector.fence if elector else None
+    kube = KubeClient(config, PERSONIO_SYNCS, fence=fence)
     ctx = Context(
         settings=ours,
         kube=kube,
         metrics=metrics,
         instance_id=ours.instance_id or await cluster_instance_id(kube),
         leadership=elector,
+        http=VendorHttp.open(fence=fence, runs=ours.max_concurrent_syncs),
     )
     metrics.follow_leadership(ctx.leading)
     ready = asyncio.Event()  # /healthz answers 200 once everything below is up
     server = HealthServer(ctx.metrics, healthy=ready.is_set)
     await server.start(ours.http_host, ours.http_port, sock=memo.get("http_socket"))
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
-    supervisor = Supervisor(ctx, slots)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
-    receiver = WebhookReceiver(
-        secret_of=supervisor.secret_of,
-        notify=supervisor.note_changes,
-        tokens=WebhookTokens(ctx.kube),
-        metrics=ctx.metrics,
-        leading=ctx.leading,
-        record=recorder,
-    )
-    await receiver.start(ours.http_host, ours.webhook_port)
+    supervisor = Supervisor(ctx, slots, forget=(recorder.forget,))  # FAIR-8
+    receiver = await start_receiver(ctx, supervisor, recorder)
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="leader election")
@@ -151,7 +172,8 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
 async def stop(memo: Any, **_: Any) -> None:
     """Workers first (no write after this), then hand the Lease over at once."""
     rt = runtime(memo)
-    await rt.webhooks.stop()
+    if rt.webhooks is not None:
+        await rt.webhooks.stop()
     await rt.recorder.stop()
     await rt.supervisor.stop()
     if rt.election is not None and rt.ctx.leadership is not None:
@@ -162,6 +184,8 @@ async def stop(memo: Any, **_: Any) -> None:
     if rt.lease_kube is not None:
         await rt.lease_kube.close()
     await rt.server.stop()
+    if rt.ctx.http is not None:
+        await rt.ctx.http.aclose()
     await rt.ctx.kube.close()
 
 

@@ -1,10 +1,16 @@
-"""Personio webhook receiver: `POST /webhooks/personio/{namespace}/{name}` (issue 9, HOOK-1..5).
+"""Personio webhook receiver: `POST /webhooks/personio/{namespace}/{name}` (issue 9,
+HOOK-1..5, HOOK-9..11).
 
 Personio drops a delivery that is not acknowledged within 3 s, so the handler only
-checks and queues: it never calls a vendor, and reads the resource's Secret at most
-once per `refresh_seconds` (a cached token, tokens.py). Deliveries are "dataless": only
-the envelope's event name and id are read; the worker fetches everything from Personio
+checks and queues: it never calls a vendor. Deliveries are "dataless": only the
+envelope's event name and id are read; the worker fetches everything from Personio
 itself. Which events it acts on is the catalogue's (catalogue.py).
+
+The port is public, so what a caller can make it hold is bounded (limits.py): the
+connection guard (guard.py) closes slow and surplus connections before aiohttp sees
+them; a resource takes so many deliveries per second, an address so many wrong tokens
+(429 with Retry-After past either); a delivery whose token may be right reads the
+Secret again (tokens.py), so a rotated or removed token stops at its next use.
 
 It knows no worker: it is handed two lookups, the Secret a resource names (None: no
 such resource) and where to note changes (the supervisor's, startup/handlers.py).
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -27,6 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.runs.changed import Changes
 from personio_sync.controller.webhooks.catalogue import Names, acted_on
+from personio_sync.controller.webhooks.guard import ConnectionGuard, Phase
+from personio_sync.controller.webhooks.limits import Buckets, Limits, retry_after
 from personio_sync.controller.webhooks.tokens import WebhookTokens, token_matches
 from personio_sync.errors import KubeError
 from personio_sync.resource.status import LastEvent
@@ -36,6 +45,7 @@ log = logging.getLogger("personio_sync.controller")
 MAX_BODY = 64 * 1024  # an envelope is a few hundred bytes
 LOOKUP_SECONDS = 2.0  # Personio gives up after 3 s: a slow API server is a 503 in time
 PATH = "/webhooks/personio/{namespace}/{name}"
+BACKLOG = 128  # the kernel queue, and what asyncio accepts per wake-up (fds in flight)
 
 SecretOf = Callable[[str, str], str | None]  # (namespace, name) → its Secret; None: unknown
 Notify = Callable[[str, str, Changes], bool]  # Supervisor.note_changes
@@ -71,7 +81,8 @@ def changes_of(envelope: Envelope, received: datetime) -> Changes | None:
 
 
 class WebhookReceiver:
-    """The aiohttp app and its server; every answer is decided without a vendor call."""
+    """The aiohttp app behind the connection guard; every answer is decided without a
+    vendor call."""
 
     def __init__(
         self,
@@ -84,11 +95,26 @@ class WebhookReceiver:
         record: Record = lambda ns, name, event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(microsecond=0),
         lookup_seconds: float = LOOKUP_SECONDS,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._secret_of, self._notify, self._tokens = secret_of, notify, tokens
         self._metrics, self._leading, self._record, self._now = metrics, leading, record, now
         self._lookup_seconds = lookup_seconds
+        self.limits = limits = limits or Limits()
+        closed = metrics.webhook_connections_closed
+        self.guard = ConnectionGuard(limits, clock=clock, closed=lambda r: closed.labels(r).inc())
+        self._deliveries: Buckets[tuple[str, str]] = Buckets(
+            limits.burst, limits.per_second, clock=clock
+        )
+        self._wrong: Buckets[str] = Buckets(
+            limits.failures,
+            limits.failures / limits.failure_window_seconds,
+            max_keys=limits.callers,
+            clock=clock,
+        )
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.port: int | None = None
 
     def app(self) -> web.Application:
@@ -97,57 +123,122 @@ class WebhookReceiver:
         return app
 
     async def start(self, host: str, port: int) -> int:
-        self._runner = web.AppRunner(self.app(), access_log=None)
+        """Listen behind the guard: aiohttp's protocol factory, wrapped (guard.py)."""
+        self._runner = web.AppRunner(
+            self.app(),
+            access_log=None,
+            keepalive_timeout=self.limits.header_seconds,  # the guard's is the binding one
+            lingering_time=0,  # an unread body is never drained: the answer closes instead
+        )
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        addresses = self._runner.addresses
-        self.port = int(addresses[0][1]) if addresses else port
+        server = self._runner.server
+        assert server is not None  # set up just above
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            self.guard.protocol(server), host, port, backlog=BACKLOG, reuse_address=True
+        )
+        self.guard.start()
+        self.port = int(self._listener.sockets[0].getsockname()[1])
         log.info("receiving Personio webhooks on %s:%s", host, self.port)
         return self.port
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        await self.guard.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._listener is not None:
+            await self._listener.wait_closed()
+            self._listener = None
 
-    def _answer(self, status: int, outcome: str, text: str) -> web.Response:
+    def forget(self, namespace: str, name: str) -> None:
+        """The resource is gone: its token and its delivery budget go too."""
+        self._tokens.forget(namespace, name)
+        self._deliveries.forget((namespace, name))
+
+    def _answer(
+        self, status: int, outcome: str, text: str, *, retry: float | None = None
+    ) -> web.Response:
         self._metrics.webhook_events.labels(outcome).inc()
-        return web.json_response({"status": text}, status=status)
+        response = web.json_response({"status": text}, status=status)
+        if retry is not None:
+            response.headers["Retry-After"] = retry_after(retry)
+        if status >= 300:
+            response.force_close()  # a refused request's connection is not kept
+        return response
 
     async def _receive(self, request: web.Request) -> web.Response:
+        transport = request.transport
+        self.guard.enter(transport, Phase.CHECKING)
+        try:
+            response = await self._handle(request)
+        finally:
+            self.guard.enter(transport, Phase.HEADERS)  # answered: the next one's headers
+        # Kept alive only while a whole next request fits in its lifetime: the guard never
+        # has to cut one in the middle.
+        limits = self.limits
+        whole = limits.header_seconds + self._lookup_seconds + limits.body_seconds
+        if self.guard.remaining(transport) <= whole:
+            response.force_close()
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
         if (request.content_length or 0) > MAX_BODY:
             return self._answer(413, "too_large", "body too large")
-        secret = self._secret_of(namespace, name)
-        if not secret:
-            return self._answer(404, "unknown_resource", "no such resource")
-        verdict = await self._authenticate(request, namespace, name, secret)
+        verdict = await self._authenticate(request, namespace, name)
         if verdict is not None:
             return verdict
+        self.guard.enter(request.transport, Phase.AUTHENTICATED)
         try:
-            raw = await request.read()
+            async with asyncio.timeout(self.limits.body_seconds):
+                raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._answer(413, "too_large", "body too large")
+        except TimeoutError:  # HOOK-9: a body that does not come is not waited for
+            return self._answer(408, "timed_out", "body too slow")
         if not self._leading():  # a standby: Personio retries, maybe reaching the leader
             return self._answer(503, "not_leader", "not the leader, retry")
         return self._act(namespace, name, raw)
 
     async def _authenticate(
-        self, request: web.Request, namespace: str, name: str, secret: str
+        self, request: web.Request, namespace: str, name: str
     ) -> web.Response | None:
-        presented = request.headers.get("Authorization", "")
+        """HOOK-1, HOOK-10, HOOK-11. A token that matches the one last read may be right:
+        it spends the resource's budget and is checked against a fresh read. Anything
+        else is a guess: held back once its address guessed too often, checked against
+        the cache (read again at most every few seconds), and counted when wrong."""
+        presented = _authorization(request)
+        caller = request.remote or ""
+        secret = self._secret_of(namespace, name)
+        known = None if not secret else self._tokens.known(namespace, name, secret)
+        hit = presented is not None and known is not None and token_matches(presented, known)
+        if not hit and (wait := self._wrong.wait(caller)):
+            return self._answer(429, "throttled", "too many wrong tokens", retry=wait)
+        if not secret:
+            return self._answer(404, "unknown_resource", "no such resource")
+        if hit and (wait := self._deliveries.take((namespace, name))):
+            return self._answer(429, "rate_limited", "too many deliveries", retry=wait)
         try:
             async with asyncio.timeout(self._lookup_seconds):
-                configured = await self._tokens.token(namespace, name, secret, stale=False)
-                if configured is not None and not token_matches(presented, configured):
-                    configured = await self._tokens.token(namespace, name, secret, stale=True)
+                configured = await self._tokens.token(
+                    namespace, name, secret, stale=not hit, fresh=hit
+                )
         except (KubeError, TimeoutError):  # API server away or slow: Personio retries later
             return self._answer(503, "unavailable", "cannot check the token now")
-        if configured is None:  # webhooks not enabled for this resource: look absent
+        if configured is None:  # no webhooks for this resource (or removed): look absent
             return self._answer(404, "unknown_resource", "no such resource")
-        if not token_matches(presented, configured):
-            return self._answer(401, "unauthorized", "wrong token")
+        if presented is None or not token_matches(presented, configured):
+            return self._wrong_token(caller)  # not text (HOOK-11): no token matches it
+        if not hit and (wait := self._deliveries.take((namespace, name))):
+            return self._answer(429, "rate_limited", "too many deliveries", retry=wait)
         return None
+
+    def _wrong_token(self, caller: str) -> web.Response:
+        self._wrong.take(caller)
+        return self._answer(401, "unauthorized", "wrong token")
 
     def _act(self, namespace: str, name: str, raw: bytes) -> web.Response:
         try:
@@ -167,3 +258,14 @@ class WebhookReceiver:
         event = LastEvent(time=received, kind=envelope.event_name, outcome="accepted")
         self._record(namespace, name, event)
         return self._answer(202, "accepted", "accepted")
+
+
+def _authorization(request: web.Request) -> str | None:
+    """The `Authorization` header as text; None when its bytes are not UTF-8 (HOOK-11:
+    a 401, not a crash). aiohttp keeps undecodable bytes as surrogate escapes."""
+    value = request.headers.get("Authorization", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value

@@ -27,7 +27,11 @@ class EventRecorder:
         if key not in self._tasks:
             task = asyncio.create_task(self._flush(key), name=f"last event {namespace}/{name}")
             self._tasks[key] = task
-            task.add_done_callback(lambda _: self._tasks.pop(key, None))
+            task.add_done_callback(lambda done: self._drop(key, done))
+
+    def _drop(self, key: tuple[str, str], done: asyncio.Task[None]) -> None:
+        if self._tasks.get(key) is done:  # not a newer one, after a forget
+            del self._tasks[key]
 
     async def _flush(self, key: tuple[str, str]) -> None:
         while (event := self.latest.get(key)) is not None and self._written.get(key) != event:
@@ -36,8 +40,13 @@ class EventRecorder:
             await self._writes.merge_status(key, patch, WritePolicy.FENCED, "status.lastEvent")
 
     def forget(self, namespace: str, name: str) -> None:
+        """A deleted resource (FAIR-8): a write still in flight is cancelled, so a resource
+        re-created under the name does not get the old one's event."""
         self.latest.pop((namespace, name), None)
         self._written.pop((namespace, name), None)
+        task = self._tasks.pop((namespace, name), None)
+        if task is not None:
+            task.cancel()
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
