@@ -20,7 +20,7 @@ from lightkube.config.models import Cluster, User
 
 from personio_sync.clients.kube import KubeClient
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.leadership import LeaderElector
+from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.view import ResourceView
@@ -76,7 +76,7 @@ def make_context(
         now=now,
         sleep=sleep or asyncio.sleep,
         event=event,
-        leadership=cast(LeaderElector | None, leadership),
+        leadership=cast(ShardLeases | None, leadership),
     )
 
 

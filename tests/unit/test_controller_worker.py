@@ -8,6 +8,7 @@ is asserted as runs at 0 s, 3600 s, 7200 s of loop time, no real wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -200,6 +201,8 @@ async def test_r19_a_failing_clean_up_is_retried_with_doubling_back_off(
 
 
 class Leadership:
+    """ShardLeases as the worker sees it: this replica holds every shard, or none."""
+
     def __init__(self) -> None:
         self.leads = False
         self.gained = asyncio.Event()
@@ -207,8 +210,14 @@ class Leadership:
     def leading(self) -> bool:
         return self.leads
 
-    async def wait_leading(self) -> None:
+    def holds(self, key: tuple[str, str]) -> bool:
+        return self.leads
+
+    async def wait_holding(self, key: tuple[str, str]) -> None:
         await self.gained.wait()
+
+    def busy(self, key: tuple[str, str]) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def fence(self) -> None: ...
 
