@@ -20,9 +20,9 @@ from lightkube.config.models import Cluster, User
 
 from personio_sync.clients.kube import KubeClient
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.settings import OperatorSettings
+from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.view import ResourceView
 from personio_sync.reasons import Reason
 

@@ -205,7 +205,7 @@ class ShardLeases:
         else:
             self._report(None)
             self._observe(listed, started)
-        wanted = wanted_shards(self.live(), self.identity, self.shards)
+        wanted = self._wanted()
         if wanted != self.wanted:
             log.info("shards wanted by %s: %s", self.identity, sorted(wanted) or "none")
         self.wanted = wanted
@@ -226,6 +226,13 @@ class ShardLeases:
         await asyncio.gather(*rounds)
         self._news.set()
         self._news = asyncio.Event()
+
+    def _wanted(self) -> frozenset[int]:
+        """One shard: every replica wants it and its holder keeps it while alive, as with
+        the single leader Lease before shards (SHARD-7); else the assignment (SHARD-2)."""
+        if self.shards == 1:
+            return frozenset({0})
+        return wanted_shards(self.live(), self.identity, self.shards)
 
     def live(self) -> set[str]:
         """Replicas alive now, and for at least a lease duration (SHARD-6); we are one."""
