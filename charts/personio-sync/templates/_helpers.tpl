@@ -199,6 +199,10 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
 {{- end }}
 - name: PERSONIO_SYNC_HTTP_PORT
   value: {{ .Values.operator.httpPort | quote }}
+- name: PERSONIO_SYNC_SHARDS
+  value: {{ .Values.peering.shards | quote }}
+- name: PERSONIO_SYNC_LEASE_DURATION_SECONDS
+  value: {{ .Values.peering.leaseDurationSeconds | quote }}
 - name: PERSONIO_SYNC_WEBHOOK_PORT
   value: {{ .Values.webhooks.port | quote }}
 - name: PERSONIO_SYNC_SERVICE_ACCOUNT
