@@ -97,10 +97,13 @@ def store() -> Leases:
     return Leases()
 
 
-def replica(store: Leases, clock: Clock, identity: str, shards: int = 16) -> ShardLeases:
+def replica(
+    store: Leases, clock: Clock, identity: str, shards: int = 16, counted: list[str] | None = None
+) -> ShardLeases:
+    noted = counted if counted is not None else []
     return ShardLeases(
         store, namespace=NS, name=NAME, shards=shards, identity=identity, timings=TIMINGS,
-        clock=clock, wall=clock.wall,
+        clock=clock, wall=clock.wall, on_acquired=lambda: noted.append(identity),
     )  # fmt: skip
 
 
@@ -315,6 +318,16 @@ async def test_shard_5_a_clean_stop_releases_everything_at_once(
     assert a.heartbeat.name not in store.leases
     await rounds(clock, b)
     assert len(b.held()) == 16
+
+
+async def test_shard_3_only_take_overs_count_as_acquisitions(store: Leases, clock: Clock) -> None:
+    """The leader flapping alert: a rebalance is no hand-over that abandons runs."""
+    counted: list[str] = []
+    a, b = (replica(store, clock, r, counted=counted) for r in REPLICAS[:2])
+    await rounds(clock, a, b, seconds=30)  # created, released, acquired: nothing taken over
+    assert counted == []
+    await rounds(clock, a, seconds=16)  # b killed
+    assert counted == [REPLICAS[0]] * 8
 
 
 # -- SHARD-7: one shard is today's leader ------------------------------------------------

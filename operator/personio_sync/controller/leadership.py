@@ -101,6 +101,7 @@ class LeaderElector:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_acquired: Callable[[], None] = lambda: None,
         labels: Mapping[str, str] | None = None,
+        on_taken_over: Callable[[], None] = lambda: None,
     ) -> None:
         self._api = api
         self._labels = dict(labels or {})  # on the Lease when this replica creates it
@@ -116,6 +117,7 @@ class LeaderElector:
         self._problem: str | None = None  # last API problem logged (one line per change)
         self._gained = asyncio.Event()
         self._on_acquired = on_acquired  # counted on /metrics (leader flapping alert)
+        self._on_taken_over = on_taken_over  # acquired from a holder that did not release it
 
     @property
     def where(self) -> str:
@@ -199,7 +201,10 @@ class LeaderElector:
             return False
         body = {**lease, "spec": self._spec(spec, started_now=not ours)}
         written = await self._api.replace_lease(self.namespace, self.name, body)
-        return self._won(written, started)
+        won = self._won(written, started)
+        if won and holder and not ours:
+            self._on_taken_over()
+        return won
 
     def observe(self, lease: Mapping[str, Any]) -> None:
         """Note the record as read now (by this round, or by a LIST of many Leases): its

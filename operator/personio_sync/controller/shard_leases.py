@@ -113,16 +113,20 @@ class ShardLeases:
         self.drain_seconds = drain_seconds
         self._labels = {LEASE_SET: name}
 
-        def elector(lease: str, role: str, acquired: Callable[[], None]) -> LeaderElector:
+        def elector(lease: str, role: str, **counted: Callable[[], None]) -> LeaderElector:
             return LeaderElector(
                 api, namespace=namespace, name=lease, identity=self.identity, timings=timings,
-                clock=clock, wall=wall, sleep=sleep, on_acquired=acquired,
-                labels={**self._labels, ROLE: role},
+                clock=clock, wall=wall, sleep=sleep, labels={**self._labels, ROLE: role},
+                **counted,
             )  # fmt: skip
 
-        self.heartbeat = elector(replica_lease_name(name, self.identity), "replica", lambda: None)
+        # personio_sync_leader_acquisitions_total: with one shard every acquisition, as
+        # with the leader Lease; with more, only take-overs of a Lease its holder did not
+        # release (a rebalance hands shards over between runs and abandons nothing).
+        counted = {"on_acquired" if shards == 1 else "on_taken_over": on_acquired}
+        self.heartbeat = elector(replica_lease_name(name, self.identity), "replica")
         self.electors = [
-            elector(shard_lease_name(name, shard, shards), "shard", on_acquired)
+            elector(shard_lease_name(name, shard, shards), "shard", **counted)
             for shard in range(shards)
         ]
         self._by_name = {e.name: e for e in self.electors}
