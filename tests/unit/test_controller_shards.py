@@ -7,84 +7,22 @@ so rounds two seconds apart take no time at all.
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import httpx2
 import pytest
-from tests.unit.controller_fakes import Kube, make_context, resource
+from tests.unit.controller_fakes import Kube, Leases, make_context, mock_kube, resource
+from tests.unit.controller_fakes import LeaseClock as Clock
 
 from personio_sync.controller.leadership import LeaseTimings
 from personio_sync.controller.shard_leases import ACTING_FOR, ShardLeases
 from personio_sync.controller.sharding import assignment, shard_of, wanted_shards
 from personio_sync.controller.writes import WritePolicy
-from personio_sync.errors import KubeConflict, LeadershipLost
+from personio_sync.errors import LeadershipLost
 
 NS, NAME = "ops", "personio-sync"
-START = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 TIMINGS = LeaseTimings.scaled(12)  # 12 s lease, 8 s renew deadline, 2 s rounds
 REPLICAS = [f"pod-{c}/{100 + i}/{i:06x}" for i, c in enumerate("abcdefgh")]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return START + timedelta(seconds=self.now)
-
-
-class Leases:
-    """The namespace's Leases as the API server keeps them."""
-
-    def __init__(self) -> None:
-        self.leases: dict[str, dict[str, Any]] = {}
-        self.version = 0
-
-    def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.version += 1
-        lease = copy.deepcopy(dict(body))
-        lease["metadata"] = {**lease["metadata"], "resourceVersion": str(self.version)}
-        self.leases[lease["metadata"]["name"]] = lease
-        return copy.deepcopy(lease)
-
-    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.leases.get(name))
-
-    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        if body["metadata"]["name"] in self.leases:
-            raise KubeConflict("already exists", 409)
-        return self._store(body)
-
-    async def replace_lease(
-        self, namespace: str, name: str, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        sent = (body.get("metadata") or {}).get("resourceVersion")
-        if sent != self.leases[name]["metadata"]["resourceVersion"]:
-            raise KubeConflict("the object has been modified", 409)
-        return self._store(body)
-
-    async def list_leases(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
-        def matches(lease: dict[str, Any]) -> bool:
-            have = lease["metadata"].get("labels") or {}
-            return all(have.get(k) == v for k, v in labels.items())
-
-        return [copy.deepcopy(v) for v in self.leases.values() if matches(v)]
-
-    async def delete_lease(self, namespace: str, name: str) -> None:
-        self.leases.pop(name, None)
-
-    def holders(self) -> Counter[str]:
-        return Counter(
-            lease["spec"]["holderIdentity"]
-            for name, lease in self.leases.items()
-            if "-shard-" in name and lease["spec"]["holderIdentity"]
-        )
 
 
 @pytest.fixture
@@ -361,3 +299,27 @@ async def test_shard_8_a_status_written_names_its_shard_and_replica(
     written = kube.writes[-1]
     assert written[-1]["shard"] == shard_of("hr", "team", 16)
     assert written[-1]["replica"] == REPLICAS[0]
+
+
+async def test_shard_4_a_status_write_is_fenced_by_the_shard_of_the_resource_written(
+    store: Leases, clock: Clock
+) -> None:
+    a, b = replica(store, clock, REPLICAS[0]), replica(store, clock, REPLICAS[1])
+    await rounds(clock, a, b, seconds=30)
+    sent: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.url.path)
+        return httpx2.Response(200, json=resource())
+
+    kube = mock_kube(answer, fence=a.fence_for)
+    ours, theirs = key_in(min(a.held())), key_in(min(b.held()))
+    try:
+        await kube.merge_status(*ours, {"message": "ours"})
+        with pytest.raises(LeadershipLost):
+            await kube.merge_status(*theirs, {"message": "theirs"})
+    finally:
+        await kube.close()
+    assert sent == [
+        f"/apis/personio-sync.dev/v1alpha1/namespaces/hr/personiosyncs/{ours[1]}/status"
+    ]
