@@ -79,7 +79,7 @@ async def serving(w: World, **options: Any) -> AsyncIterator[tuple[httpx.AsyncCl
         notify=w.notify,
         tokens=WebhookTokens(kube, refresh_seconds=5.0, clock=lambda: w.clock),
         metrics=metrics,
-        leading=lambda: w.leading,
+        leading=lambda _namespace, _name: w.leading,
         record=lambda ns, name, event: w.recorded.append(event),
         now=lambda: NOW,
         **options,

@@ -144,7 +144,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         notify=supervisor.note_changes,
         tokens=WebhookTokens(ctx.kube),
         metrics=ctx.metrics,
-        leading=ctx.leading,
+        leading=lambda namespace, name: ctx.holds((namespace, name)),
         record=recorder,
     )
     await receiver.start(ours.http_host, ours.webhook_port)
