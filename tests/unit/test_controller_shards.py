@@ -14,7 +14,7 @@ import pytest
 from tests.unit.controller_fakes import Kube, Leases, make_context, mock_kube, resource
 from tests.unit.controller_fakes import LeaseClock as Clock
 
-from personio_sync.controller.leadership import LeaseTimings
+from personio_sync.controller.leadership import LeaderElector, LeaseTimings
 from personio_sync.controller.shard_leases import ACTING_FOR, ShardLeases
 from personio_sync.controller.sharding import assignment, shard_of, wanted_shards
 from personio_sync.controller.writes import WritePolicy
@@ -323,3 +323,32 @@ async def test_shard_4_a_status_write_is_fenced_by_the_shard_of_the_resource_wri
     assert sent == [
         f"/apis/personio-sync.dev/v1alpha1/namespaces/hr/personiosyncs/{ours[1]}/status"
     ]
+
+
+# -- SHARD-9: no overlap with a leader of a release without shards ------------------
+
+
+async def test_shard_9_no_work_while_a_leader_without_shards_holds_the_leader_lease(
+    store: Leases, clock: Clock
+) -> None:
+    old = LeaderElector(store, namespace=NS, name=NAME, identity="old-pod/1/000000",
+                        timings=TIMINGS, clock=clock, wall=clock.wall)  # fmt: skip
+    await old.attempt()
+    a, b = replica(store, clock, REPLICAS[0]), replica(store, clock, REPLICAS[1])
+    for _ in range(15):  # 30 s, the old leader renewing all along
+        await old.attempt()
+        await rounds(clock, a, b)
+    assert len(a.held() | b.held()) == 16
+    key = key_in(min(a.held()))
+    assert not a.holds(key)
+    with pytest.raises(LeadershipLost, match="without shards"):
+        a.fence_for(*key)
+    await old.release()  # its pod stops: a replica with shards takes the Lease over
+    await rounds(clock, a, b)
+    assert store.leases[NAME]["spec"]["holderIdentity"] in REPLICAS[:2]
+    assert a.holds(key)
+    a.fence_for(*key)
+    await a.release()  # a clean stop hands it to b, whose runs go on meanwhile
+    b.fence_for(*key_in(min(b.held())))
+    await rounds(clock, b)
+    assert store.leases[NAME]["spec"]["holderIdentity"] == REPLICAS[1]

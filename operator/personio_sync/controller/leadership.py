@@ -113,6 +113,7 @@ class LeaderElector:
         self._observed_at = 0.0  # monotonic time the observed record was first seen
         self._observed_duration = timings.lease_duration
         self._renewed_at: float | None = None  # start of the last successful acquire/renew
+        self.holder = ""  # the holderIdentity last read or written
         self._announced = False  # "became leader" logged and not yet "lost"
         self._problem: str | None = None  # last API problem logged (one line per change)
         self._gained = asyncio.Event()
@@ -167,6 +168,7 @@ class LeaderElector:
         if self._renewed_at is None:
             return
         self._renewed_at = None
+        self.holder = ""
         self._announce()
         with contextlib.suppress(Exception):  # the standby takes over after the lease anyway
             async with asyncio.timeout(self.timings.renew_deadline / 2):
@@ -211,6 +213,7 @@ class LeaderElector:
         age counts from the first time this version was seen, on our own clock."""
         if _version(lease) != self._observed_version:
             spec = lease.get("spec") or {}
+            self.holder = str(spec.get("holderIdentity") or "")
             self._observed_version, self._observed_at = _version(lease), self._clock()
             self._observed_duration = float(
                 spec.get("leaseDurationSeconds") or self.timings.lease_duration
@@ -232,6 +235,7 @@ class LeaderElector:
         }
 
     def _won(self, lease: Mapping[str, Any], started: float) -> bool:
+        self.holder = self.identity
         self._observed_version, self._observed_at = _version(lease), self._clock()
         self._observed_duration = self.timings.lease_duration
         self._renewed_at = started

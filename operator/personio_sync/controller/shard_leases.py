@@ -17,6 +17,12 @@ move. The fence of a shard is its elector's (renew deadline < lease duration): a
 replica holds nothing when it resumes, and a failing fence abandons that shard's runs
 alone (SHARD-4). `ACTING_FOR` says which resource the current task acts for, so one
 fence installed once into the shared awork pool fences each request by its resource.
+
+With several shards the replicas also hold the single leader Lease of before (`<lease>`,
+SHARD-9), one of them at a time: a replica of a release without shards (during a rolling
+upgrade) elects its leader through that Lease and syncs everything, so no replica starts
+work while that Lease is held by anyone but a replica with a heartbeat, and none writes
+while it is held by a replica without one.
 """
 
 from __future__ import annotations
@@ -129,6 +135,8 @@ class ShardLeases:
             elector(shard_lease_name(name, shard, shards), "shard", **counted)
             for shard in range(shards)
         ]
+        # Keeps leaders of a release without shards out (SHARD-9); one shard is that Lease.
+        self.guard = None if shards == 1 else elector(name, "guard")
         self._by_name = {e.name: e for e in self.electors}
         self._peers: dict[str, _Peer] = {}  # heartbeat Lease name -> what we saw of it
         self._busy = [0] * shards  # runs in flight per shard
@@ -147,12 +155,17 @@ class ShardLeases:
         """This replica may start work on the resource: it holds its shard's Lease within
         the renew deadline, and is not handing the shard over."""
         shard = self.shard_of(key)
-        return self.electors[shard].leading() and shard not in self._draining
+        return self.electors[shard].leading() and shard not in self._draining and self._guarded()
 
     def fence_for(self, namespace: str, name: str) -> None:
         """Before a write for the resource: raises LeadershipLost unless its shard is held
         (a shard being handed over still is, until its runs end)."""
         shard = shard_of(namespace, name, self.shards)
+        if self._foreign_guard():
+            raise LeadershipLost(
+                f"the lease {self.namespace}/{self.name} is held by {self._guard_holder()}, a "
+                "replica without shards; it syncs until it stops (SHARD-9)"
+            )
         if not self.electors[shard].leading():
             raise LeadershipLost(
                 f"this replica no longer holds the lease {self.namespace}/"
@@ -166,6 +179,22 @@ class ShardLeases:
         if key is None:
             raise LeadershipLost("a write outside a resource's worker: refused (SHARD-4)")
         self.fence_for(*key)
+
+    def _guard_holder(self) -> str:
+        return "" if self.guard is None else self.guard.holder
+
+    def _known(self, identity: str) -> bool:
+        """This replica, or one whose heartbeat we have seen: a replica with shards."""
+        return identity == self.identity or any(p.holder == identity for p in self._peers.values())
+
+    def _guarded(self) -> bool:
+        """SHARD-9: the leader Lease is held by a replica with shards (free: not yet)."""
+        return self.guard is None or (bool(self.guard.holder) and self._known(self.guard.holder))
+
+    def _foreign_guard(self) -> bool:
+        """SHARD-9: the leader Lease is held by a replica without shards."""
+        holder = self._guard_holder()
+        return bool(holder) and not self._known(holder)
 
     def leading(self) -> bool:
         """Holds at least one shard (personio_sync_leader, the webhook receiver)."""
@@ -201,6 +230,8 @@ class ShardLeases:
         """Heartbeat, look at the installation's Leases, then acquire, renew and release."""
         started = self._clock()
         await self.heartbeat.attempt()
+        if self.guard is not None:
+            await self.guard.attempt()
         try:
             async with asyncio.timeout(self.timings.renew_deadline / 2):
                 listed = await self._api.list_leases(self.namespace, self._labels)
@@ -295,7 +326,8 @@ class ShardLeases:
 
     async def release(self) -> None:
         """Graceful shutdown: give every shard up at once, then the heartbeat."""
-        await asyncio.gather(*(e.release() for e in self.electors))
+        guard = [] if self.guard is None else [self.guard.release()]
+        await asyncio.gather(*(e.release() for e in self.electors), *guard)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.timings.renew_deadline / 2):
                 await self._api.delete_lease(self.namespace, self.heartbeat.name)
