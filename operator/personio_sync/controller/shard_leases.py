@@ -127,9 +127,13 @@ class ShardLeases:
             )  # fmt: skip
 
         # personio_sync_leader_acquisitions_total: with one shard every acquisition, as
-        # with the leader Lease; with more, only take-overs of a Lease its holder did not
-        # release (a rebalance hands shards over between runs and abandons nothing).
-        counted = {"on_acquired" if shards == 1 else "on_taken_over": on_acquired}
+        # with the leader Lease; with more, rounds that took over a Lease its holder did
+        # not release (a rebalance hands shards over between runs and abandons nothing;
+        # one replica lost is one count, however many shards it held).
+        self._on_acquired, self._took_over = on_acquired, False
+        counted = (
+            {"on_acquired": on_acquired} if shards == 1 else {"on_taken_over": self._taken_over}
+        )
         self.heartbeat = elector(replica_lease_name(name, self.identity), "replica")
         self.electors = [
             elector(shard_lease_name(name, shard, shards), "shard", **counted)
@@ -259,6 +263,9 @@ class ShardLeases:
             else:
                 self._draining.pop(shard, None)
         await asyncio.gather(*rounds)
+        if self._took_over:
+            self._took_over = False
+            self._on_acquired()
         self._news.set()
         self._news = asyncio.Event()
 
@@ -268,6 +275,9 @@ class ShardLeases:
         if self.shards == 1:
             return frozenset({0})
         return wanted_shards(self.live(), self.identity, self.shards)
+
+    def _taken_over(self) -> None:
+        self._took_over = True
 
     def live(self) -> set[str]:
         """Replicas alive now, and for at least a lease duration (SHARD-6); we are one."""
