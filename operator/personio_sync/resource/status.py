@@ -361,7 +361,7 @@ class PersonioSyncStatus(_Status):
     replica: Annotated[
         str | None,
         Field(
-            max_length=253,
+            max_length=320,  # a pod name (253) plus "/<pid>/<6 hex>"
             description="The replica (pod/process) that wrote this status: the one syncing "
             "the resource now (SHARD-8).",
         ),
