@@ -206,29 +206,30 @@ class Worker:
         """Run if still due once a slot is free; returns when to look again. `forced`: a
         full sync that pending changes asked for (NRT-3), due or not."""
         priority = priority_of(self.view.status)
-        async with self.slots.slot(priority, self.namespace):  # FAIR-2, FAIR-5
-            decision = self._decide()  # the resource may have changed while we queued
-            due = decision.run or (forced and self.changes.full_requested)
-            if not due or self.view.deleting:
-                return 0.0
-            if not self.ctx.holds(self.view.key):
-                return 0.0  # lost the shard while queued: the loop waits for it again
-            view = self.view
-            reason = decision.reason if decision.run else "Changes"
-            log.info("%s/%s: sync started (%s)", self.namespace, self.name, reason)
-            self.secret_changed = False
-            self.changes.covered_by_full_run()
-            allow = observation(view, secret_changed=False).consent_pending
-            self.ctx.metrics.in_progress.inc()
-            try:
-                with self._busy():  # its shard is handed over once this run ends (SHARD-5)
+        with contextlib.ExitStack() as busy:  # the run and what answers it (SHARD-5)
+            async with self.slots.slot(priority, self.namespace):  # FAIR-2, FAIR-5
+                decision = self._decide()  # the resource may have changed while we queued
+                due = decision.run or (forced and self.changes.full_requested)
+                if not due or self.view.deleting:
+                    return 0.0
+                if not self.ctx.holds(self.view.key):
+                    return 0.0  # lost the shard while queued: the loop waits for it again
+                busy.enter_context(self._busy())  # its shard is handed over after this
+                view = self.view
+                reason = decision.reason if decision.run else "Changes"
+                log.info("%s/%s: sync started (%s)", self.namespace, self.name, reason)
+                self.secret_changed = False
+                self.changes.covered_by_full_run()
+                allow = observation(view, secret_changed=False).consent_pending
+                self.ctx.metrics.in_progress.inc()
+                try:
                     written = await self.calls.full(
                         self.ctx, view, self.seen, allow_mass_delete=allow
                     )
-            finally:
-                self.ctx.metrics.in_progress.dec()
-        if written is not None:
-            self.observe(written)
-        await self.calls.after_run(self.ctx, self.view, self.seen)  # spec.webhook (HOOK-7)
-        await self.lifecycle.acknowledge(view)
+                finally:
+                    self.ctx.metrics.in_progress.dec()
+            if written is not None:
+                self.observe(written)
+            await self.calls.after_run(self.ctx, self.view, self.seen)  # spec.webhook (HOOK-7)
+            await self.lifecycle.acknowledge(view)  # a sync-now answered by the same holder
         return 0.0
