@@ -49,7 +49,7 @@ BACKLOG = 128  # the kernel queue, and what asyncio accepts per wake-up (fds in 
 
 SecretOf = Callable[[str, str], str | None]  # (namespace, name) → its Secret; None: unknown
 Notify = Callable[[str, str, Changes], bool]  # Supervisor.note_changes
-Leading = Callable[[], bool]
+Leading = Callable[[str, str], bool]  # this replica holds the resource's shard (SHARD-4)
 Record = Callable[[str, str, LastEvent], None]  # recorder.EventRecorder
 
 
@@ -91,7 +91,7 @@ class WebhookReceiver:
         notify: Notify,
         tokens: WebhookTokens,
         metrics: Metrics,
-        leading: Leading = lambda: True,
+        leading: Leading = lambda _namespace, _name: True,
         record: Record = lambda ns, name, event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(microsecond=0),
         lookup_seconds: float = LOOKUP_SECONDS,
@@ -199,7 +199,7 @@ class WebhookReceiver:
             return self._answer(413, "too_large", "body too large")
         except TimeoutError:  # HOOK-9: a body that does not come is not waited for
             return self._answer(408, "timed_out", "body too slow")
-        if not self._leading():  # a standby: Personio retries, maybe reaching the leader
+        if not self._leading(namespace, name):  # Personio retries, maybe reaching its holder
             return self._answer(503, "not_leader", "not the leader, retry")
         return self._act(namespace, name, raw)
 
