@@ -377,9 +377,16 @@ def test_ux_4_sync_help_names_the_url_variables_and_their_defaults() -> None:
 def test_sandbox_command_serves_a_seed_file_and_a_sync_runs_against_it(tmp_path: Path) -> None:
     seed = write(tmp_path, "company.json", json.dumps(generate_company(6, today=TODAY, seed=9)))
     command = [CLI, "sandbox", "--seed", str(seed)]
-    with interruptible(), subprocess.Popen(
-        command, env=environment(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
+    with (
+        interruptible(),
+        subprocess.Popen(
+            command,
+            env=environment(None),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process,
+    ):
         try:
             personio_url, awork_url = serving(read_banner(process))
             env = environment(
