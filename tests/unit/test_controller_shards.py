@@ -7,6 +7,7 @@ so rounds two seconds apart take no time at all.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import httpx2
@@ -15,7 +16,7 @@ from tests.unit.controller_fakes import Kube, Leases, make_context, mock_kube, r
 from tests.unit.controller_fakes import LeaseClock as Clock
 
 from personio_sync.controller.leadership import LeaderElector, LeaseTimings
-from personio_sync.controller.shard_leases import ACTING_FOR, ShardLeases
+from personio_sync.controller.shard_leases import ACTING_FOR, ShardLeases, label_value
 from personio_sync.controller.sharding import assignment, shard_of, wanted_shards
 from personio_sync.controller.writes import WritePolicy
 from personio_sync.errors import LeadershipLost
@@ -352,3 +353,15 @@ async def test_shard_9_no_work_while_a_leader_without_shards_holds_the_leader_le
     b.fence_for(*key_in(min(b.held())))
     await rounds(clock, b)
     assert store.leases[NAME]["spec"]["holderIdentity"] == REPLICAS[1]
+
+
+def test_shard_3_a_lease_set_label_fits_however_long_the_release_name() -> None:
+    """A label value holds at most 63 characters: with a longer Lease name (a long
+    release in a long namespace) every Lease POST was refused 422 and the LIST 400."""
+    long = "e2e-test-operator-with-the-charts-token-sync-0e3bf2-ps-personio-sync"
+    other = long.replace("0e3bf2", "0e3bf3")
+    assert label_value(NAME) == NAME
+    value = label_value(long)
+    assert len(value) <= 63 and value[0].isalnum() and value[-1].isalnum()
+    assert value != label_value(other)
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value)

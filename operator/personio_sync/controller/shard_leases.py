@@ -53,6 +53,16 @@ log = logging.getLogger("personio_sync.controller")
 
 LEASE_SET = "personio-sync.dev/lease-set"  # label: which installation's Lease this is
 ROLE = "personio-sync.dev/lease-role"  # label: "shard" or "replica"
+
+
+def label_value(name: str) -> str:
+    """A label value holds at most 63 characters, a Lease name more (a long release name
+    in a long namespace): a longer one is cut and told apart by its hash."""
+    if len(name) <= 63:
+        return name
+    return f"{name[:52]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
 Key = tuple[str, str]  # (namespace, name) of a PersonioSync
 DEFAULT_TIMINGS = LeaseTimings()
 
@@ -117,7 +127,7 @@ class ShardLeases:
         self.identity = identity or own_identity()
         self.timings, self._clock, self._sleep = timings, clock, sleep
         self.drain_seconds = drain_seconds
-        self._labels = {LEASE_SET: name}
+        self._labels = {LEASE_SET: label_value(name)}
 
         def elector(lease: str, role: str, **counted: Callable[[], None]) -> LeaderElector:
             return LeaderElector(
