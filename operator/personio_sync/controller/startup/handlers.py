@@ -97,7 +97,10 @@ async def cluster_instance_id(kube: KubeClient) -> str:
 
 
 async def start_receiver(
-    ctx: Context, supervisor: Supervisor, recorder: EventRecorder
+    ctx: Context,
+    supervisor: Supervisor,
+    recorder: EventRecorder,
+    sock: socket.socket | None = None,
 ) -> WebhookReceiver | None:
     """HOOK-15: the receiver listens only when webhooks are on (a base URL is set); off,
     no port is bound, so nothing is reachable that no resource can use."""
@@ -115,7 +118,7 @@ async def start_receiver(
         limits=Limits.of(ours),
     )
     supervisor.forget.append(receiver.forget)  # its token cache and delivery budget (FAIR-8)
-    await receiver.start(ours.http_host, ours.webhook_port)
+    await receiver.start(ours.http_host, ours.webhook_port, sock=sock)
     return receiver
 
 
@@ -165,7 +168,7 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
     supervisor = Supervisor(ctx, slots, forget=(recorder.forget,))  # FAIR-8
-    receiver = await start_receiver(ctx, supervisor, recorder)
+    receiver = await start_receiver(ctx, supervisor, recorder, memo.get("webhook_socket"))
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:
         rt.election = asyncio.create_task(elector.run(), name="shard leases")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -122,8 +123,9 @@ class WebhookReceiver:
         app.router.add_post(PATH, self._receive)
         return app
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen behind the guard: aiohttp's protocol factory, wrapped (guard.py)."""
+    async def start(self, host: str, port: int, *, sock: socket.socket | None = None) -> int:
+        """Listen behind the guard: aiohttp's protocol factory, wrapped (guard.py); on
+        `sock` when given (bound before kopf started, startup/main.py)."""
         self._runner = web.AppRunner(
             self.app(),
             access_log=None,
@@ -134,9 +136,14 @@ class WebhookReceiver:
         server = self._runner.server
         assert server is not None  # set up just above
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(
-            self.guard.protocol(server), host, port, backlog=BACKLOG, reuse_address=True
-        )
+        if sock is not None:
+            self._listener = await loop.create_server(
+                self.guard.protocol(server), sock=sock, backlog=BACKLOG
+            )
+        else:
+            self._listener = await loop.create_server(
+                self.guard.protocol(server), host, port, backlog=BACKLOG, reuse_address=True
+            )
         self.guard.start()
         self.port = int(self._listener.sockets[0].getsockname()[1])
         log.info("receiving Personio webhooks on %s:%s", host, self.port)
