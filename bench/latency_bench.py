@@ -45,8 +45,9 @@ import httpx
 
 from personio_sync_testing.devtools.controlplane import down, up
 from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.processes import free_port
 from personio_sync_testing.fakes.sandbox import spawn_sandbox
-from personio_sync_testing.harness import free_port, secret_manifest, sync_manifest
+from personio_sync_testing.harness import secret_manifest, sync_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE, NAME = "bench", "org"

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 from personio_sync_testing.devtools.controlplane import down, up
 from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.processes import free_ports
 from personio_sync_testing.fakes.sandbox import spawn_sandbox
-from personio_sync_testing.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".demo"
@@ -40,10 +40,7 @@ class Ports(NamedTuple):
 
     @classmethod
     def free(cls) -> Ports:
-        while True:
-            ports = cls(free_port(), free_port())
-            if ports.http != ports.webhooks:
-                return ports
+        return cls(*free_ports(2))
 
 
 def tagged(text: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -22,12 +21,7 @@ import yaml
 
 from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND
 from personio_sync_testing.devtools.polling import Timeout, eventually
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from personio_sync_testing.devtools.processes import free_ports
 
 
 class OperatorProcess:
@@ -48,8 +42,7 @@ class OperatorProcess:
         env: Mapping[str, str] | None = None,
         extra_args: list[str] | None = None,
     ) -> None:
-        self.port = free_port()
-        self.webhook_port = free_port()
+        self.port, self.webhook_port = free_ports(2)
         self.log_path = log_path
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PERSONIO_SYNC_")},

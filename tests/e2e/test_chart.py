@@ -173,18 +173,21 @@ def check_cluster_wide_install(kubectl: Kubectl, docs: Docs, sa: str) -> None:
 
 
 def check_lease_rbac(kubectl: Kubectl, sa: str, ns: str, *, lease: str) -> None:
-    """D-Lease: the release's own Lease in its own namespace, to create, read and renew."""
+    """D-Lease and SHARD-3: Leases in the release's own namespace only — the leader Lease,
+    one per shard and one heartbeat per replica, whose names follow the pods' identities
+    and so cannot be granted by name (docs/sharding.md); elsewhere none, and never patch."""
     for allowed in (
         ("create", "leases"),
+        ("list", "leases"),
         ("get", f"leases/{lease}"),
-        ("update", f"leases/{lease}"),
+        ("update", f"leases/{lease}-shard-0"),
+        ("delete", f"leases/{lease}-replica-0123456789ab"),
     ):
         assert can_i(kubectl, sa, *allowed, "-n", ns), allowed
-    for denied in (("update", "leases/someone-else"), ("get", "leases/someone-else"),
-                   ("delete", f"leases/{lease}"), ("patch", f"leases/{lease}"),
-                   ("list", "leases")):  # fmt: skip
-        assert not can_i(kubectl, sa, *denied, "-n", ns), denied
-    assert not can_i(kubectl, sa, "update", f"leases/{lease}", "-n", "kube-system")
+    assert not can_i(kubectl, sa, "patch", f"leases/{lease}", "-n", ns)
+    for other in ("kube-system", "default"):
+        for denied in (("update", f"leases/{lease}"), ("get", "leases"), ("create", "leases")):
+            assert not can_i(kubectl, sa, *denied, "-n", other), (denied, other)
 
 
 # Never allowed, whatever the scope: the operator creates no workloads, writes no

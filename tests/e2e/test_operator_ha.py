@@ -50,10 +50,11 @@ def sandbox() -> Iterator[Sandbox]:
 def replica(
     start_operator: Callable[..., OperatorProcess], namespace: str
 ) -> Callable[[str], OperatorProcess]:
-    """`replica("a")`: an operator process electing through the Lease, POD_ID replica-a."""
+    """`replica("a")`: an operator process electing through the Lease, POD_ID replica-a;
+    one shard, whose Lease is the leader Lease (SHARD-7)."""
 
     def start(name: str) -> OperatorProcess:
-        env = {"POD_NAMESPACE": namespace, "POD_ID": f"replica-{name}"}
+        env = {"POD_NAMESPACE": namespace, "POD_ID": f"replica-{name}", "PERSONIO_SYNC_SHARDS": "1"}
         return start_operator(namespace, env=env, extra_args=[f"--peering={LEASE}"])
 
     return start

@@ -161,6 +161,14 @@ async def attacker(port: int) -> asyncio.subprocess.Process:
     return process
 
 
+async def closed(writer: asyncio.StreamWriter) -> None:
+    """Closed whatever the test found: a socket left to the garbage collector is reported
+    as an unraisable ResourceWarning in whichever test runs next."""
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
 async def deliver(port: int, pid: str) -> tuple[int, float]:
     """One healthy delivery on its own connection: the status and how long it took."""
     started = time.monotonic()
@@ -172,9 +180,7 @@ async def deliver(port: int, pid: str) -> tuple[int, float]:
             await writer.drain()
             status_line = await reader.readline()
         finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await closed(writer)
     status = int(status_line.split()[1]) if status_line else 0
     return status, time.monotonic() - started
 
@@ -309,19 +315,21 @@ async def receiver_here(limits: Limits) -> AsyncIterator[tuple[int, list[Changes
 
 async def test_hook_9_headers_that_drip_are_cut_at_the_header_timeout() -> None:
     async with receiver_here(Limits(header_seconds=0.5, lifetime_seconds=10)) as (port, _):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        started, sent = time.monotonic(), 0
-        with pytest.raises((ConnectionResetError, BrokenPipeError, EOFError)):
-            while time.monotonic() - started < 10:
-                writer.write(DRIP[sent : sent + 1])
-                await writer.drain()
-                sent += 1
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.1):
-                        if not await reader.read(1024):
-                            raise EOFError
-        assert time.monotonic() - started >= 0.5  # not before the timeout
-        writer.close()
+        started, sent = time.monotonic(), 0  # before connecting: the receiver's clock starts
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # at its accept
+        try:
+            with pytest.raises((ConnectionResetError, BrokenPipeError, EOFError)):
+                while time.monotonic() - started < 10:
+                    writer.write(DRIP[sent : sent + 1])
+                    await writer.drain()
+                    sent += 1
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.1):
+                            if not await reader.read(1024):
+                                raise EOFError
+            assert time.monotonic() - started >= 0.5  # not before the timeout
+        finally:
+            await closed(writer)
 
 
 async def test_hook_9_an_authenticated_body_that_never_finishes_is_cut_at_the_body_timeout() -> (
@@ -329,12 +337,14 @@ async def test_hook_9_an_authenticated_body_that_never_finishes_is_cut_at_the_bo
 ):
     async with receiver_here(Limits(body_seconds=0.5)) as (port, noted):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        whole = request("slow")
-        writer.write(whole[:-10])  # headers and most of the body; the rest never comes
-        await writer.drain()
-        started = time.monotonic()
-        async with asyncio.timeout(10):
-            answer = await reader.read()  # to EOF: the receiver closes after answering
-        assert answer.startswith(b"HTTP/1.1 408")
-        assert time.monotonic() - started >= 0.5 and noted == []
-        writer.close()
+        try:
+            whole = request("slow")
+            started = time.monotonic()  # before the body's read can begin
+            writer.write(whole[:-10])  # headers and most of the body; the rest never comes
+            await writer.drain()
+            async with asyncio.timeout(10):
+                answer = await reader.read()  # to EOF: the receiver closes after answering
+            assert answer.startswith(b"HTTP/1.1 408")
+            assert time.monotonic() - started >= 0.5 and noted == []
+        finally:
+            await closed(writer)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -20,21 +21,25 @@ from lightkube.config.models import Cluster, User
 
 from personio_sync.clients.kube import KubeClient
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.settings import OperatorSettings
+from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.view import ResourceView
+from personio_sync.errors import KubeConflict
 from personio_sync.reasons import Reason
 
 
-def mock_kube(handler: Any, token: str | None = "t") -> KubeClient:
+def mock_kube(
+    handler: Any, token: str | None = "t", fence: Callable[[str, str], None] | None = None
+) -> KubeClient:
     """The operator's real client, on an httpx2 transport that plays the API server."""
     config = KubeConfig.from_one(
         cluster=Cluster(server="https://kube.test", insecure=True),
         user=User(token=token) if token else None,
     ).get()
     assert config is not None
-    return KubeClient(config, PERSONIO_SYNCS, transport=httpx2.MockTransport(handler))
+    transport = httpx2.MockTransport(handler)
+    return KubeClient(config, PERSONIO_SYNCS, transport=transport, fence=fence)
 
 
 EPOCH = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the wall clock at loop time 0
@@ -85,7 +90,7 @@ def make_context(
         now=now,
         sleep=sleep or asyncio.sleep,
         event=event,
-        leadership=cast(LeaderElector | None, leadership),
+        leadership=cast(ShardLeases | None, leadership),
     )
 
 
@@ -203,3 +208,67 @@ class Stubs:
     @property
     def times(self) -> list[float]:
         return [at for at, _ in self.runs]
+
+
+LEASE_START = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
+
+
+class LeaseClock:
+    """Monotonic seconds and the wall time written into Leases, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> datetime:
+        return LEASE_START + timedelta(seconds=self.now)
+
+
+class Leases:
+    """The namespace's Leases as the API server keeps them."""
+
+    def __init__(self) -> None:
+        self.leases: dict[str, dict[str, Any]] = {}
+        self.version = 0
+
+    def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        lease = copy.deepcopy(dict(body))
+        lease["metadata"] = {**lease["metadata"], "resourceVersion": str(self.version)}
+        self.leases[lease["metadata"]["name"]] = lease
+        return copy.deepcopy(lease)
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.leases.get(name))
+
+    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        if body["metadata"]["name"] in self.leases:
+            raise KubeConflict("already exists", 409)
+        return self._store(body)
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        sent = (body.get("metadata") or {}).get("resourceVersion")
+        if sent != self.leases[name]["metadata"]["resourceVersion"]:
+            raise KubeConflict("the object has been modified", 409)
+        return self._store(body)
+
+    async def list_leases(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        def matches(lease: dict[str, Any]) -> bool:
+            have = lease["metadata"].get("labels") or {}
+            return all(have.get(k) == v for k, v in labels.items())
+
+        return [copy.deepcopy(v) for v in self.leases.values() if matches(v)]
+
+    async def delete_lease(self, namespace: str, name: str) -> None:
+        self.leases.pop(name, None)
+
+    def holders(self) -> Counter[str]:
+        return Counter(
+            lease["spec"]["holderIdentity"]
+            for name, lease in self.leases.items()
+            if "-shard-" in name and lease["spec"]["holderIdentity"]
+        )

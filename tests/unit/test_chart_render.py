@@ -51,10 +51,9 @@ RESOURCE_RULES = [
 SECRET_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
 OPERATOR_RULES = RESOURCE_RULES + SECRET_RULES
 LEASE = f"{NAMESPACE}-{RELEASE}-personio-sync"
-LEASE_RULES = [
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+LEASE_RULES = [  # shard and heartbeat Leases, in the release namespace only (SHARD-3)
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-     "resourceNames": [LEASE], "verbs": ["get", "update"]},
+     "verbs": ["create", "list", "get", "update", "delete"]},
 ]  # fmt: skip
 
 

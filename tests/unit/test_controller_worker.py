@@ -8,8 +8,9 @@ is asserted as runs at 0 s, 3600 s, 7200 s of loop time, no real wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,15 +201,34 @@ async def test_r19_a_failing_clean_up_is_retried_with_doubling_back_off(
 
 
 class Leadership:
+    """ShardLeases as the worker sees it: this replica holds every shard, or none."""
+
     def __init__(self) -> None:
         self.leads = False
         self.gained = asyncio.Event()
+        self.active = 0  # runs marked busy now
 
     def leading(self) -> bool:
         return self.leads
 
-    async def wait_leading(self) -> None:
+    def holds(self, key: tuple[str, str]) -> bool:
+        return self.leads
+
+    async def wait_holding(self, key: tuple[str, str]) -> None:
         await self.gained.wait()
+
+    @contextlib.contextmanager
+    def busy(self, key: tuple[str, str]) -> Iterator[None]:
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+
+    def shard_of(self, key: tuple[str, str]) -> int:
+        return 0
+
+    identity = "pod-a/1/aaaaaa"
 
     def fence(self) -> None: ...
 
@@ -229,6 +249,31 @@ async def test_d_lease_a_replica_that_does_not_lead_runs_nothing_until_it_does(
     leadership.win()
     await asyncio.sleep(1)
     assert setup.stubs.times == pytest.approx([2 * HOUR], abs=0.2)
+
+
+async def test_shard_5_the_shard_stays_busy_until_the_sync_now_is_answered(
+    started: list[Setup],
+) -> None:
+    """A shard handed over between the run and its acknowledgement would have the new
+    holder run the same sync-now again."""
+    leadership = Leadership()
+    leadership.win()
+    setup = Setup(resource(), leadership)
+    busy_at_patch: list[int] = []
+    patch = setup.kube.patch_resource
+
+    async def recording(namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        busy_at_patch.append(leadership.active)
+        return await patch(namespace, name, body)
+
+    setup.kube.patch_resource = recording  # type: ignore[method-assign]
+    started.append(setup)
+    setup.worker.start()
+    await asyncio.sleep(100)
+    setup.change(annotations={SYNC_NOW: "please-1"})
+    await asyncio.sleep(1)
+    assert setup.body["metadata"]["annotations"][SYNC_NOW_HANDLED] == "please-1"
+    assert busy_at_patch[-1] == 1 and leadership.active == 0
 
 
 async def test_stop_ends_the_task(started: list[Setup]) -> None:

@@ -85,7 +85,7 @@ async def serving(w: World, **options: Any) -> AsyncIterator[tuple[httpx.AsyncCl
             kube, refresh_seconds=5.0, clock=options.get("clock", lambda: w.clock)
         ),
         metrics=metrics,
-        leading=lambda: w.leading,
+        leading=lambda _namespace, _name: w.leading,
         record=lambda ns, name, event: w.recorded.append(event),
         now=lambda: NOW,
         **{"clock": lambda: w.clock, **options},

@@ -216,6 +216,10 @@ POD_ID names this replica in the leader Lease, which lives in POD_NAMESPACE.
   value: {{ .Values.operator.httpPort | quote }}
 - name: PERSONIO_SYNC_METRICS_PER_RESOURCE_LIMIT
   value: {{ .Values.metrics.perResourceLimit | quote }}
+- name: PERSONIO_SYNC_SHARDS
+  value: {{ .Values.peering.shards | quote }}
+- name: PERSONIO_SYNC_LEASE_DURATION_SECONDS
+  value: {{ .Values.peering.leaseDurationSeconds | quote }}
 - name: PERSONIO_SYNC_WEBHOOK_PORT
   value: {{ .Values.webhooks.port | quote }}
 {{- with include "personio-sync.webhookBaseURL" . }}

@@ -6,8 +6,9 @@ its configuration (service account in a pod, else KUBECONFIG or ~/.kube/config, 
 plugins included) is the one kopf logs in with (controller/login.py). Token refresh is
 lightkube's httpx2 auth flow: a 401 re-reads the service-account token file or re-runs
 the exec plugin for that request alone, so concurrent workers never see a client torn
-down under them. A client built with a `fence` calls it before every resource write, so
-a replica that lost the leader Lease writes nothing.
+down under them. A client built with a `fence` calls it with the resource's namespace
+and name before every write of that resource, so a replica that lost the Lease of the
+resource's shard writes nothing to it (SHARD-4).
 
 The control plane is not the vendor: a dropped connection, a timeout or a 5xx/429 from
 the API server (etcd down answers 500/504) is a `KubeUnavailable`, never a library
@@ -104,7 +105,7 @@ class KubeClient:
         *,
         timeout: float = 10.0,  # etcd down makes the API server hang: notice it soon
         transport: httpx2.AsyncBaseTransport | None = None,  # tests inject one
-        fence: Callable[[], None] | None = None,
+        fence: Callable[[str, str], None] | None = None,  # (namespace, name) of the write
     ) -> None:
         if config.user is None:  # a context without a user (a local proxy): lightkube wants one
             config = config._replace(user=User())
@@ -179,6 +180,25 @@ class KubeClient:
             lambda: self._api.get(Lease, name, namespace=namespace),
         )
 
+    async def list_leases(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The Leases carrying all of `labels` (one quorum read)."""
+
+        async def listed() -> _Items:
+            found = self._api.list(Lease, namespace=namespace, labels=dict(labels))
+            return _Items([lease.to_dict() async for lease in found])
+
+        listing = await self._call(f"LIST leases {namespace}", listed)
+        return list((listing or {}).get("items") or [])
+
+    async def delete_lease(self, namespace: str, name: str) -> None:
+        """Gone already is fine."""
+
+        async def deleted() -> _Items:
+            await self._api.delete(Lease, name, namespace=namespace)
+            return _Items([])
+
+        await self._call(f"DELETE leases {namespace}/{name}", deleted)
+
     async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST; 409 (KubeConflict) when another replica created it first."""
         lease = _lease(namespace, None, body)
@@ -216,13 +236,23 @@ class KubeClient:
         self, namespace: str, name: str, body: Any, patch_type: PatchType, *, status: bool
     ) -> dict[str, Any] | None:
         if self._fence is not None:
-            self._fence()
+            self._fence(namespace, name)
         res = self._resource.Status if status else self._resource
         where = f"PATCH {self._resource.__name__}{'/status' if status else ''} {namespace}/{name}"
         return await self._call(
             where,
             lambda: self._api.patch(res, name, body, namespace=namespace, patch_type=patch_type),
         )
+
+
+@dataclass(frozen=True)
+class _Items:
+    """A list answer in the shape `_call` expects of an object."""
+
+    items: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"items": self.items}
 
 
 def _lease(namespace: str, name: str | None, body: Mapping[str, Any]) -> Lease:

@@ -1,5 +1,5 @@
 """What every worker shares, built once at start (startup/handlers.py) and never changed:
-settings, the Kubernetes client and its writes, metrics, the leadership, the awork
+settings, the Kubernetes client and its writes, metrics, the shard Leases, the awork
 pacers (one per workspace, FAIR-1) and writer claims (D-Writer), the Personio token cache,
 the vendor connection pools, the clock."""
 
@@ -14,10 +14,10 @@ from typing import Any
 
 from personio_sync.clients import PacerRegistry, TokenCache
 from personio_sync.clients.kube import CustomResource, KubeClient
-from personio_sync.controller.leadership import LeaderElector
 from personio_sync.controller.reporting.events import EventPoster, post_event
 from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
+from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.writes import Writes
 from personio_sync.engine.marker import owner_key
 from personio_sync.reasons import Reason
@@ -45,7 +45,7 @@ class Context:
     kube: KubeClient
     metrics: Metrics = field(default_factory=Metrics)
     instance_id: str = ""  # part of every owner key (D-Owner)
-    leadership: LeaderElector | None = None  # None: standalone, nobody to defer to
+    leadership: ShardLeases | None = None  # None: standalone, nobody to defer to
     pacers: PacerRegistry = field(default_factory=PacerRegistry)
     tokens: TokenCache = field(default_factory=TokenCache)  # Personio tokens across runs
     writers: WriterLocks = field(default_factory=WriterLocks)  # creates claimed per workspace
@@ -76,13 +76,25 @@ class Context:
 
     @property
     def fence(self) -> Callable[[], None] | None:
-        """Called before every awork write: raises LeadershipLost once the lease is lost."""
+        """Called before every awork write: raises LeadershipLost once the Lease of the
+        shard of the resource this task acts for is lost (SHARD-4)."""
         return None if self.leadership is None else self.leadership.fence
 
     def leading(self) -> bool:
+        """Holds at least one shard (standalone: everything)."""
         return self.leadership is None or self.leadership.leading()
+
+    def holds(self, key: tuple[str, str]) -> bool:
+        """This replica may work on the resource now (SHARD-4)."""
+        return self.leadership is None or self.leadership.holds(key)
+
+    def placement(self, key: tuple[str, str]) -> dict[str, Any]:
+        """status.shard and status.replica: who syncs the resource (SHARD-8)."""
+        if self.leadership is None:
+            return {}
+        return {"shard": self.leadership.shard_of(key), "replica": self.leadership.identity}
 
     @cached_property
     def writes(self) -> Writes:
         """The resource's Kubernetes writes, with their policies (writes.py)."""
-        return Writes(self.kube, self.sleep, self.leading)
+        return Writes(self.kube, self.sleep, self.holds, self.placement)

@@ -51,6 +51,11 @@ class LeaseTimings:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
 
+    @classmethod
+    def scaled(cls, lease_duration: float) -> LeaseTimings:
+        """client-go's proportions (15 / 10 / 2) for another lease duration."""
+        return cls(lease_duration, lease_duration * 2 / 3, lease_duration / 6)
+
     def __post_init__(self) -> None:
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
             raise ValueError("need 0 < retry_period < renew_deadline < lease_duration")
@@ -95,8 +100,11 @@ class LeaderElector:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_acquired: Callable[[], None] = lambda: None,
+        labels: Mapping[str, str] | None = None,
+        on_taken_over: Callable[[], None] = lambda: None,
     ) -> None:
         self._api = api
+        self._labels = dict(labels or {})  # on the Lease when this replica creates it
         self.namespace, self.name = namespace, name
         self.identity = identity or own_identity()
         self.timings = timings
@@ -105,10 +113,12 @@ class LeaderElector:
         self._observed_at = 0.0  # monotonic time the observed record was first seen
         self._observed_duration = timings.lease_duration
         self._renewed_at: float | None = None  # start of the last successful acquire/renew
+        self.holder = ""  # the holderIdentity last read or written
         self._announced = False  # "became leader" logged and not yet "lost"
         self._problem: str | None = None  # last API problem logged (one line per change)
         self._gained = asyncio.Event()
         self._on_acquired = on_acquired  # counted on /metrics (leader flapping alert)
+        self._on_taken_over = on_taken_over  # acquired from a holder that did not release it
 
     @property
     def where(self) -> str:
@@ -158,6 +168,7 @@ class LeaderElector:
         if self._renewed_at is None:
             return
         self._renewed_at = None
+        self.holder = ""
         self._announce()
         with contextlib.suppress(Exception):  # the standby takes over after the lease anyway
             async with asyncio.timeout(self.timings.renew_deadline / 2):
@@ -178,16 +189,13 @@ class LeaderElector:
         lease = await self._api.get_lease(self.namespace, self.name)
         if lease is None:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace},
+                    "metadata": {"name": self.name, "namespace": self.namespace,
+                                 **({"labels": self._labels} if self._labels else {})},
                     "spec": self._spec({}, started_now=True)}  # fmt: skip
             created = await self._api.create_lease(self.namespace, body)
             return self._won(created, started)
         spec: dict[str, Any] = dict(lease.get("spec") or {})
-        if _version(lease) != self._observed_version:
-            self._observed_version, self._observed_at = _version(lease), self._clock()
-            self._observed_duration = float(
-                spec.get("leaseDurationSeconds") or self.timings.lease_duration
-            )
+        self.observe(lease)
         holder = spec.get("holderIdentity") or ""
         ours = holder == self.identity
         if holder and not ours and self._clock() - self._observed_at < self._observed_duration:
@@ -195,7 +203,25 @@ class LeaderElector:
             return False
         body = {**lease, "spec": self._spec(spec, started_now=not ours)}
         written = await self._api.replace_lease(self.namespace, self.name, body)
-        return self._won(written, started)
+        won = self._won(written, started)
+        if won and holder and not ours:
+            self._on_taken_over()
+        return won
+
+    def observe(self, lease: Mapping[str, Any]) -> None:
+        """Note the record as read now (by this round, or by a LIST of many Leases): its
+        age counts from the first time this version was seen, on our own clock."""
+        if _version(lease) != self._observed_version:
+            spec = lease.get("spec") or {}
+            self.holder = str(spec.get("holderIdentity") or "")
+            self._observed_version, self._observed_at = _version(lease), self._clock()
+            self._observed_duration = float(
+                spec.get("leaseDurationSeconds") or self.timings.lease_duration
+            )
+
+    def expires_in(self) -> float:
+        """Seconds until the record last observed expires (negative: expired)."""
+        return self._observed_at + self._observed_duration - self._clock()
 
     def _spec(self, previous: Mapping[str, Any], *, started_now: bool) -> dict[str, Any]:
         now = micro_time(self._wall())
@@ -209,6 +235,7 @@ class LeaderElector:
         }
 
     def _won(self, lease: Mapping[str, Any], started: float) -> bool:
+        self.holder = self.identity
         self._observed_version, self._observed_at = _version(lease), self._clock()
         self._observed_duration = self.timings.lease_duration
         self._renewed_at = started

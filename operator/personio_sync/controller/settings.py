@@ -190,10 +190,32 @@ class OperatorSettings(BaseSettings):
         Field(
             min_length=1,
             validation_alias=AliasChoices("POD_NAMESPACE"),
-            description="POD_NAMESPACE: namespace of the leader Lease, the operator's own "
-            "(the chart sets it from the downward API); `default` outside a cluster.",
+            description="POD_NAMESPACE: namespace of the shard and replica Leases, the "
+            "operator's own (the chart sets it from the downward API); `default` outside a "
+            "cluster.",
         ),
     ] = "default"
+    shards: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=1024,
+            description="PERSONIO_SYNC_SHARDS: how many shards the resources are spread over, "
+            "each held by one replica through its own Lease (SHARD-1); fixed per "
+            "installation: every replica must have the same. 1: one leader syncs everything.",
+        ),
+    ] = 16
+    lease_duration_seconds: Annotated[
+        float,
+        Field(
+            ge=3,
+            le=300,
+            description="PERSONIO_SYNC_LEASE_DURATION_SECONDS: how long a replica's Leases "
+            "outlive its last renewal; a replica killed has its shards taken over about "
+            "this long after (SHARD-3). Renewals run every sixth of it, and a replica stops "
+            "writing two thirds of it after its last renewal.",
+        ),
+    ] = 12.0
     service_account: Annotated[
         str,
         Field(

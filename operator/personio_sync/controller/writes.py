@@ -8,15 +8,17 @@ each call names how it behaves then, instead of every caller growing its own ret
 - `BEST_EFFORT`: bounded by `BEST_EFFORT_SECONDS` (etcd down makes the API server hang,
   not refuse); an outage is skipped quietly (the client logged it once), any other
   failure logged; never raises, returns None then. The run-start mark is one.
-- `FENCED`: best effort, and only while this replica leads; a lease lost meanwhile
+- `FENCED`: best effort, and only while this replica holds the resource's shard; a lease
+  lost meanwhile
   skips it too. Writes outside the run's own outcome: progress, a targeted sync's
   record, the last webhook event.
 - `UNTIL_ANSWERED`: retried with back-off while the API server does not answer; a 4xx
   is a definite answer and raised. A run's outcome and the acknowledged annotations,
   which unrecorded would make the request run twice.
 
-The client itself is fenced (clients/kube.py): every write checks the Lease first and
-raises LeadershipLost, which no policy but FENCED swallows.
+The client itself is fenced (clients/kube.py): every write checks the Lease of the
+resource's shard first and raises LeadershipLost, which no policy but FENCED swallows.
+A whole status written carries the shard and the replica writing it (SHARD-8).
 """
 
 from __future__ import annotations
@@ -47,17 +49,19 @@ class WritePolicy(Enum):
 
 @dataclass(frozen=True)
 class Writes:
-    """The resource's writes through one client, with the clock to back off on and the
-    leadership to check (Context.writes)."""
+    """The resource's writes through one client, with the clock to back off on, the shard
+    to check and the placement to record (Context.writes)."""
 
     kube: KubeClient
     sleep: Sleep
-    leading: Callable[[], bool]
+    leading: Callable[[tuple[str, str]], bool]
+    placement: Callable[[tuple[str, str]], Mapping[str, Any]] = lambda _key: {}
 
     async def replace_status(
         self, key: tuple[str, str], status: Mapping[str, Any], policy: WritePolicy
     ) -> Written:
         """The whole status: ours alone, so no merge with stale keys."""
+        status = {**status, **self.placement(key)}
         return await self._write(
             key, "status", policy, lambda: self.kube.replace_status(*key, status)
         )
@@ -86,7 +90,7 @@ class Writes:
         if policy is WritePolicy.UNTIL_ANSWERED:
             return await until_answered(call, sleep=self.sleep)
         if policy is WritePolicy.FENCED:
-            if not self.leading():
+            if not self.leading(key):
                 return None  # the status is not ours now; the new leader writes its own
             try:
                 return await self._bounded(key, what, call)

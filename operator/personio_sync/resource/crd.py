@@ -153,6 +153,8 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Interval", "type": "string", "priority": 1, "jsonPath": ".spec.interval"},
     {"name": "DryRun", "type": "boolean", "priority": 1, "jsonPath": ".spec.dryRun"},
     {"name": "Suspended", "type": "boolean", "priority": 1, "jsonPath": ".spec.suspend"},
+    {"name": "Shard", "type": "integer", "priority": 1, "jsonPath": ".status.shard"},
+    {"name": "Replica", "type": "string", "priority": 1, "jsonPath": ".status.replica"},
 ]  # fmt: skip
 
 

@@ -366,6 +366,22 @@ class PersonioSyncStatus(_Status):
             "lastRun.conflicts is the exact count).",
         ),
     ] = []
+    shard: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            description="The shard this resource is in (a stable hash of namespace/name); "
+            "the replica holding the shard's Lease syncs it (SHARD-1).",
+        ),
+    ] = None
+    replica: Annotated[
+        str | None,
+        Field(
+            max_length=320,  # a pod name (253) plus "/<pid>/<6 hex>"
+            description="The replica (pod/process) that wrote this status: the one syncing "
+            "the resource now (SHARD-8).",
+        ),
+    ] = None
     lastEvent: Annotated[
         LastEvent | None,
         Field(description="The last Personio webhook event received for this resource."),

@@ -7,8 +7,9 @@ context serves both clients. A run still gets its own `PersonioClient` and
 `AworkClient` (their retries, pacer, token and request counts are the run's); only the
 connection pools are shared.
 
-The awork pool is fenced once (D-Lease): with one leader Lease per process, every write
-of every run passes the same fence as its bytes leave.
+The awork pool is fenced once (D-Lease): the operator's fence looks up which resource the
+sending task acts for and checks the Lease of that resource's shard (SHARD-4), so every
+write of every run passes its own shard's fence as its bytes leave.
 """
 
 from __future__ import annotations

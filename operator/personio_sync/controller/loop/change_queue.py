@@ -84,7 +84,7 @@ class ChangeQueue:
     async def between_full_runs(self, view: ResourceView, seen: SecretSeen) -> float | None:
         """Poll when due and serve pending changes; returns seconds until either is due."""
         spec = view.spec
-        if spec is None or not self.ctx.leading():
+        if spec is None or not self.ctx.holds(view.key):
             return None  # the full run reports an invalid spec; a standby waits
         floor = timedelta(seconds=self.ctx.settings.min_quick_interval_seconds)
         interval = spec.quick_interval_delta(floor)
@@ -110,7 +110,7 @@ class ChangeQueue:
         """Quick polling (NRT-4): periods whose updated_at is new become pending changes."""
         try:
             async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
-                if not self.ctx.leading():
+                if not self.ctx.holds(view.key):
                     return  # lost the lease while queued: the next leader polls
                 listed = await self.calls.poll(self.ctx, view, spec, seen, self.polls.since(now))
         except LeadershipLost:
@@ -141,7 +141,7 @@ class ChangeQueue:
             return
         failure: str | None = None
         async with self.slots.slot(Priority.QUICK, view.namespace):  # FAIR-7
-            if not self.ctx.leading():
+            if not self.ctx.holds(view.key):
                 self.pending = merge(self.pending, changes, limit)
                 self.pending_due = self.ctx.now()
                 return

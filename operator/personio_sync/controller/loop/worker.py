@@ -5,9 +5,9 @@ and that finalizer blocks deletion whenever the operator is not running. R19 wan
 finalizer only while `deletionPolicy: Delete`, so the worker is ours; kopf still
 delivers every change (startup/handlers.py feeds `observe`). Each resource has its own
 task, so a slow tenant never delays another's schedule; the supervisor's slots cap how
-many run and let quick runs past long ones (slots.py). With several replicas only the
-leader's workers act (leadership.py): the others wait for the Lease, and a leader that
-loses it abandons its run at the fence.
+many run and let quick runs past long ones (slots.py). With several replicas a worker
+acts only while its replica holds the Lease of the resource's shard (shard_leases.py):
+elsewhere it waits for it, and a replica that loses it abandons the run at the fence.
 
 An API server or etcd outage is expected weather, not a bug: the Kubernetes client logs
 it once, and the worker just looks again a few seconds later, without a traceback.
@@ -46,6 +46,7 @@ from personio_sync.controller.schedule import (
     decide,
     sync_now_not_before,
 )
+from personio_sync.controller.shard_leases import ACTING_FOR
 from personio_sync.controller.view import ResourceView, is_newer, version_of
 from personio_sync.errors import KubeUnavailable, LeadershipLost
 from personio_sync.resource.spec import ALLOW_MASS_DELETE, ALLOW_MASS_DELETE_HANDLED
@@ -130,12 +131,13 @@ class Worker:
         self.changes.note(changes)
 
     async def _loop(self) -> None:
+        ACTING_FOR.set(self.view.key)  # this task's writes are fenced by its shard (SHARD-4)
         woken = True  # a wake-up (not a step at once after the last): read the Secret
         while True:
             self.wake.clear()
             leadership = self.ctx.leadership
-            if leadership is not None and not leadership.leading():
-                await leadership.wait_leading()  # whatever is due then runs at once
+            if leadership is not None and not leadership.holds(self.view.key):
+                await leadership.wait_holding(self.view.key)  # what is due then runs at once
                 woken = True
                 continue
             try:
@@ -157,6 +159,10 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
             woken = delay > 0
+
+    def _busy(self) -> contextlib.AbstractContextManager[None]:
+        leadership = self.ctx.leadership
+        return contextlib.nullcontext() if leadership is None else leadership.busy(self.view.key)
 
     def _read_usable(self) -> bool:
         """The wake-up's read still serves: it succeeded, for the Secret the spec names."""
@@ -223,26 +229,30 @@ class Worker:
         """Run if still due once a slot is free; returns when to look again. `forced`: a
         full sync that pending changes asked for (NRT-3), due or not."""
         priority = priority_of(self.view.status)
-        async with self.slots.slot(priority, self.namespace):  # FAIR-2, FAIR-5
-            decision = self._decide()  # the resource may have changed while we queued
-            due = decision.run or (forced and self.changes.full_requested)
-            if not due or self.view.deleting:
-                return 0.0
-            if not self.ctx.leading():
-                return 0.0  # lost the lease while queued: the loop waits for it again
-            view = self.view
-            reason = decision.reason if decision.run else "Changes"
-            log.info("%s/%s: sync started (%s)", self.namespace, self.name, reason)
-            self.secret_changed = False
-            self.changes.covered_by_full_run()
-            allow = observation(view, secret_changed=False).consent_pending
-            self.ctx.metrics.in_progress.inc()
-            try:
-                written = await self.calls.full(self.ctx, view, self.seen, allow_mass_delete=allow)
-            finally:
-                self.ctx.metrics.in_progress.dec()
-        if written is not None:
-            self.observe(written)
-        await self.calls.after_run(self.ctx, self.view, self.seen)  # spec.webhook (HOOK-7)
-        await self.lifecycle.acknowledge(view)
+        with contextlib.ExitStack() as busy:  # the run and what answers it (SHARD-5)
+            async with self.slots.slot(priority, self.namespace):  # FAIR-2, FAIR-5
+                decision = self._decide()  # the resource may have changed while we queued
+                due = decision.run or (forced and self.changes.full_requested)
+                if not due or self.view.deleting:
+                    return 0.0
+                if not self.ctx.holds(self.view.key):
+                    return 0.0  # lost the shard while queued: the loop waits for it again
+                busy.enter_context(self._busy())  # its shard is handed over after this
+                view = self.view
+                reason = decision.reason if decision.run else "Changes"
+                log.info("%s/%s: sync started (%s)", self.namespace, self.name, reason)
+                self.secret_changed = False
+                self.changes.covered_by_full_run()
+                allow = observation(view, secret_changed=False).consent_pending
+                self.ctx.metrics.in_progress.inc()
+                try:
+                    written = await self.calls.full(
+                        self.ctx, view, self.seen, allow_mass_delete=allow
+                    )
+                finally:
+                    self.ctx.metrics.in_progress.dec()
+            if written is not None:
+                self.observe(written)
+            await self.calls.after_run(self.ctx, self.view, self.seen)  # spec.webhook (HOOK-7)
+            await self.lifecycle.acknowledge(view)  # a sync-now answered by the same holder
         return 0.0

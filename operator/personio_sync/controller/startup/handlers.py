@@ -20,11 +20,12 @@ import kopf
 
 from personio_sync.clients.kube import KubeClient, load_config
 from personio_sync.controller.context import PERSONIO_SYNCS, Context
-from personio_sync.controller.leadership import LeaderElector
+from personio_sync.controller.leadership import LeaseTimings
 from personio_sync.controller.loop.slots import FairSlots
 from personio_sync.controller.loop.supervisor import Supervisor
 from personio_sync.controller.reporting.metrics import Metrics
 from personio_sync.controller.settings import OperatorSettings
+from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.startup.httpserver import HealthServer
 from personio_sync.controller.startup.login import connection_info
 from personio_sync.controller.webhooks.limits import Limits
@@ -48,7 +49,7 @@ class Runtime:
     server: HealthServer
     webhooks: WebhookReceiver | None  # None: webhooks off, no port bound (HOOK-15)
     recorder: EventRecorder
-    election: asyncio.Task[None] | None = None  # the LeaderElector's loop (not standalone)
+    election: asyncio.Task[None] | None = None  # the shard Leases' loop (not standalone)
     lease_kube: KubeClient | None = None
 
 
@@ -96,7 +97,10 @@ async def cluster_instance_id(kube: KubeClient) -> str:
 
 
 async def start_receiver(
-    ctx: Context, supervisor: Supervisor, recorder: EventRecorder
+    ctx: Context,
+    supervisor: Supervisor,
+    recorder: EventRecorder,
+    sock: socket.socket | None = None,
 ) -> WebhookReceiver | None:
     """HOOK-15: the receiver listens only when webhooks are on (a base URL is set); off,
     no port is bound, so nothing is reachable that no resource can use."""
@@ -109,12 +113,12 @@ async def start_receiver(
         notify=supervisor.note_changes,
         tokens=WebhookTokens(ctx.kube),
         metrics=ctx.metrics,
-        leading=ctx.leading,
+        leading=lambda namespace, name: ctx.holds((namespace, name)),
         record=recorder,
         limits=Limits.of(ours),
     )
     supervisor.forget.append(receiver.forget)  # its token cache and delivery budget (FAIR-8)
-    await receiver.start(ours.http_host, ours.webhook_port)
+    await receiver.start(ours.http_host, ours.webhook_port, sock=sock)
     return receiver
 
 
@@ -137,14 +141,18 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     elector, lease_kube = None, None
     if lease is not None:  # its own connection: renewals never queue behind status writes
         lease_kube = KubeClient(config, PERSONIO_SYNCS, timeout=5.0)
-        elector = LeaderElector(
+        elector = ShardLeases(
             lease_kube,
             namespace=ours.lease_namespace,
             name=lease,
+            shards=ours.shards,
+            timings=LeaseTimings.scaled(ours.lease_duration_seconds),
             on_acquired=metrics.acquisitions.inc,
         )
+    # The awork pool is fenced once, by the shard of the resource each task acts for;
+    # status writes by the shard of the resource written (SHARD-4).
     fence = elector.fence if elector else None
-    kube = KubeClient(config, PERSONIO_SYNCS, fence=fence)
+    kube = KubeClient(config, PERSONIO_SYNCS, fence=elector.fence_for if elector else None)
     ctx = Context(
         settings=ours,
         kube=kube,
@@ -160,10 +168,10 @@ async def start(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     slots = FairSlots(ours.max_concurrent_syncs, per_namespace=ours.max_runs_per_namespace)
     recorder = EventRecorder(ctx.writes, ctx.last_events)
     supervisor = Supervisor(ctx, slots, forget=(recorder.forget,))  # FAIR-8
-    receiver = await start_receiver(ctx, supervisor, recorder)
+    receiver = await start_receiver(ctx, supervisor, recorder, memo.get("webhook_socket"))
     rt = Runtime(ctx, supervisor, server, receiver, recorder, lease_kube=lease_kube)
     if elector is not None:
-        rt.election = asyncio.create_task(elector.run(), name="leader election")
+        rt.election = asyncio.create_task(elector.run(), name="shard leases")
     memo.runtime = rt
     ready.set()
 

@@ -29,8 +29,15 @@ from personio_sync.errors import ConfigError
 log = logging.getLogger("personio_sync.controller")
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to host:port for the server; ConfigError when that is impossible."""
+def listen(
+    host: str,
+    port: int,
+    *,
+    serving: str = "/healthz and /metrics",
+    setting: str = "PERSONIO_SYNC_HTTP_PORT (or PERSONIO_SYNC_HTTP_HOST)",
+) -> socket.socket:
+    """A socket bound to host:port for a server (`serving`, configured by `setting`);
+    ConfigError when that is impossible."""
     sock: socket.socket | None = None
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -44,8 +51,8 @@ def listen(host: str, port: int) -> socket.socket:
             sock.close()
         why = exc.strerror or str(exc)
         raise ConfigError(
-            f"cannot serve /healthz and /metrics on {host}:{port}: {why}; set "
-            "PERSONIO_SYNC_HTTP_PORT (or PERSONIO_SYNC_HTTP_HOST) to one this process may use"
+            f"cannot serve {serving} on {host}:{port}: {why}; set {setting} to one this "
+            "process may use"
         ) from None
     return sock
 

@@ -19,6 +19,7 @@ from personio_sync.controller.leadership import DEFAULT_LEASE_NAME
 from personio_sync.controller.settings import LogFormat, OperatorSettings, load_settings
 from personio_sync.controller.startup.handlers import registry
 from personio_sync.controller.startup.httpserver import listen
+from personio_sync.errors import ConfigError
 
 
 def configure_logging(settings: OperatorSettings) -> None:
@@ -72,6 +73,18 @@ async def operate(
     lease = None if standalone else (peering or DEFAULT_LEASE_NAME)
     # Bound first: a taken port is a ConfigError now, not a startup retried forever.
     sock = listen(settings.http_host, settings.http_port)
+    hooks = None  # HOOK-15: a port only when webhooks are on
+    if settings.webhooks_enabled:
+        try:
+            hooks = listen(
+                settings.http_host,
+                settings.webhook_port,
+                serving="Personio webhooks",
+                setting="PERSONIO_SYNC_WEBHOOK_PORT (or PERSONIO_SYNC_HTTP_HOST)",
+            )
+        except ConfigError:
+            sock.close()
+            raise
     logging.getLogger(__name__).info(  # UX-10: who gets no status knows where to look
         "serving PersonioSync resources in %s",
         f"namespaces {', '.join(namespaces)} only" if namespaces else "every namespace",
@@ -83,11 +96,13 @@ async def operate(
             namespaces=namespaces,
             standalone=True,  # kopf's peering stays off: our Lease decides (see above)
             liveness_endpoint=liveness,
-            memo=kopf.Memo(settings=settings, lease=lease, http_socket=sock),
+            memo=kopf.Memo(settings=settings, lease=lease, http_socket=sock, webhook_socket=hooks),
             stop_flag=stop_flag,
         )
     finally:
         sock.close()
+        if hooks is not None:
+            hooks.close()
 
 
 def run_operator(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ BACKLOG = 128  # the kernel queue, and what asyncio accepts per wake-up (fds in 
 
 SecretOf = Callable[[str, str], str | None]  # (namespace, name) → its Secret; None: unknown
 Notify = Callable[[str, str, Changes], bool]  # Supervisor.note_changes
-Leading = Callable[[], bool]
+Leading = Callable[[str, str], bool]  # this replica holds the resource's shard (SHARD-4)
 Record = Callable[[str, str, LastEvent], None]  # recorder.EventRecorder
 
 
@@ -91,7 +92,7 @@ class WebhookReceiver:
         notify: Notify,
         tokens: WebhookTokens,
         metrics: Metrics,
-        leading: Leading = lambda: True,
+        leading: Leading = lambda _namespace, _name: True,
         record: Record = lambda ns, name, event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(microsecond=0),
         lookup_seconds: float = LOOKUP_SECONDS,
@@ -122,8 +123,9 @@ class WebhookReceiver:
         app.router.add_post(PATH, self._receive)
         return app
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen behind the guard: aiohttp's protocol factory, wrapped (guard.py)."""
+    async def start(self, host: str, port: int, *, sock: socket.socket | None = None) -> int:
+        """Listen behind the guard: aiohttp's protocol factory, wrapped (guard.py); on
+        `sock` when given (bound before kopf started, startup/main.py)."""
         self._runner = web.AppRunner(
             self.app(),
             access_log=None,
@@ -134,9 +136,14 @@ class WebhookReceiver:
         server = self._runner.server
         assert server is not None  # set up just above
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(
-            self.guard.protocol(server), host, port, backlog=BACKLOG, reuse_address=True
-        )
+        if sock is not None:
+            self._listener = await loop.create_server(
+                self.guard.protocol(server), sock=sock, backlog=BACKLOG
+            )
+        else:
+            self._listener = await loop.create_server(
+                self.guard.protocol(server), host, port, backlog=BACKLOG, reuse_address=True
+            )
         self.guard.start()
         self.port = int(self._listener.sockets[0].getsockname()[1])
         log.info("receiving Personio webhooks on %s:%s", host, self.port)
@@ -199,7 +206,7 @@ class WebhookReceiver:
             return self._answer(413, "too_large", "body too large")
         except TimeoutError:  # HOOK-9: a body that does not come is not waited for
             return self._answer(408, "timed_out", "body too slow")
-        if not self._leading():  # a standby: Personio retries, maybe reaching the leader
+        if not self._leading(namespace, name):  # Personio retries, maybe reaching its holder
             return self._answer(503, "not_leader", "not the leader, retry")
         return self._act(namespace, name, raw)
 
