@@ -215,6 +215,7 @@ def full_status(generation: int) -> PersonioSyncStatus:
             ],
             "lastSyncTime": now, "lastSuccessfulSyncTime": now, "nextSyncTime": now,
             "suspended": False,
+            "shard": 5, "replica": "personio-sync-7d9f8-abcde/1/0a1b2c",
             "message": "42 matched, 2 only in Personio, 1 only in awork",
             "users": {"matched": 42, "personioOnly": 2, "aworkOnly": 1, "ambiguous": 1,
                       "withoutEmail": 1, "matchedEmails": ["a@x.de"],
@@ -294,5 +295,9 @@ def test_r20_printer_columns(kubectl: Kubectl, kube_api: Client, namespace: str)
     assert row.split()[:6] == ["team", "True", "42", "2", "1", "1"]
 
     wide_header, wide_row = kubectl("get", "psync", "-n", namespace, "-o", "wide").splitlines()
-    assert wide_header.split()[-4:] == ["REASON", "INTERVAL", "DRYRUN", "SUSPENDED"]
-    assert wide_row.split()[-4:] == ["Synced", "1h", "false", "false"]
+    assert wide_header.split()[-6:] == [
+        "REASON", "INTERVAL", "DRYRUN", "SUSPENDED", "SHARD", "REPLICA"
+    ]  # fmt: skip
+    assert wide_row.split()[-6:] == [
+        "Synced", "1h", "false", "false", "5", "personio-sync-7d9f8-abcde/1/0a1b2c"
+    ]  # fmt: skip
