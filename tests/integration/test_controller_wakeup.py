@@ -11,6 +11,7 @@ requests are counted on /metrics like the run's.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from controller_helpers import HOOK_BASE, HOOK_TOKEN, HOOK_URL, NOW, ApiServer, b64, kube_on
@@ -34,33 +35,41 @@ def personio_requests(ctx: Context) -> float:
     return value or 0.0
 
 
-async def test_sec_1_hook_7_one_wake_up_syncs_and_registers_with_one_secret_get(
-    demo: Sandbox,
-) -> None:
+async def woken_until(
+    demo: Sandbox, server: ApiServer, state: str, **context: Any
+) -> tuple[Context, dict[str, Any]]:
+    """One worker on the demo company, with webhook scopes and webhooks on (HOOK-15),
+    until its status.webhook says `state`; the context (stopped) and that status."""
     scopes = ["personio:persons:read", "personio:absences:read", "personio:webhooks:write"]
     demo.personio_state.put_credential(
         {"client_id": DEMO.personio_client_id, "client_secret": DEMO.personio_client_secret,
          "scopes": scopes, "email_readable": True}
     )  # fmt: skip
-    server = ApiServer()
     settings = OperatorSettings(
         personio_api_url=demo.personio_url,
         awork_api_url=demo.awork_url,
         webhook_base_url=HOOK_BASE,
     )
-    ctx = Context(settings=settings, kube=kube_on(server), now=lambda: NOW)
+    ctx = Context(settings=settings, kube=kube_on(server), now=lambda: NOW, **context)
     worker = Worker(ctx, copy.deepcopy(server.body), slots=FairSlots(1))
     worker.start()
     try:
 
-        async def registered() -> bool:
-            return bool(server.body["status"].get("webhook", {}).get("state") == "Registered")
+        async def reached() -> bool:
+            return bool(server.body["status"].get("webhook", {}).get("state") == state)
 
-        await eventually_async(registered, within=30, what="a run and its webhook registered")
+        await eventually_async(reached, within=30, what=f"a run and status.webhook {state}")
     finally:
         await worker.stop()
         await ctx.kube.close()
-    status = server.body["status"]
+    return ctx, server.body["status"]
+
+
+async def test_sec_1_hook_7_one_wake_up_syncs_and_registers_with_one_secret_get(
+    demo: Sandbox,
+) -> None:
+    server = ApiServer()
+    ctx, status = await woken_until(demo, server, "Registered")
     assert status["lastRun"]["window"] == {"from": "2026-07-07", "to": "2027-01-17"}  # ctx clock
     assert status["lastRun"]["created"] == 7
     assert server.secret_gets == 1  # the wake-up's read fed the run and the registration
@@ -78,38 +87,15 @@ async def test_hook_11_a_token_too_short_is_never_registered_and_is_said(
     """Under 32 characters the receiver refuses the token (404): registering it would
     only have Personio deliver into a wall. Said in status.webhook and a Warning, also
     when the webhook is registered by hand (no `register`)."""
-    scopes = ["personio:persons:read", "personio:absences:read", "personio:webhooks:write"]
-    demo.personio_state.put_credential(
-        {"client_id": DEMO.personio_client_id, "client_secret": DEMO.personio_client_secret,
-         "scopes": scopes, "email_readable": True}
-    )  # fmt: skip
     server = ApiServer()
     server.secret["data"]["personioWebhookToken"] = b64("Bearer " + "s" * (MIN_LENGTH - 1))
     if not register:
         del server.body["spec"]["webhook"]
     events: list[tuple[str, str, str]] = []
-    settings = OperatorSettings(
-        personio_api_url=demo.personio_url,
-        awork_api_url=demo.awork_url,
-        webhook_base_url=HOOK_BASE,  # webhooks on (HOOK-15)
-    )
-    ctx = Context(
-        settings=settings,
-        kube=kube_on(server),
-        now=lambda: NOW,
+    await woken_until(
+        demo, server, "TokenTooShort",
         event=lambda body, kind, reason, text: events.append((kind, reason, text)),
-    )
-    worker = Worker(ctx, copy.deepcopy(server.body), slots=FairSlots(1))
-    worker.start()
-    try:
-
-        async def said() -> bool:
-            return bool(server.body["status"].get("webhook", {}).get("state") == "TokenTooShort")
-
-        await eventually_async(said, within=30, what="a run and status.webhook TokenTooShort")
-    finally:
-        await worker.stop()
-        await ctx.kube.close()
+    )  # fmt: skip
     webhook = server.body["status"]["webhook"]
     assert webhook["reason"] == "WebhookTokenTooShort" and "32 characters" in webhook["message"]
     assert demo.personio.webhooks.listed() == []

@@ -25,7 +25,7 @@ from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.shard_leases import ShardLeases
 from personio_sync.controller.view import ResourceView
-from personio_sync.errors import KubeConflict
+from personio_sync.errors import KubeConflict, KubeError
 from personio_sync.reasons import Reason
 
 
@@ -225,25 +225,38 @@ class LeaseClock:
     def wall(self) -> datetime:
         return LEASE_START + timedelta(seconds=self.now)
 
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 class Leases:
-    """The namespace's Leases as the API server keeps them."""
+    """The namespace's Leases as the API server keeps them: a resourceVersion per write,
+    409 when stale; `down` makes every call fail as an unavailable API server does."""
 
     def __init__(self) -> None:
         self.leases: dict[str, dict[str, Any]] = {}
         self.version = 0
+        self.writes = 0
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise KubeError("Kubernetes API: 503 unavailable", 503)
 
     def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self.version += 1
+        self.writes += 1
         lease = copy.deepcopy(dict(body))
         lease["metadata"] = {**lease["metadata"], "resourceVersion": str(self.version)}
         self.leases[lease["metadata"]["name"]] = lease
         return copy.deepcopy(lease)
 
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self._check()
         return copy.deepcopy(self.leases.get(name))
 
     async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._check()
         if body["metadata"]["name"] in self.leases:
             raise KubeConflict("already exists", 409)
         return self._store(body)
@@ -251,12 +264,15 @@ class Leases:
     async def replace_lease(
         self, namespace: str, name: str, body: Mapping[str, Any]
     ) -> dict[str, Any]:
+        self._check()
         sent = (body.get("metadata") or {}).get("resourceVersion")
         if sent != self.leases[name]["metadata"]["resourceVersion"]:
             raise KubeConflict("the object has been modified", 409)
         return self._store(body)
 
     async def list_leases(self, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+        self._check()
+
         def matches(lease: dict[str, Any]) -> bool:
             have = lease["metadata"].get("labels") or {}
             return all(have.get(k) == v for k, v in labels.items())
@@ -264,6 +280,7 @@ class Leases:
         return [copy.deepcopy(v) for v in self.leases.values() if matches(v)]
 
     async def delete_lease(self, namespace: str, name: str) -> None:
+        self._check()
         self.leases.pop(name, None)
 
     def holders(self) -> Counter[str]:

@@ -9,8 +9,10 @@ and one re-created under its name starts clean.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
@@ -102,10 +104,22 @@ async def test_fair_7_a_flood_of_targeted_syncs_leaves_other_namespaces_their_sl
         await supervisor.stop()
 
 
-async def test_fair_7_quick_polls_wait_for_a_slot_of_their_namespace() -> None:
-    body = resource(quickInterval="1m")
+@contextlib.asynccontextmanager
+async def supervising(
+    body: dict[str, Any], slots: FairSlots, **calls: Any
+) -> AsyncIterator[tuple[Supervisor, Kube, Stubs]]:
+    """One resource, ADDED to a supervisor whose runs are stubs (`calls` replace some)."""
     kube = Kube(copy.deepcopy(body))
     stubs = Stubs(kube)
+    supervisor = Supervisor(make_context(kube), slots, stubs.collaborators(**calls))
+    try:
+        supervisor.observe("ADDED", copy.deepcopy(body))
+        yield supervisor, kube, stubs
+    finally:
+        await supervisor.stop()
+
+
+async def test_fair_7_quick_polls_wait_for_a_slot_of_their_namespace() -> None:
     polls: list[float] = []
 
     async def poll(*_: Any) -> dict[str, str]:
@@ -113,9 +127,7 @@ async def test_fair_7_quick_polls_wait_for_a_slot_of_their_namespace() -> None:
         return {}
 
     slots = FairSlots(2, per_namespace=1)
-    supervisor = Supervisor(make_context(kube), slots, stubs.collaborators(poll=poll))
-    try:
-        supervisor.observe("ADDED", copy.deepcopy(body))
+    async with supervising(resource(quickInterval="1m"), slots, poll=poll):
         await until(lambda: len(polls) == 1)  # right after the first sync
         await slots.acquire(Priority.LONG, "hr")  # another run of hr holds its one slot
         await until(lambda: slots.waiting == 1, within=120)  # the next poll queues for it
@@ -124,14 +136,9 @@ async def test_fair_7_quick_polls_wait_for_a_slot_of_their_namespace() -> None:
         slots.release(Priority.LONG, "hr")
         await until(lambda: len(polls) == 2, within=1)
         assert polls[1] >= released
-    finally:
-        await supervisor.stop()
 
 
 async def test_fair_7_a_clean_up_takes_a_slot_of_its_namespace() -> None:
-    body = resource(deletionPolicy="Delete")
-    kube = Kube(copy.deepcopy(body))
-    stubs = Stubs(kube)
     slots = FairSlots(2)
     holders: list[dict[str, int]] = []
 
@@ -139,17 +146,14 @@ async def test_fair_7_a_clean_up_takes_a_slot_of_its_namespace() -> None:
         async with slot():
             holders.append(dict(slots.held_by_namespace))
 
-    supervisor = Supervisor(make_context(kube), slots, stubs.collaborators(clean_up=clean_up))
-    try:
-        supervisor.observe("ADDED", copy.deepcopy(body))
+    body = resource(deletionPolicy="Delete")
+    async with supervising(body, slots, clean_up=clean_up) as (supervisor, kube, stubs):
         await until(lambda: len(stubs.runs) == 1)
         deleting = copy.deepcopy(kube.bodies[KEY])
         deleting["metadata"]["deletionTimestamp"] = "2026-03-02T10:00:00Z"
         supervisor.observe("MODIFIED", kube.put(deleting))
         await until(lambda: len(holders) == 1)
         assert holders == [{"hr": 1}]  # counted against hr's cap (FAIR-5), not a namespace ""
-    finally:
-        await supervisor.stop()
 
 
 @pytest.mark.parametrize("gone", ["deleted", "re-created while the watch was away"])

@@ -8,79 +8,24 @@ injected monotonic clock, so "15 s later" takes no time at all.
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from controller_fakes import LeaseClock as Clock
+from controller_fakes import Leases
 
 from personio_sync.controller.leadership import LeaderElector, LeaseTimings, micro_time
-from personio_sync.errors import KubeConflict, KubeError, LeadershipLost
+from personio_sync.errors import LeadershipLost
 
 NS, NAME = "ops", "personio-sync"
-START = datetime(2026, 7, 21, 8, 0, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def wall(self) -> datetime:
-        return START + timedelta(seconds=self.now)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class LeaseStore:
-    """The Lease as the API server keeps it: a resourceVersion per write, 409 when stale."""
-
-    def __init__(self) -> None:
-        self.lease: dict[str, Any] | None = None
-        self.version = 0
-        self.writes = 0
-        self.down = False
-
-    def _check(self) -> None:
-        if self.down:
-            raise KubeError("Kubernetes API: 503 unavailable", 503)
-
-    def _store(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        self.version += 1
-        self.writes += 1
-        lease = copy.deepcopy(dict(body))
-        lease["metadata"] = {**lease.get("metadata", {}), "resourceVersion": str(self.version)}
-        self.lease = lease
-        return copy.deepcopy(lease)
-
-    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
-        self._check()
-        return copy.deepcopy(self.lease)
-
-    async def create_lease(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self._check()
-        if self.lease is not None:
-            raise KubeConflict("already exists", 409)
-        return self._store(body)
-
-    async def replace_lease(
-        self, namespace: str, name: str, body: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        self._check()
-        assert self.lease is not None
-        sent = (body.get("metadata") or {}).get("resourceVersion")
-        if sent != self.lease["metadata"]["resourceVersion"]:
-            raise KubeConflict("the object has been modified", 409)
-        return self._store(body)
+class LeaseStore(Leases):
+    """The leader Lease NAME in the namespace's Lease store (controller_fakes)."""
 
     @property
     def spec(self) -> dict[str, Any]:
-        assert self.lease is not None
-        return dict(self.lease["spec"])
+        return dict(self.leases[NAME]["spec"])
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from collections import Counter
 
 import httpx2
 import pytest
-from tests.unit.controller_fakes import Kube, Leases, make_context, mock_kube, resource
-from tests.unit.controller_fakes import LeaseClock as Clock
+from controller_fakes import Kube, Leases, make_context, mock_kube, resource
+from controller_fakes import LeaseClock as Clock
 
 from personio_sync.controller.leadership import LeaderElector, LeaseTimings
 from personio_sync.controller.shard_leases import ACTING_FOR, ShardLeases, label_value
