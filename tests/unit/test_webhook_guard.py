@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from personio_sync.controller.settings import OperatorSettings
 from personio_sync.controller.webhooks.guard import ConnectionGuard, Guarded, Phase
 from personio_sync.controller.webhooks.limits import Limits
 
@@ -119,3 +120,11 @@ def test_hook_9_a_refused_connection_never_reaches_aiohttp() -> None:
     first.data_received(b"POST")
     first.connection_lost(None)
     assert cast(Inner, first._inner).events == ["made", "POST", "lost"] and g.open == 0
+
+
+def test_hook_9_the_limits_are_the_settings_and_default_to_theirs() -> None:
+    """HOOK-9/HOOK-10: each limit comes from its PERSONIO_SYNC_WEBHOOK_* setting, and a
+    receiver built without settings (the tests') holds to the operator's defaults."""
+    assert Limits() == Limits.of(OperatorSettings.model_construct())
+    tuned = OperatorSettings(webhook_burst=7, webhook_header_timeout_seconds=1.5)
+    assert (Limits.of(tuned).burst, Limits.of(tuned).header_seconds) == (7, 1.5)

@@ -14,37 +14,46 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from personio_sync.controller.settings import OperatorSettings
 
 K = TypeVar("K", bound=Hashable)
 
 
+# Each limit and the setting it comes from; the setting's default is the limit's default,
+# so the numbers live in one place (settings.py).
+_SETTING_OF = {
+    "header_seconds": "webhook_header_timeout_seconds",
+    "body_seconds": "webhook_body_timeout_seconds",
+    "max_connections": "webhook_max_connections",
+    "lifetime_seconds": "webhook_connection_lifetime_seconds",
+    "burst": "webhook_burst",
+    "per_second": "webhook_per_second",
+    "failures": "webhook_wrong_tokens",
+    "failure_window_seconds": "webhook_wrong_token_window_seconds",
+}
+
+
+def _default(limit: str) -> Any:
+    return OperatorSettings.model_fields[_SETTING_OF[limit]].default
+
+
 @dataclass(frozen=True)
 class Limits:
-    header_seconds: float = 5.0  # the request line and headers, from the connection's start
-    body_seconds: float = 5.0  # an authenticated body, from the start of its read
-    max_connections: int = 256
-    lifetime_seconds: float = 15.0  # any connection, whatever it does
-    burst: int = 100  # deliveries per resource at once ...
-    per_second: float = 10.0  # ... and refilled at this rate
-    failures: int = 10  # wrong tokens per caller address ...
-    failure_window_seconds: float = 5.0  # ... per this long
+    header_seconds: float = _default("header_seconds")  # request line and headers
+    body_seconds: float = _default("body_seconds")  # an authenticated body, once its read began
+    max_connections: int = _default("max_connections")
+    lifetime_seconds: float = _default("lifetime_seconds")  # any connection, whatever it does
+    burst: int = _default("burst")  # deliveries per resource at once ...
+    per_second: float = _default("per_second")  # ... and refilled at this rate
+    failures: int = _default("failures")  # wrong tokens per caller address ...
+    failure_window_seconds: float = _default("failure_window_seconds")  # ... per this long
     callers: int = 4096  # caller addresses remembered; the stalest is forgotten first
 
     @classmethod
     def of(cls, settings: OperatorSettings) -> Limits:
-        return cls(
-            header_seconds=settings.webhook_header_timeout_seconds,
-            body_seconds=settings.webhook_body_timeout_seconds,
-            max_connections=settings.webhook_max_connections,
-            lifetime_seconds=settings.webhook_connection_lifetime_seconds,
-            burst=settings.webhook_burst,
-            per_second=settings.webhook_per_second,
-            failures=settings.webhook_wrong_tokens,
-            failure_window_seconds=settings.webhook_wrong_token_window_seconds,
-        )
+        return cls(**{limit: getattr(settings, name) for limit, name in _SETTING_OF.items()})
 
 
 @dataclass
