@@ -20,7 +20,7 @@ from personio_sync.clients.kube import KubeClient, until_answered
 from personio_sync.controller.context import Context
 from personio_sync.controller.loop.worker import observation
 from personio_sync.controller.reporting import outcomes as status_mod
-from personio_sync.controller.runs import full
+from personio_sync.controller.runs import full, in_flight
 from personio_sync.controller.runs.inputs import SecretSeen
 from personio_sync.controller.schedule import decide
 from personio_sync.controller.view import ResourceView, in_progress
@@ -69,8 +69,10 @@ class Sleeps:
         self.delays.append(delay)
 
 
-def context(kube: KubeClient, sleeps: Sleeps, events: list[tuple[str, str]]) -> Context:
-    return make_context(kube, now=lambda: NOW, events=events, sleep=sleeps)
+def context(
+    kube: KubeClient, sleeps: Sleeps, events: list[tuple[str, str]], **settings: Any
+) -> Context:
+    return make_context(kube, now=lambda: NOW, events=events, sleep=sleeps, **settings)
 
 
 def resource(spec: dict[str, Any], status: dict[str, Any] | None = None) -> ResourceView:
@@ -169,7 +171,7 @@ async def test_kube_3_an_outage_at_run_start_is_kubernetes_unavailable_and_retri
     # The run-start mark and the Secret read meet the outage; the status write lands.
     server.script = [answer(503), answer(503)]
     sleeps, events = Sleeps(), []  # type: ignore[var-annotated]
-    ctx = context(client(server), sleeps, events)
+    ctx = context(client(server), sleeps, events, syncing_mark_seconds=0)  # marked at once
     previous = {
         "lastSyncTime": "2026-03-02T08:00:00Z",
         "lastSuccessfulSyncTime": "2026-03-02T08:00:00Z",
@@ -190,9 +192,10 @@ async def test_kube_3_an_outage_at_run_start_is_kubernetes_unavailable_and_retri
 async def test_kube_2_a_failed_progress_write_never_stops_the_run() -> None:
     server = ApiServer(refused)
     ctx = context(client(server), Sleeps(), [])
-    writer = full.ProgressWriter(ctx, resource(VALID_SPEC), every=0.0)
+    view = resource(VALID_SPEC)
+    writer = in_flight.ProgressWriter(ctx, view, every=0.0, mark=in_flight.SyncingMark(ctx, view))
     await writer(Progress(done=1, total=10, rate_per_second=1.0, eta_seconds=9.0, bottleneck=None))
-    assert len(server.requests) == 1  # tried, failed quietly, no exception
+    assert len(server.requests) == 2  # the mark, then progress: tried, failed quietly
     await ctx.kube.close()
 
 

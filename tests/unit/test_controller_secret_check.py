@@ -15,11 +15,12 @@ import pytest
 from controller_fakes import make_context
 
 from personio_sync.controller.loop.collaborators import Collaborators
+from personio_sync.controller.loop.secret_checks import SecretChecks
 from personio_sync.controller.loop.slots import FairSlots
 from personio_sync.controller.loop.worker import Worker
 from personio_sync.controller.schedule import Decision
 from personio_sync.controller.settings import OperatorSettings
-from personio_sync.errors import KubeUnavailable
+from personio_sync.errors import KubeError, KubeUnavailable
 from personio_sync_testing.devtools.polling import eventually_async
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -48,11 +49,14 @@ class FakeKube:
         self.version = version
         self.reads: list[tuple[str, str]] = []
         self.down = False
+        self.refusing = False
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         self.reads.append((namespace, name))
         if self.down:
             raise KubeUnavailable("Kubernetes API GET: no answer (ConnectError)", 0)
+        if self.refusing:
+            raise KubeError("Kubernetes API GET secrets/creds: 403 Forbidden", 403)
         if self.version is None:
             return None
         return {"metadata": {"name": name, "resourceVersion": self.version},
@@ -135,3 +139,54 @@ def test_sec_1_the_check_interval_cannot_exceed_five_minutes() -> None:
     assert OperatorSettings().secret_check_seconds == 300
     with pytest.raises(ValueError, match="300"):
         OperatorSettings(secret_check_seconds=301)
+
+
+def failed_checks(w: Worker, reason: str) -> float | None:
+    return w.ctx.metrics.registry.get_sample_value(
+        "personio_sync_secret_check_failures_total", {"namespace": "hr", "reason": reason}
+    )
+
+
+def test_scale_2_the_checks_are_spread_over_the_last_quarter_before_the_bound() -> None:
+    """Workers started together do not check in the same second: each sleep is drawn
+    from [0.75, 1] of PERSONIO_SYNC_SECRET_CHECK_SECONDS, never above it (SEC-1)."""
+    w = worker(FakeKube("5"))
+    bounds = [SecretChecks(w.ctx, "hr", "team", draw=lambda d=d: d).within()
+              for d in (0.0, 0.5, 0.999)]  # fmt: skip
+    assert bounds[0] == 300 and bounds[1] == 262.5 and 225 < bounds[2] < 226
+    drawn = {round(w.checks.within(), 3) for _ in range(50)}  # the worker's: random draws
+    assert len(drawn) > 1 and all(225 <= b <= 300 for b in drawn)
+
+
+async def test_scale_2_a_failed_check_is_counted_logged_once_and_retried_sooner(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="personio_sync.controller")
+    kube = FakeKube("5")
+    w = worker(kube)
+    await w._check_secret()
+    kube.down = True
+    await w._check_secret()
+    assert failed_checks(w, "unavailable") == 1
+    assert w.checks.within() <= 30  # the retry base, not five minutes
+    await w._check_secret()
+    assert failed_checks(w, "unavailable") == 2
+    assert 30 < w.checks.within() <= 60  # backing off
+    assert caplog.text.count("cannot check Secret 'creds'") == 1  # once per streak
+    assert [r.levelname for r in caplog.records if "cannot check" in r.message] == ["INFO"]
+    kube.down = False
+    await w._check_secret()
+    assert "Secret 'creds' checked again after 2 failed checks" in caplog.text
+    assert 225 <= w.checks.within() <= 300
+    assert w._decide().reason == "Waiting"  # the same version: still no change (SEC-1)
+
+
+async def test_scale_2_a_refused_check_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    kube = FakeKube("5")
+    kube.refusing = True
+    w = worker(kube)
+    await w._check_secret()
+    assert failed_checks(w, "refused") == 1 and failed_checks(w, "unavailable") is None
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "403 Forbidden" in warned[0].message
+    assert "c2VjcmV0" not in caplog.text

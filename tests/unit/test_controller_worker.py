@@ -50,6 +50,7 @@ class Setup:
         )
         calls = self.stubs.collaborators()
         self.worker = Worker(self.ctx, copy.deepcopy(body), slots=FairSlots(2), calls=calls)
+        self.worker.checks.draw = lambda: 0.0  # no spread (SCALE-2): checks on the bound
 
     @property
     def body(self) -> dict[str, Any]:

@@ -185,6 +185,16 @@ class OperatorSettings(BaseSettings):
             "status.progress.",
         ),
     ] = 10.0
+    syncing_mark_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=60,
+            description="PERSONIO_SYNC_SYNCING_MARK_SECONDS: a full run still going after this "
+            "long shows `Synced` reason `Syncing` (KUBE-4); one that ends sooner writes only "
+            "its outcome, one status PATCH (SCALE-3). 0: every run is marked when it starts.",
+        ),
+    ] = 2.0
     lease_namespace: Annotated[
         str,
         Field(

@@ -14,7 +14,8 @@ it once, and the worker just looks again a few seconds later, without a tracebac
 
 The referenced Secret is never watched (SEC-1): the operator may only `get` it. Each
 wake-up reads it with one GET, and the worker wakes at least every
-PERSONIO_SYNC_SECRET_CHECK_SECONDS (≤ 5 minutes), so a rotation is noticed within that.
+PERSONIO_SYNC_SECRET_CHECK_SECONDS (≤ 5 minutes), so a rotation is noticed within that;
+the checks are spread and a failed one is retried sooner and reported (secret_checks.py).
 That one read also feeds whatever the wake-up runs (runs/inputs.py): a wake-up that
 runs a full sync reads the Secret once. The steps a wake-up takes at once after a run
 or a write of its own are the same wake-up.
@@ -37,6 +38,7 @@ from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED, Context
 from personio_sync.controller.loop.change_queue import ChangeQueue
 from personio_sync.controller.loop.collaborators import Collaborators
 from personio_sync.controller.loop.lifecycle import Lifecycle
+from personio_sync.controller.loop.secret_checks import SecretChecks
 from personio_sync.controller.loop.slots import FairSlots, priority_of
 from personio_sync.controller.runs.changed import Changes
 from personio_sync.controller.runs.inputs import SecretSeen, read_secret
@@ -88,6 +90,7 @@ class Worker:
         self.view = ResourceView.of(body)
         self.wake = asyncio.Event()
         self.seen = SecretSeen()
+        self.checks = SecretChecks(ctx, self.view.namespace, self.view.name)
         self.secret_changed = False
         self.task: asyncio.Task[None] | None = None
         self.changes = ChangeQueue(ctx, slots, self.calls, wake=self.wake.set)
@@ -153,8 +156,9 @@ class Worker:
             except Exception:  # a bug: log it, keep the worker alive
                 log.exception("%s/%s: reconcile failed", self.namespace, self.name)
                 delay = self.ctx.settings.retry_base_seconds
-            # SEC-1: wake at least this often, for the Secret check (and clock jumps).
-            cap = self.ctx.settings.secret_check_seconds
+            # SEC-1: wake at least this often, for the Secret check (and clock jumps);
+            # spread, and sooner after a failed check (SCALE-2).
+            cap = self.checks.within()
             delay = cap if delay is None else min(max(delay, 0.0), cap)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
@@ -180,7 +184,9 @@ class Worker:
         if not name:
             self.seen.current = None
             return
-        if self.seen.saw(await read_secret(self.ctx, self.namespace, name)):
+        read = await read_secret(self.ctx, self.namespace, name)
+        self.checks.record(read)  # SCALE-2: a failed check is counted and logged
+        if self.seen.saw(read):
             self.secret_changed = True
             self.changes.directory.forget()  # other credentials may read another company
 

@@ -94,6 +94,13 @@ class Metrics:
             ("reason",),
             registry=r,
         )
+        self.secret_check_failures = Counter(
+            "personio_sync_secret_check_failures",
+            "Secret checks (SEC-1) that failed, by reason (unavailable: the API server did "
+            "not answer; refused: it answered with an error, such as 403), per namespace.",
+            (*LABELS, "reason"),
+            registry=r,
+        )
         self.in_progress = Gauge(
             "personio_sync_runs_in_progress", "Runs executing right now.", registry=r
         )

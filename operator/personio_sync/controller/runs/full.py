@@ -19,6 +19,7 @@ from typing import Any
 from personio_sync.controller.context import Context
 from personio_sync.controller.reporting import outcomes
 from personio_sync.controller.reporting.events import run_events
+from personio_sync.controller.runs.in_flight import ProgressWriter, SyncingMark
 from personio_sync.controller.runs.inputs import SecretSeen, credentials, vendor_clients
 from personio_sync.controller.schedule import next_sync_time
 from personio_sync.controller.view import ResourceView
@@ -37,32 +38,8 @@ from personio_sync.errors import (
 from personio_sync.resource.spec import PersonioSyncSpec
 from personio_sync.resource.spec_policy import policy_of
 from personio_sync.sync import runner
-from personio_sync.sync.progress import Progress
 
 log = logging.getLogger("personio_sync.controller")
-
-
-class ProgressWriter:
-    """Patches status.progress at most every `every` seconds (the runner calls often)."""
-
-    def __init__(self, ctx: Context, view: ResourceView, every: float) -> None:
-        self._ctx, self._view, self._every = ctx, view, every
-        self._last = time.monotonic()
-
-    async def __call__(self, update: Progress) -> None:
-        now = time.monotonic()
-        if now - self._last < self._every:
-            return
-        self._last = now
-        patch = {"progress": outcomes.progress(update)}
-        await self._ctx.writes.merge_status(self._view.key, patch, WritePolicy.FENCED, "progress")
-
-
-async def mark_syncing(ctx: Context, view: ResourceView) -> None:
-    """KUBE-4: `Synced` says a run is in progress; best effort, never delays the run."""
-    stamp = outcomes.Stamp(generation=view.generation, now=ctx.now())
-    patch = outcomes.syncing(view.status, stamp=stamp)
-    await ctx.writes.merge_status(view.key, patch, WritePolicy.BEST_EFFORT, "run-in-progress mark")
 
 
 async def sync(
@@ -73,12 +50,12 @@ async def sync(
     spec = view.parsed
     if isinstance(spec, SpecError):
         return await _write_error(ctx, view, spec, attempted=False)
-    await mark_syncing(ctx, view)
+    mark = SyncingMark(ctx, view)  # KUBE-4, deferred (SCALE-3)
     started = time.monotonic()
     deadline = asyncio.timeout(ctx.settings.run_timeout_seconds)
     try:
-        async with deadline:
-            report = await _run(ctx, view, spec, seen, allow_mass_delete)
+        async with mark.around_run(), deadline:
+            report = await _run(ctx, view, spec, seen, allow_mass_delete, mark)
     except LeadershipLost:
         raise  # abandoned, not failed: the status is the new leader's to write
     except Exception as exc:  # a SyncError says what to fix; anything else is our bug
@@ -103,6 +80,7 @@ async def _run(
     spec: PersonioSyncSpec,
     seen: SecretSeen,
     allow_mass_delete: bool,
+    mark: SyncingMark,
 ) -> SyncReport:
     found = await credentials(ctx, view.namespace, spec.secretRef.name, seen)
     owner = ctx.owner_key(*view.key)
@@ -114,7 +92,7 @@ async def _run(
             adopt_from=keys_to_adopt(view.namespace, view.name, owner, spec.adoptFrom),
             endpoints=ctx.settings.endpoints,
             today=today_in(spec.timeZone, ctx.now()),  # the context's clock, as targeted runs
-            progress=ProgressWriter(ctx, view, ctx.settings.progress_seconds),
+            progress=ProgressWriter(ctx, view, ctx.settings.progress_seconds, mark),
             clients=clients,
             allow_mass_delete=allow_mass_delete,
             fence=ctx.fence,
