@@ -34,6 +34,7 @@ from personio_sync.controller.runs.changed import Changes
 from personio_sync.controller.webhooks.limits import Limits
 from personio_sync.controller.webhooks.receiver import BACKLOG, WebhookReceiver
 from personio_sync.controller.webhooks.tokens import WebhookTokens
+from personio_sync_testing.devtools.polling import eventually_async
 
 HERE = Path(__file__).parent
 PATH = "/webhooks/personio/hr/acme"
@@ -295,7 +296,9 @@ async def test_hook_12_a_flood_of_5000_distinct_ids_keeps_memory_flat_and_runs_o
 
 
 @contextlib.asynccontextmanager
-async def receiver_here(limits: Limits) -> AsyncIterator[tuple[int, list[Changes]]]:
+async def receiver_here(
+    limits: Limits,
+) -> AsyncIterator[tuple[int, list[Changes], WebhookReceiver]]:
     kube = kube_on(ApiServer())
     noted: list[Changes] = []
     receiver = WebhookReceiver(
@@ -307,14 +310,14 @@ async def receiver_here(limits: Limits) -> AsyncIterator[tuple[int, list[Changes
     )
     port = await receiver.start("127.0.0.1", 0)
     try:
-        yield port, noted
+        yield port, noted, receiver
     finally:
         await receiver.stop()
         await kube.close()
 
 
 async def test_hook_9_headers_that_drip_are_cut_at_the_header_timeout() -> None:
-    async with receiver_here(Limits(header_seconds=0.5, lifetime_seconds=10)) as (port, _):
+    async with receiver_here(Limits(header_seconds=0.5, lifetime_seconds=10)) as (port, _, _):
         started, sent = time.monotonic(), 0  # before connecting: the receiver's clock starts
         reader, writer = await asyncio.open_connection("127.0.0.1", port)  # at its accept
         try:
@@ -335,7 +338,7 @@ async def test_hook_9_headers_that_drip_are_cut_at_the_header_timeout() -> None:
 async def test_hook_9_an_authenticated_body_that_never_finishes_is_cut_at_the_body_timeout() -> (
     None
 ):
-    async with receiver_here(Limits(body_seconds=0.5)) as (port, noted):
+    async with receiver_here(Limits(body_seconds=0.5)) as (port, noted, _):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             whole = request("slow")
@@ -348,3 +351,53 @@ async def test_hook_9_an_authenticated_body_that_never_finishes_is_cut_at_the_bo
             assert time.monotonic() - started >= 0.5 and noted == []
         finally:
             await closed(writer)
+
+
+async def open_admitted(
+    receiver: WebhookReceiver, port: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection the guard has taken in (its accept ran: one more open, or one closed
+    to make room), so the next one's comes after."""
+    guard = receiver.guard
+
+    def seen() -> tuple[int, int]:
+        return guard.open, sum(guard.counts.values())
+
+    before = seen()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def taken_in() -> bool:
+        return seen() != before
+
+    await eventually_async(taken_in, within=10, what="the guard taking the connection in")
+    return reader, writer
+
+
+async def test_hook_9_an_answer_off_the_webhook_path_leaves_the_connection_evictable() -> None:
+    """aiohttp answers `GET /` (404) itself, without the receiver's handler: that answer
+    too puts the connection back to waiting for its next headers, so a caller without a
+    token cannot pin capped slots as requests being checked. With a cap of two, a third
+    connection evicts the one answered 404 (waiting longest for headers), not the one
+    opened after it."""
+    limits = Limits(max_connections=2, header_seconds=30, lifetime_seconds=60)
+    async with receiver_here(limits) as (port, _, receiver):
+        writers: list[asyncio.StreamWriter] = []
+        try:
+            answered, a = await open_admitted(receiver, port)
+            writers.append(a)
+            a.write(b"GET / HTTP/1.1\r\nHost: hooks.example\r\n\r\n")
+            await a.drain()
+            async with asyncio.timeout(10):
+                head = await answered.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 404")  # kept alive: no Connection: close
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))  # fmt: skip
+            await answered.readexactly(length)
+            for _ in range(2):  # b waits for its headers; c comes past the cap
+                writers.append((await open_admitted(receiver, port))[1])
+            async with asyncio.timeout(10):
+                assert await answered.read() == b""  # a was evicted: closed by the receiver
+            assert receiver.guard.counts["evicted"] == 1 and receiver.guard.open == 2
+        finally:
+            for writer in writers:
+                await closed(writer)

@@ -234,6 +234,27 @@ async def test_shard_5_a_shard_is_released_only_once_its_run_ends(
     assert given_up in b.held() and given_up not in a.held()
 
 
+async def test_shard_5_a_shard_being_released_takes_no_new_work_until_it_is_gone(
+    store: Leases, clock: Clock
+) -> None:
+    """Between the decision to give a shard up and its release, no worker may see it
+    held: a run started there would only be abandoned at the fence."""
+    a, b = replica(store, clock, REPLICAS[0]), replica(store, clock, REPLICAS[1])
+    await rounds(clock, a)
+    given_up = min(wanted_shards(REPLICAS[:2], REPLICAS[1], 16))
+    running = key_in(given_up)
+    elector = a.electors[given_up]
+    release, seen = elector.release, []
+
+    async def spied() -> None:  # what a worker would see as the release begins
+        seen.append(a.holds(running))
+        await release()
+
+    elector.release = spied  # type: ignore[method-assign]
+    await rounds(clock, a, b, seconds=20)
+    assert seen == [False] and given_up not in a.held()
+
+
 async def test_shard_5_the_hand_over_waits_at_most_drain_seconds(
     store: Leases, clock: Clock
 ) -> None:
@@ -257,6 +278,23 @@ async def test_shard_5_a_clean_stop_releases_everything_at_once(
     assert a.heartbeat.name not in store.leases
     await rounds(clock, b)
     assert len(b.held()) == 16
+
+
+async def test_d_lease_a_record_naming_another_holder_ends_our_leadership_at_once(
+    store: Leases, clock: Clock
+) -> None:
+    """The Lease was deleted and re-created by another replica (by hand, or a restore):
+    the first read that shows it stops this replica's writes, not the next round."""
+    a = replica(store, clock, REPLICAS[0], shards=1)
+    await rounds(clock, a)
+    elector = a.electors[0]
+    assert elector.leading()
+    lease = await store.get_lease(NS, NAME)
+    assert lease is not None
+    taken = {**lease, "metadata": {**lease["metadata"], "resourceVersion": "999"},
+             "spec": {**lease["spec"], "holderIdentity": REPLICAS[1]}}  # fmt: skip
+    elector.observe(taken)
+    assert not elector.leading()
 
 
 async def test_shard_3_only_take_overs_count_as_acquisitions(store: Leases, clock: Clock) -> None:

@@ -128,3 +128,30 @@ def test_hook_9_the_limits_are_the_settings_and_default_to_theirs() -> None:
     assert Limits() == Limits.of(OperatorSettings.model_construct())
     tuned = OperatorSettings(webhook_burst=7, webhook_header_timeout_seconds=1.5)
     assert (Limits.of(tuned).burst, Limits.of(tuned).header_seconds) == (7, 1.5)
+
+
+def test_hook_9_blank_lines_before_a_request_line_are_not_the_end_of_its_headers() -> None:
+    """aiohttp skips line ends before a request line, and so does the guard: a caller
+    sending `\\r\\n\\r\\n` first is still one sending its headers, timed and evictable."""
+    g, _, closed = guard(max_connections=1)
+    first = Transport("first")
+    protocol = Guarded(asyncio.Protocol(), g)
+    protocol.connection_made(cast(asyncio.BaseTransport, first))
+    protocol.data_received(b"\r\n\r")
+    protocol.data_received(b"\n\r\nPO")  # the request line begins, byte by byte
+    opened(g, "second")  # past the cap: the one still sending headers goes
+    assert first.aborted and closed == ["evicted"]
+
+
+def test_hook_9_a_request_nobody_answers_is_closed_after_the_header_and_check_time() -> None:
+    clock, closed = Clock(), []  # type: ignore[var-annotated]
+    limits = Limits(header_seconds=5.0, lifetime_seconds=60.0)
+    g = ConnectionGuard(limits, clock=clock, closed=closed.append, checking_seconds=2.0)
+    stuck = opened(g, "stuck")
+    g.enter(cast(asyncio.BaseTransport, stuck), Phase.CHECKING)
+    clock.now += 6.9
+    g.reap()
+    assert not stuck.aborted
+    clock.now += 0.2
+    g.reap()
+    assert stuck.aborted and closed == ["header_timeout"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from personio_sync.clients.personio import RegisteredWebhook
-from personio_sync.controller.webhooks.registration import LEGACY_DESCRIPTION, Owner
+from personio_sync.controller.webhooks.registration import LEGACY_DESCRIPTION, Owner, redacted
 
 OURS = Owner("0123456789ab", "hr", "acme")
 URL = "https://hooks.example.com/webhooks/personio/hr/acme"
@@ -54,3 +54,12 @@ def test_hook_14_an_older_versions_webhook_needs_its_description_and_this_resour
     description: str, url: str, ours: bool
 ) -> None:
     assert OURS.registered_before(hook(description, url)) is ours
+
+
+def test_r21_a_registration_error_that_echoes_the_token_never_shows_it() -> None:
+    """The create and update requests carry the token; an answer quoting what it was sent
+    (a proxy, a validation message) reaches status and Events without it."""
+    token = "hook-token-6f1d2a-0123456789abcdef"
+    echoed = f'Personio POST /v2/webhooks: 422 {{"token": "{token}", "error": "bad url"}}'
+    assert token not in redacted(echoed, token) and "[redacted]" in redacted(echoed, token)
+    assert redacted("422 bad url", "") == "422 bad url"

@@ -192,6 +192,13 @@ async def test_hook_2_malformed_envelope_is_400_and_queues_nothing(world: Any, b
     assert w.noted == [] and w.recorded == []
 
 
+async def test_hook_2_a_deeply_nested_body_is_400_not_a_crash(world: Any) -> None:
+    w, client, metrics = world
+    response = await post(client, b"[" * 60_000)
+    assert response.status_code == 400 and counted(metrics, "malformed") == 1
+    assert w.noted == []
+
+
 async def test_hook_2_oversized_body_is_413(world: Any) -> None:
     w, client, metrics = world
     big = envelope()
@@ -338,6 +345,29 @@ async def test_hook_10_an_address_that_guesses_is_throttled_and_the_right_token_
         assert ghost.status_code == plain.status_code == 429
         w.clock += 2
         assert (await post(client, envelope(), token="guess")).status_code == 401
+
+
+async def test_hook_10_a_guesser_never_holds_back_a_right_token_the_receiver_has_not_cached() -> (
+    None
+):
+    """Behind an Ingress a guesser shares Personio's address. A resource nothing was
+    delivered to since the start, and one whose token was read long ago, still take
+    their right token while that address is throttled (each read spaced like a guess's)."""
+    other = "other-token-0123456789abcdef-0123"
+    w = World()
+    w.add("hr", "acme", TOKEN)
+    w.add("hr", "quiet", other)
+    async with serving(w, limits=Limits(failures=3, failure_window_seconds=6)) as (client, m):
+        assert (await post(client, envelope())).status_code == 202  # acme's token is read
+        w.clock += 400  # long past the cache's max age
+        for _ in range(3):
+            assert (await post(client, envelope(), token="guess")).status_code == 401
+        assert (await post(client, envelope(), token="guess")).status_code == 429
+        assert (await post(client, envelope())).status_code == 202  # an old read still sorts
+        quiet = "/webhooks/personio/hr/quiet"
+        assert (await post(client, envelope(), token=other, path=quiet)).status_code == 202
+        assert (await post(client, envelope(), token="guess", path=quiet)).status_code == 429
+        assert counted(m, "accepted") == 3
 
 
 def test_hook_10_the_table_of_caller_addresses_is_bounded() -> None:

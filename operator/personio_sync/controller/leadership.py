@@ -214,6 +214,8 @@ class LeaderElector:
         if _version(lease) != self._observed_version:
             spec = lease.get("spec") or {}
             self.holder = str(spec.get("holderIdentity") or "")
+            if self.holder != self.identity:
+                self._renewed_at = None  # the record says we do not hold it: stop at once
             self._observed_version, self._observed_at = _version(lease), self._clock()
             self._observed_duration = float(
                 spec.get("leaseDurationSeconds") or self.timings.lease_duration

@@ -234,6 +234,14 @@ class ShardLeases:
 
     # -- the rounds -------------------------------------------------------------------
 
+    async def _release(self, shard: int) -> None:
+        """Give the shard up; it stays draining (no new work starts on it) until the
+        release has begun, so no worker sees it held between the decision and the act."""
+        try:
+            await self.electors[shard].release()
+        finally:
+            self._draining.pop(shard, None)
+
     async def run(self) -> None:
         """A round every retry period (sooner when a peer's heartbeat is due to expire)."""
         while True:
@@ -253,7 +261,7 @@ class ShardLeases:
             self._report(f"{type(exc).__name__}: {clip(str(exc), 200)}")
         else:
             self._report(None)
-            self._observe(listed, started)
+            self._observe(listed, self._clock())  # as of its answer: a slow one ages nothing
         wanted = self._wanted()
         if wanted != self.wanted:
             log.info("shards wanted by %s: %s", self.identity, sorted(wanted) or "none")
@@ -266,8 +274,7 @@ class ShardLeases:
             elif elector.leading():
                 since = self._draining.setdefault(shard, started)
                 if self._busy[shard] == 0 or started - since >= self.drain_seconds:
-                    self._draining.pop(shard)
-                    rounds.append(elector.release())
+                    rounds.append(self._release(shard))
                 else:  # keep it fenced open while its runs end
                     rounds.append(elector.attempt())
             else:

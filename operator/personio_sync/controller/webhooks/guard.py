@@ -9,7 +9,10 @@ thin protocol that tells the guard it opened and closed, and the receiver tells 
 a request's headers are in and when its token checked out. Then:
 
 - a connection still sending its headers (its first request's, or the next one's after an
-  answer) for longer than `header_seconds` is closed;
+  answer, whatever the path: the receiver's middleware marks every answer) for longer than
+  `header_seconds` is closed, and one whose request is not answered within the header
+  timeout plus the token check's time too; blank lines before a request line are not the
+  end of its headers;
 - past `max_connections` open ones, the oldest still sending its headers is closed for
   each new one, never a delivery being checked or an authenticated one; when there is
   none to close, the new connection is refused. A connection counts as past its headers
@@ -64,8 +67,12 @@ class ConnectionGuard:
         *,
         clock: Callable[[], float] = time.monotonic,
         closed: Closed = lambda reason: None,
+        checking_seconds: float = 0.0,
     ) -> None:
+        """`checking_seconds`: how long the receiver may take to check a request's token;
+        a connection in CHECKING longer than that and the header timeout is overdue."""
         self._limits, self._clock, self._closed = limits, clock, closed
+        self._checking = limits.header_seconds + checking_seconds
         # Insertion order is the order connections entered their phase: the first one in
         # HEADERS is the one waiting longest for its headers.
         self._connections: dict[asyncio.BaseTransport, _Connection] = {}
@@ -142,6 +149,8 @@ class ConnectionGuard:
                 now - connection.since >= limits.header_seconds
             ):
                 self._abort(connection, "header_timeout")
+            elif connection.phase is Phase.CHECKING and now - connection.since >= self._checking:
+                self._abort(connection, "header_timeout")  # a request nobody answers
 
     async def _reap_forever(self) -> None:
         tick = min(1.0, self._limits.header_seconds / 4)
@@ -194,11 +203,13 @@ class Guarded(asyncio.Protocol):
             return
         if self._tail is not None:  # still in its first request's headers
             seen = self._tail + data
+            if not self._tail:  # nothing but line ends yet: aiohttp skips those, so do we
+                seen = seen.lstrip(b"\r\n")
             if b"\r\n\r\n" in seen:  # all in: not a connection to evict any more
                 self._tail = None
                 self._guard.enter(self._transport, Phase.CHECKING)
             else:
-                self._tail = seen[-3:]
+                self._tail = seen[-3:]  # empty while only line ends came
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:

@@ -26,7 +26,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -52,6 +52,7 @@ SecretOf = Callable[[str, str], str | None]  # (namespace, name) → its Secret;
 Notify = Callable[[str, str, Changes], bool]  # Supervisor.note_changes
 Leading = Callable[[str, str], bool]  # this replica holds the resource's shard (SHARD-4)
 Record = Callable[[str, str, LastEvent], None]  # recorder.EventRecorder
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _Payload(BaseModel):
@@ -104,7 +105,12 @@ class WebhookReceiver:
         self._lookup_seconds = lookup_seconds
         self.limits = limits = limits or Limits()
         closed = metrics.webhook_connections_closed
-        self.guard = ConnectionGuard(limits, clock=clock, closed=lambda r: closed.labels(r).inc())
+        self.guard = ConnectionGuard(
+            limits,
+            clock=clock,
+            closed=lambda r: closed.labels(r).inc(),
+            checking_seconds=lookup_seconds,
+        )
         self._deliveries: Buckets[tuple[str, str]] = Buckets(
             limits.burst, limits.per_second, clock=clock
         )
@@ -119,9 +125,18 @@ class WebhookReceiver:
         self.port: int | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._answered])
         app.router.add_post(PATH, self._receive)
         return app
+
+    @web.middleware
+    async def _answered(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every answer, aiohttp's own 404 and 405 included, puts the connection back to
+        waiting for its next request's headers: timed and evictable again (HOOK-9)."""
+        try:
+            return await handler(request)
+        finally:
+            self.guard.enter(request.transport, Phase.HEADERS)
 
     async def start(self, host: str, port: int, *, sock: socket.socket | None = None) -> int:
         """Listen behind the guard: aiohttp's protocol factory, wrapped (guard.py); on
@@ -179,10 +194,7 @@ class WebhookReceiver:
     async def _receive(self, request: web.Request) -> web.Response:
         transport = request.transport
         self.guard.enter(transport, Phase.CHECKING)
-        try:
-            response = await self._handle(request)
-        finally:
-            self.guard.enter(transport, Phase.HEADERS)  # answered: the next one's headers
+        response = await self._handle(request)  # then HEADERS again (the middleware)
         # Kept alive only while a whole next request fits in its lifetime: the guard never
         # has to cut one in the middle.
         limits = self.limits
@@ -221,6 +233,16 @@ class WebhookReceiver:
         caller = request.remote or ""
         secret = self._secret_of(namespace, name)
         known = None if not secret else self._tokens.known(namespace, name, secret)
+        read_now = bool(secret) and known is None and presented is not None
+        if secret and read_now:
+            # Nothing read for it yet (a start, a new resource): read it, spaced like a
+            # guess's, before the address throttle, which must never hold back a right
+            # token (HOOK-10), even when a guesser shares its address (an Ingress).
+            try:
+                async with asyncio.timeout(self._lookup_seconds):
+                    known = await self._tokens.token(namespace, name, secret, stale=True)
+            except (KubeError, TimeoutError):
+                return self._answer(503, "unavailable", "cannot check the token now")
         hit = presented is not None and known is not None and token_matches(presented, known)
         if not hit and (wait := self._wrong.wait(caller)):
             return self._answer(429, "throttled", "too many wrong tokens", retry=wait)
@@ -231,7 +253,7 @@ class WebhookReceiver:
         try:
             async with asyncio.timeout(self._lookup_seconds):
                 configured = await self._tokens.token(
-                    namespace, name, secret, stale=not hit, fresh=hit
+                    namespace, name, secret, stale=not hit, fresh=hit and not read_now
                 )
         except (KubeError, TimeoutError):  # API server away or slow: Personio retries later
             return self._answer(503, "unavailable", "cannot check the token now")
@@ -250,7 +272,7 @@ class WebhookReceiver:
     def _act(self, namespace: str, name: str, raw: bytes) -> web.Response:
         try:
             envelope = Envelope.model_validate(json.loads(raw))
-        except (ValueError, ValidationError):  # ValidationError text may quote the body
+        except (ValueError, RecursionError, ValidationError):  # the text may quote the body
             return self._answer(400, "malformed", "not a Personio webhook envelope")
         received = self._now()
         changes = changes_of(envelope, received)

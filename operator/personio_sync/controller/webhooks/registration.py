@@ -188,6 +188,12 @@ def _ignored(ctx: Context, view: ResourceView) -> str:
     )
 
 
+def redacted(message: str, token: str) -> str:
+    """R21: the request carried the token, and an error answer may echo what it was sent
+    (a proxy, a validation message): the message never shows it."""
+    return message.replace(token, "[redacted]") if token else message
+
+
 async def _register(
     ctx: Context,
     view: ResourceView,
@@ -200,13 +206,13 @@ async def _register(
         async with vendor_clients(ctx, view.key, found) as clients:
             result = await upsert(clients.personio, wanted, owner, known)
     except PersonioScopeError as exc:
-        ctx.event(view.body, "Warning", EventReason.WEBHOOK_NOT_PERMITTED, exc.message)
-        return _state(
-            wanted.url, "NotPermitted", ConditionReason.WEBHOOK_NOT_PERMITTED, exc.message
-        )
+        message = redacted(exc.message, wanted.token)
+        ctx.event(view.body, "Warning", EventReason.WEBHOOK_NOT_PERMITTED, message)
+        return _state(wanted.url, "NotPermitted", ConditionReason.WEBHOOK_NOT_PERMITTED, message)
     except PersonioError as exc:
-        ctx.event(view.body, "Warning", EventReason.WEBHOOK_FAILED, exc.message)
-        return _state(wanted.url, "Failed", ConditionReason.WEBHOOK_FAILED, exc.message)
+        message = redacted(exc.message, wanted.token)
+        ctx.event(view.body, "Warning", EventReason.WEBHOOK_FAILED, message)
+        return _state(wanted.url, "Failed", ConditionReason.WEBHOOK_FAILED, message)
     if result.passed_over is not None:
         text = (
             f"status.webhook.id {result.passed_over} names a Personio webhook that is not "
