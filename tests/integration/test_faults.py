@@ -441,6 +441,28 @@ async def test_r19_delete_owned_fails_cleanly_and_the_retry_finishes(
     assert owned_rows(demo) == [] and others(demo) == hand_made
 
 
+async def test_d_once_3_a_clean_up_stopped_by_a_lasting_fault_leaves_no_delete_in_flight(
+    demo: Sandbox,
+) -> None:
+    """The first delete that stops a clean-up does not cancel the others already sent:
+    awork carries out a cancelled DELETE all the same, later, so the finalizer's next
+    attempt would list an absence that is about to go. When it raises, every delete it
+    sent has been answered, and the count of what is left is exact."""
+    await run(demo)
+    demo.awork.knobs.route_latency_ms = {"DELETE /api/v1/absences": 2000}
+    inject(demo, "awork", "/absences", "DELETE", "status", after=1)  # faults answer at once
+
+    async with fast_clients(demo) as clients:
+        with pytest.raises(AworkServerError):
+            await delete_owned(DEMO, owner_key=OWNER, clients=clients)
+        assert demo.awork.in_flight == 0
+        assert len(owned_rows(demo)) == 6  # the slow one went before the call raised
+        demo.awork.faults.clear()
+        assert await delete_owned(DEMO, owner_key=OWNER, clients=clients) == 6
+
+    assert owned_rows(demo) == []
+
+
 async def test_r15_real_rate_limits_are_paced_not_failed() -> None:
     """Both fakes enforce their limits; awork allows 4 requests a second here."""
     awork = AworkKnobs(rate_limits=True, per_second=4, per_minute=1000)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from personio_sync.clients import Fence
 from personio_sync.clients.awork import AworkClient
@@ -23,6 +24,7 @@ from personio_sync.errors import AworkError, AworkStatusError, LeadershipLost
 from personio_sync.sync.progress import Progress, ProgressCallback
 
 log = logging.getLogger("personio_sync.sync")
+T = TypeVar("T")
 
 PROGRESS_EVERY_SECONDS = 2.0
 Write = Create | Update | Delete
@@ -111,43 +113,58 @@ async def apply_plan(
     fence: Fence | None = None,
 ) -> None:
     tracker = _Tracker(plan.writes, awork, progress, _clock())
-    pending = _writes(plan)
-    stopped: list[Exception] = []  # what stops the run: the first one is raised
+
+    async def write_one(write: Write) -> None:
+        if fence is not None:
+            fence()
+        try:
+            await _perform(write, awork)
+        except AworkError as error:
+            if not _about_this_item(error):  # rejected key or awork unreachable: stop
+                raise
+            report.actions.failed += 1
+            report.failures.append(_failure(write, error))
+        else:
+            _count(report, write)
+        await tracker.tick()
+
+    await drain(_writes(plan), plan.writes, concurrency, write_one)
+    await confirm_creates(awork, fence)
+    if plan.writes:
+        await tracker.tick(final=True)
+
+
+async def drain(
+    items: Iterable[T], count: int, concurrency: int, act: Callable[[T], Awaitable[None]]
+) -> None:
+    """`act` on every item, `concurrency` at a time, workers pulling from one iterator.
+
+    D-Once-3: an `AworkError` or `LeadershipLost` that `act` lets out stops the writes
+    but does not cancel those already sent beside it: each finishes, no new one starts,
+    then the first is raised. awork carries out a request whose client went away all the
+    same, later, where no look-up of this run or the next would see it coming.
+    """
+    pending = iter(items)
+    stopped: list[Exception] = []
 
     async def worker() -> None:
-        for write in pending:
+        for item in pending:
             if stopped:
                 return
             try:
-                if fence is not None:
-                    fence()
-                await _perform(write, awork)
-            except AworkError as error:
-                if not _about_this_item(error):  # rejected key or awork unreachable
-                    stopped.append(error)
-                    return
-                report.actions.failed += 1
-                report.failures.append(_failure(write, error))
-            except LeadershipLost as lost:
-                stopped.append(lost)
+                await act(item)
+            except (AworkError, LeadershipLost) as error:
+                stopped.append(error)
                 return
-            else:
-                _count(report, write)
-            await tracker.tick()
 
-    # D-Once-3: a write that stops the run lets the others in flight finish instead of
-    # cancelling them: awork would store a cancelled POST all the same, after the run.
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, min(concurrency, plan.writes))):
+            for _ in range(max(1, min(concurrency, count))):
                 group.create_task(worker())
     except ExceptionGroup as failed:  # anything else: a bug, raised as itself
         raise failed.exceptions[0] from None
     if stopped:
         raise stopped[0]
-    await confirm_creates(awork, fence)
-    if plan.writes:
-        await tracker.tick(final=True)
 
 
 async def confirm_creates(awork: AworkClient, fence: Fence | None = None) -> int:

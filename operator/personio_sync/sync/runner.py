@@ -24,7 +24,7 @@ from personio_sync.engine.reconcile import Outcome, Snapshot, reconcile
 from personio_sync.engine.report import SyncReport
 from personio_sync.engine.window import sync_window, today_in
 from personio_sync.errors import AworkError, PersonioError, SyncError
-from personio_sync.sync.apply import apply_plan
+from personio_sync.sync.apply import apply_plan, drain
 from personio_sync.sync.config import (
     DEFAULT_AWORK_URL,
     DEFAULT_PERSONIO_URL,
@@ -263,9 +263,9 @@ async def delete_owned(
 ) -> int:
     """Delete every awork absence this sync owns (R19, deletionPolicy Delete); returns the count.
 
-    Raises the first `AworkError`; the deletes still in flight are cancelled, and the
-    finalizer's next attempt lists what is left. Pass `clients` to reuse open clients;
-    `fence` and `writers` as for `open_clients`.
+    Raises the first `AworkError` once the deletes already sent have finished
+    (D-Once-3); the finalizer's next attempt lists what is left. Pass `clients` to reuse
+    open clients; `fence` and `writers` as for `open_clients`.
     """
     if clients is None:
         opened = open_clients(credentials, endpoints, tuning, fence, writers=writers)
@@ -289,17 +289,12 @@ async def _delete_all(
 async def _delete_each(
     awork: AworkClient, owned: list[AworkAbsence], concurrency: int, fence: Fence | None
 ) -> None:
-    semaphore = asyncio.Semaphore(concurrency)
+    """A delete that stops the clean-up lets those in flight finish (D-Once-3): awork
+    would carry out a cancelled DELETE all the same, behind the next attempt's list."""
 
-    async def delete(absence_id: str) -> None:
-        async with semaphore:
-            if fence is not None:
-                fence()
-            await awork.delete_absence(absence_id)
+    async def delete(absence: AworkAbsence) -> None:
+        if fence is not None:
+            fence()
+        await awork.delete_absence(absence.id)
 
-    try:  # a TaskGroup, not gather: a failure must not leave deletes running unawaited
-        async with asyncio.TaskGroup() as group:
-            for absence in owned:
-                group.create_task(delete(absence.id))
-    except ExceptionGroup as failed:
-        raise failed.exceptions[0] from None
+    await drain(owned, len(owned), concurrency, delete)
