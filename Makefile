@@ -84,7 +84,7 @@ bench-run-cost: $(STAMP)
 	$(BIN)/python bench/run_cost_bench.py
 
 bench-scale: $(STAMP) controlplane
-	$(BIN)/python bench/scale_bench.py
+	$(BIN)/python bench/scale_bench.py $(SCALE_ARGS)
 
 bench-metrics: $(STAMP)
 	$(BIN)/python bench/metrics_bench.py

@@ -1,36 +1,55 @@
-"""Benchmark: many PersonioSyncs on one operator process, on the local API server.
+"""Benchmark: many PersonioSyncs on one installation, on the local API server.
 
-N resources of one small company (dry runs, so their plans never meet in awork: the
+N resources of small companies (dry runs, so their plans never meet in awork: the
 figures are the operator's cost per run, not awork's) spread over several namespaces,
-one Secret per namespace. The fakes run in their own process. Printed:
+one Secret per namespace. Each namespace is a company of its own by default, with its
+own Personio credentials and awork key (so its own awork budget, FAIR-1), as a
+provider's are; `--shared-workspace` puts every resource on one workspace and one key.
+One fake process serves every company by credential. With `--replicas K` the operator
+runs as K sharded replicas (SHARD-1). Printed:
 
 - creation: time until every resource is Ready, time to first sync p50/p95 (from the
   resource's creationTimestamp to its lastSyncTime);
 - a round of N runs asked for at once (`sync-now` on every resource): its time, the
-  operator's CPU per run, and the API server requests per run by kind (Secret GETs,
-  status PATCHes, Event POSTs), from the API server's own request counters;
-- the operator's RSS after the round and its peak (what the chart's memory limit must
-  hold, docs/operator.md), and the size of its /metrics page.
+  operator's CPU per run (all replicas), and the API server requests per run by kind
+  (Secret GETs, status PATCHes, Event POSTs), from the API server's own counters;
+- the largest replica's RSS after the round and its peak (what the chart's memory limit
+  must hold, docs/operator.md), and the largest replica's /metrics page;
+- with replicas: a second round during which one replica is killed (`kill -9`): how
+  long until its shards are held by the others, until every resource has run;
+- schedule lag: how late each resource's next scheduled run (`spec.interval`) started
+  after its nextSyncTime, p50/p95 (`--no-lag` skips it: it waits one interval).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
+import signal
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 from lightkube import Client
+from lightkube.resources.coordination_v1 import Lease
 from lightkube.types import PatchType
+from scale_probes import (
+    api_requests,
+    cpu_seconds,
+    percentile,
+    pid_of,
+    rss_mib,
+    runs_total,
+    stamp,
+    wait,
+)
 
+from personio_sync.controller.context import SYNC_NOW, SYNC_NOW_HANDLED
+from personio_sync.controller.shard_leases import LEASE_SET, ROLE
 from personio_sync.resource.spec import API_GROUP, API_VERSION, KIND, PLURAL
 from personio_sync_testing.devtools.controlplane import LocalControlPlane
 from personio_sync_testing.devtools.kube import (
@@ -51,75 +70,39 @@ from personio_sync_testing.harness import OperatorProcess, is_ready, secret_mani
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date.today()  # the operator syncs around the real today
-SYNC_NOW = "personio-sync.dev/sync-now"
-CREDS = {
-    "personioClientId": PERSONIO_CLIENT_ID,
-    "personioClientSecret": PERSONIO_CLIENT_SECRET,
-    "aworkApiKey": AWORK_API_KEY,
-}
-# apiserver_request_total{...resource="secrets",...verb="GET"} 12
-_REQUEST = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M)
+LEASES, LEASE_NAMESPACE = "shards", "personio-sync-system"
 
 
-def api_requests(kubectl: Kubectl) -> dict[str, float]:
-    """The API server's request counters by kind: what the operator's runs cost it."""
-    kinds = {
-        "Secret GET": ("secrets", "", "GET"),
-        "status PATCH": (PLURAL, "status", "PATCH"),
-        "Event POST": ("events", "", "POST"),
+def credentials(index: int, shared: bool) -> dict[str, str]:
+    """Namespace `index`'s company: its own Personio client and awork key, unless shared."""
+    tag = "" if shared else f"-{index}"
+    return {
+        "personioClientId": PERSONIO_CLIENT_ID + tag,
+        "personioClientSecret": PERSONIO_CLIENT_SECRET + tag,
+        "aworkApiKey": AWORK_API_KEY + tag,
     }
-    totals = dict.fromkeys(kinds, 0.0)
-    for match in _REQUEST.finditer(kubectl("get", "--raw", "/metrics")):
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
-        key = (labels.get("resource"), labels.get("subresource", ""), labels.get("verb"))
-        for kind, wanted in kinds.items():
-            if key == wanted:
-                totals[kind] += float(match["value"])
-    return totals
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def seed(people: int, namespaces: int, shared: bool) -> dict[str, Any]:
+    """One company whose data every namespace's credentials read (the fakes key by them)."""
+    company = generate_company(people, today=TODAY, seed=7)
+    api_user = company["awork"]["api_keys"][0]["api_user_id"]
+    for i in range(0 if shared else namespaces):
+        creds = credentials(i, shared)
+        company["personio"]["credentials"].append(
+            {"client_id": creds["personioClientId"], "client_secret": creds["personioClientSecret"]}
+        )
+        company["awork"]["api_keys"].append({"key": creds["aworkApiKey"], "api_user_id": api_user})
+    return company
 
 
-def rss_mib(pid: int, field: str = "VmRSS") -> float:
-    """Resident memory now (VmRSS), or the most it has been (VmHWM: what a limit meets)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def runs_total(metrics: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("personio_sync_runs_total{")
-    )
-
-
-def wait(what: str, done: Callable[[], bool], timeout: float) -> float:
-    """Seconds until `done()`; polls each second."""
-    started = time.monotonic()
-    while not done():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(1.0)
-    return time.monotonic() - started
-
-
-def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def resource(namespace: str, name: str) -> PersonioSync:
+def resource(namespace: str, name: str, interval: str) -> PersonioSync:
     return PersonioSync(
         {
             "apiVersion": f"{API_GROUP}/{API_VERSION}",
             "kind": KIND,
             "metadata": {"name": name, "namespace": namespace},
-            "spec": {"secretRef": {"name": "creds"}, "dryRun": True},
+            "spec": {"secretRef": {"name": "creds"}, "dryRun": True, "interval": interval},
         }
     )
 
@@ -128,103 +111,198 @@ def listed(kube: Client) -> list[dict[str, Any]]:
     return [dict(item) for item in kube.list(PersonioSync, namespace="*")]
 
 
+def sync_now(kube: Client, value: str) -> None:
+    for body in listed(kube):
+        meta = body["metadata"]
+        kube.patch(
+            PersonioSync, meta["name"], {"metadata": {"annotations": {SYNC_NOW: value}}},
+            namespace=meta["namespace"], patch_type=PatchType.MERGE,
+        )  # fmt: skip
+
+
+def handled(kube: Client, value: str) -> int:
+    return sum(
+        (b["metadata"].get("annotations") or {}).get(SYNC_NOW_HANDLED) == value
+        for b in listed(kube)
+    )
+
+
+def shard_holders(kube: Client) -> list[str]:
+    leases = kube.list(Lease, namespace=LEASE_NAMESPACE, labels={LEASE_SET: LEASES, ROLE: "shard"})
+    return [str((lease.spec and lease.spec.holderIdentity) or "") for lease in leases]
+
+
+def start_replicas(
+    count: int, plane: LocalControlPlane, urls: dict[str, str], workdir: Path
+) -> list[OperatorProcess]:
+    """One standalone operator, or `count` replicas sharing the shard Leases."""
+
+    def replica(i: int) -> OperatorProcess:
+        env = {"POD_NAMESPACE": LEASE_NAMESPACE, "POD_ID": f"replica-{i}"} if count > 1 else {}
+        args = [f"--peering={LEASES}"] if count > 1 else None
+        return OperatorProcess(
+            plane.kubeconfig, [], **urls, log_path=workdir / f"operator-{i}.log",
+            env=env, extra_args=args,
+        ).start()  # fmt: skip
+
+    return [replica(i) for i in range(count)]
+
+
+def kill_phase(
+    kube: Client, operators: list[OperatorProcess], n: int, timeout: float
+) -> dict[str, float]:
+    """A round with `kill -9` of replica 0 a third of the way through."""
+    sync_now(kube, "round-2")
+    every = max(1.0, n / 2000)
+    wait("a third of round 2", lambda: handled(kube, "round-2") >= n // 3, timeout, every)
+    victim = operators.pop(0)
+    victim.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    victim.stop()
+
+    def reowned() -> bool:
+        holders = shard_holders(kube)
+        return bool(holders) and all(h and not h.startswith("replica-0/") for h in holders)
+
+    reown = wait("the killed replica's shards re-owned", reowned, timeout, 0.5)
+    wait("round 2 done", lambda: handled(kube, "round-2") == n, timeout, every)
+    return {"reowned_seconds": reown, "round2_seconds": time.monotonic() - killed}
+
+
+def schedule_lag(kube: Client, n: int, timeout: float) -> tuple[float, float]:
+    """How late each resource's next scheduled run started after its nextSyncTime. Status
+    times have whole seconds, so a lag is known to about a second."""
+    before = {
+        (b["metadata"]["namespace"], b["metadata"]["name"]): b["status"] for b in listed(kube)
+    }
+    lags: dict[tuple[str, str], float] = {}
+
+    def all_ran() -> bool:
+        for b in listed(kube):
+            key = (b["metadata"]["namespace"], b["metadata"]["name"])
+            status, old = b.get("status") or {}, before[key]
+            if key in lags or status.get("lastSyncTime") == old["lastSyncTime"]:
+                continue
+            took = float((status.get("lastRun") or {}).get("durationSeconds") or 0.0)
+            started = stamp(status["lastSyncTime"]) - took
+            lags[key] = max(0.0, started - stamp(old["nextSyncTime"]))
+        return len(lags) == n
+
+    latest = max(stamp(status["nextSyncTime"]) for status in before.values())
+    wait("every scheduled run", all_ran, latest - time.time() + timeout, max(5.0, n / 1000))
+    values = list(lags.values())
+    return statistics.median(values), percentile(values, 0.95)
+
+
 def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    company = generate_company(args.people, today=TODAY, seed=7)
-    seed = workdir / "seed.json"
-    seed.write_text(json.dumps(company))
+    n, shared = args.resources, args.shared_workspace
+    (workdir / "seed.json").write_text(json.dumps(seed(args.people, args.namespaces, shared)))
     plane = LocalControlPlane(workdir=workdir / "cluster").start()
-    sandbox, personio, awork = spawn_sandbox(["--seed", str(seed)])
-    operator: OperatorProcess | None = None
+    sandbox, personio, awork = spawn_sandbox(["--seed", str(workdir / "seed.json")])
+    operators: list[OperatorProcess] = []
     try:
         kubectl = Kubectl(plane.kubeconfig)
         kube = sync_client(kube_config(plane.kubeconfig))
         kubectl("apply", "-f", str(ROOT / "crds" / "personiosync.yaml"))
         kubectl("wait", "--for=condition=Established", f"crd/{PLURAL}.{API_GROUP}")
+        create_namespace(kube, LEASE_NAMESPACE)
         namespaces = [f"tenant-{i}" for i in range(args.namespaces)]
-        for namespace in namespaces:
+        for i, namespace in enumerate(namespaces):
             create_namespace(kube, namespace)
-            kubectl.apply(secret_manifest(namespace, CREDS))
-        operator = OperatorProcess(
-            plane.kubeconfig, [], personio_url=personio, awork_url=awork,
-            log_path=workdir / "operator.log",
-        ).start()  # fmt: skip
-        pid = operator._popen.pid if operator._popen else 0
+            kubectl.apply(secret_manifest(namespace, credentials(i, shared)))
+        urls = {"personio_url": personio, "awork_url": awork}
+        operators = start_replicas(args.replicas, plane, urls, workdir)
+        every = max(1.0, n / 2000)  # a LIST of every resource is not free at 10,000
         started = time.monotonic()
-        for i in range(args.resources):
-            kube.create(resource(namespaces[i % len(namespaces)], f"sync-{i}"))
+        for i in range(n):
+            kube.create(resource(namespaces[i % len(namespaces)], f"sync-{i}", args.interval))
         created = time.monotonic() - started
         ready = created + wait(
             "every resource Ready",
-            lambda: sum(map(is_ready, listed(kube))) == args.resources,
+            lambda: sum(map(is_ready, listed(kube))) == n,
             args.timeout,
+            every,
         )
-        first = sorted(
+        first = [
             stamp(b["status"]["lastSyncTime"]) - stamp(b["metadata"]["creationTimestamp"])
             for b in listed(kube)
+        ]
+        pids = [pid_of(op) for op in operators]
+        cpu0, requests0 = sum(map(cpu_seconds, pids)), api_requests(kubectl)
+        runs0 = runs_total(operators)
+        sync_now(kube, "round-1")
+        round_seconds = wait(
+            "a round of runs", lambda: runs_total(operators) - runs0 >= n, args.timeout, every
         )
-        cpu0, requests0 = cpu_seconds(pid), api_requests(kubectl)
-        runs0 = runs_total(operator.metrics())
-        started = time.monotonic()
-        for body in listed(kube):
-            meta = body["metadata"]
-            kube.patch(
-                PersonioSync, meta["name"], {"metadata": {"annotations": {SYNC_NOW: "round-1"}}},
-                namespace=meta["namespace"], patch_type=PatchType.MERGE,
-            )  # fmt: skip
-
-        def round_done() -> bool:
-            return runs_total(operator.metrics()) - runs0 >= args.resources
-
-        round_seconds = wait("a round of runs", round_done, args.timeout)
-        runs = runs_total(operator.metrics()) - runs0
-        cpu = cpu_seconds(pid) - cpu0
+        runs = runs_total(operators) - runs0
+        cpu = sum(map(cpu_seconds, pids)) - cpu0
         requests = {k: v - requests0[k] for k, v in api_requests(kubectl).items()}
-        page = httpx.get(f"{operator.url}/metrics", timeout=30).content
-        return {
-            "resources": args.resources,
-            "namespaces": args.namespaces,
+        pages = [httpx.get(f"{op.url}/metrics", timeout=30).content for op in operators]
+        row: dict[str, Any] = {
+            "resources": n,
+            "replicas": args.replicas,
             "ready_seconds": ready,
             "first_sync_p50": statistics.median(first),
-            "first_sync_p95": first[min(len(first) - 1, int(len(first) * 0.95))],
+            "first_sync_p95": percentile(first, 0.95),
             "round_seconds": round_seconds,
             "cpu_ms_per_run": 1000 * cpu / max(runs, 1),
             "requests_per_run": {k: v / max(runs, 1) for k, v in requests.items()},
-            "rss_mib": rss_mib(pid),
-            "peak_rss_mib": rss_mib(pid, "VmHWM"),
-            "metrics_kib": len(page) / 1024,
+            "rss_mib": max(rss_mib(pid) for pid in pids),
+            "peak_rss_mib": max(rss_mib(pid, "VmHWM") for pid in pids),
+            "metrics_kib": max(len(page) for page in pages) / 1024,
         }
+        if args.replicas > 1:
+            row |= kill_phase(kube, operators, n, args.timeout)
+        if args.lag:
+            row["lag_p50"], row["lag_p95"] = schedule_lag(kube, n, args.timeout)
+        return row
     finally:
-        if operator is not None:
-            operator.stop()
+        for op in operators:
+            op.stop()
         sandbox.terminate()
         sandbox.wait(timeout=30)
         plane.stop()
 
 
+def seconds(row: dict[str, Any], key: str) -> str:
+    return f"{row[key]:.1f} s" if key in row else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resources", type=int, nargs="+", default=[200, 1000])
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1])
     parser.add_argument("--namespaces", type=int, default=10)
-    parser.add_argument("--people", type=int, default=5, help="people in the company")
+    parser.add_argument("--people", type=int, default=5, help="people in each company")
+    parser.add_argument("--shared-workspace", action="store_true",
+                        help="every namespace on one company, one awork key")  # fmt: skip
+    parser.add_argument("--interval", default="15m", help="spec.interval of every resource")
+    parser.add_argument("--no-lag", dest="lag", action="store_false",
+                        help="skip the schedule lag (it waits one interval)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1800.0)
     args = parser.parse_args()
     rows = []
     for n in args.resources:
-        with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
-            rows.append(bench(argparse.Namespace(**{**vars(args), "resources": n}), Path(tmp)))
+        for replicas in args.replicas:
+            with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
+                run = argparse.Namespace(**{**vars(args), "resources": n, "replicas": replicas})
+                rows.append(bench(run, Path(tmp)))
     print(
-        "| N | all Ready | first sync p50 / p95 | round of N runs | CPU per run "
-        "| per run: Secret GETs / status PATCHes / Events | RSS / peak | /metrics |"
+        "| N | replicas | all Ready | first sync p50 / p95 | round of N runs | CPU per run "
+        "| per run: Secret GETs / status PATCHes / Events | RSS / peak per replica "
+        "| /metrics | kill -9: shards re-owned / all run | schedule lag p50 / p95 |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         per = r["requests_per_run"]
         print(
-            f"| {r['resources']:,} | {r['ready_seconds']:.1f} s "
+            f"| {r['resources']:,} | {r['replicas']} | {r['ready_seconds']:.1f} s "
             f"| {r['first_sync_p50']:.1f} / {r['first_sync_p95']:.1f} s "
             f"| {r['round_seconds']:.1f} s | {r['cpu_ms_per_run']:.0f} ms "
             f"| {per['Secret GET']:.1f} / {per['status PATCH']:.1f} / {per['Event POST']:.1f} "
-            f"| {r['rss_mib']:.0f} / {r['peak_rss_mib']:.0f} MiB | {r['metrics_kib']:.0f} KiB |"
+            f"| {r['rss_mib']:.0f} / {r['peak_rss_mib']:.0f} MiB | {r['metrics_kib']:.0f} KiB "
+            f"| {seconds(r, 'reowned_seconds')} / {seconds(r, 'round2_seconds')} "
+            f"| {seconds(r, 'lag_p50')} / {seconds(r, 'lag_p95')} |"
         )
 
 
