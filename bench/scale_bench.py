@@ -133,12 +133,15 @@ def shard_holders(kube: Client) -> list[str]:
 
 
 def start_replicas(
-    count: int, plane: LocalControlPlane, urls: dict[str, str], workdir: Path
+    count: int, plane: LocalControlPlane, urls: dict[str, str], workdir: Path, settings: list[str]
 ) -> list[OperatorProcess]:
-    """One standalone operator, or `count` replicas sharing the shard Leases."""
+    """One standalone operator, or `count` replicas sharing the shard Leases; `settings`
+    are `PERSONIO_SYNC_…=value` for every one of them."""
 
     def replica(i: int) -> OperatorProcess:
-        env = {"POD_NAMESPACE": LEASE_NAMESPACE, "POD_ID": f"replica-{i}"} if count > 1 else {}
+        env = dict(setting.split("=", 1) for setting in settings)
+        if count > 1:
+            env |= {"POD_NAMESPACE": LEASE_NAMESPACE, "POD_ID": f"replica-{i}"}
         args = [f"--peering={LEASES}"] if count > 1 else None
         return OperatorProcess(
             plane.kubeconfig, [], **urls, log_path=workdir / f"operator-{i}.log",
@@ -211,7 +214,7 @@ def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             create_namespace(kube, namespace)
             kubectl.apply(secret_manifest(namespace, credentials(i, shared)))
         urls = {"personio_url": personio, "awork_url": awork}
-        operators = start_replicas(args.replicas, plane, urls, workdir)
+        operators = start_replicas(args.replicas, plane, urls, workdir, args.setting)
         every = max(1.0, n / 2000)  # a LIST of every resource is not free at 10,000
         started = time.monotonic()
         for i in range(n):
@@ -249,6 +252,7 @@ def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "requests_per_run": {k: v / max(runs, 1) for k, v in requests.items()},
             "rss_mib": max(rss_mib(pid) for pid in pids),
             "peak_rss_mib": max(rss_mib(pid, "VmHWM") for pid in pids),
+            "rss_mib_each": [round(rss_mib(pid)) for pid in pids],
             "metrics_kib": max(len(page) for page in pages) / 1024,
         }
         if args.replicas > 1:
@@ -279,6 +283,8 @@ def main() -> None:
     parser.add_argument("--interval", default="15m", help="spec.interval of every resource")
     parser.add_argument("--no-lag", dest="lag", action="store_false",
                         help="skip the schedule lag (it waits one interval)")  # fmt: skip
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="operator setting for every replica (PERSONIO_SYNC_…)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1800.0)
     args = parser.parse_args()
     rows = []
@@ -304,6 +310,7 @@ def main() -> None:
             f"| {seconds(r, 'reowned_seconds')} / {seconds(r, 'round2_seconds')} "
             f"| {seconds(r, 'lag_p50')} / {seconds(r, 'lag_p95')} |"
         )
+    print(json.dumps({"settings": args.setting, "rows": rows}))
 
 
 if __name__ == "__main__":
