@@ -5,8 +5,10 @@ figures are the operator's cost per run, not awork's) spread over several namesp
 one Secret per namespace. Each namespace is a company of its own by default, with its
 own Personio credentials and awork key (so its own awork budget, FAIR-1), as a
 provider's are; `--shared-workspace` puts every resource on one workspace and one key.
-One fake process serves every company by credential. With `--replicas K` the operator
-runs as K sharded replicas (SHARD-1). Printed:
+One fake process serves every company by credential; its one awork workspace counts
+every key's requests in its rate-limit headers, so it is given the budget of as many
+workspaces as there are namespaces (awork's 1,000 a minute and 50 a second each). With
+`--replicas K` the operator runs as K sharded replicas (SHARD-1). Printed:
 
 - creation: time until every resource is Ready, time to first sync p50/p95 (from the
   resource's creationTimestamp to its lastSyncTime);
@@ -213,6 +215,10 @@ def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for i, namespace in enumerate(namespaces):
             create_namespace(kube, namespace)
             kubectl.apply(secret_manifest(namespace, credentials(i, shared)))
+        if not shared:  # one fake workspace serves every key: give it all their budgets
+            budget = {"per_minute": 1000 * args.namespaces, "per_second": 50 * args.namespaces}
+            admin = awork.removesuffix("/api/v1").rstrip("/") + "/_admin/knobs"
+            httpx.put(admin, json=budget, timeout=10).raise_for_status()
         urls = {"personio_url": personio, "awork_url": awork}
         operators = start_replicas(args.replicas, plane, urls, workdir, args.setting)
         every = max(1.0, n / 2000)  # a LIST of every resource is not free at 10,000
