@@ -6,11 +6,12 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
+from personio_sync.controller.schedule import parse_time
 from personio_sync.resource.spec import PLURAL
 from personio_sync_testing.devtools.kubectl import Kubectl
+from personio_sync_testing.devtools.polling import eventually
 from personio_sync_testing.harness import OperatorProcess
 
 # apiserver_request_total{...resource="secrets",...verb="GET"} 12
@@ -61,17 +62,17 @@ def pid_of(op: OperatorProcess) -> int:
 
 
 def wait(what: str, done: Callable[[], bool], timeout: float, every: float = 1.0) -> float:
-    """Seconds until `done()`; polls every `every` seconds."""
+    """Seconds until `done()`, polled by the project's `eventually`."""
     started = time.monotonic()
-    while not done():
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(every)
+    eventually(done, within=timeout, interval=every, what=what)
     return time.monotonic() - started
 
 
 def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    """A status or metadata time as epoch seconds (the schedule's own parser)."""
+    parsed = parse_time(text)
+    assert parsed is not None, f"not a time: {text!r}"
+    return parsed.timestamp()
 
 
 def percentile(values: list[float], share: float) -> float:
